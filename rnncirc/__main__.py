@@ -1,0 +1,7 @@
+"""``python -m rnncirc`` runs the command line."""
+
+import sys
+
+from rnncirc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Analyses of cells and circuits: levels, depth, critical path, formulas, classification."""

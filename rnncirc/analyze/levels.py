@@ -1,0 +1,67 @@
+"""Levels, liveness and the critical path: single forward/backward scans compiled with Numba.
+
+These are the only per-gate loops in rnncirc, and they run as machine code over the
+struct-of-arrays circuit (tens of millions of gates per second).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def compute_levels(op: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray,
+                   arity: np.ndarray) -> np.ndarray:
+    """level[i] = 0 for leaves (arity 0), else 1 + max(level of operands).
+
+    Requires topological order: every operand id is smaller than its gate's id.
+    """
+    n = len(a)
+    level = np.zeros(n, dtype=np.int32)
+    for i in range(n):
+        if arity[op[i]] == 0:
+            continue
+        best = level[a[i]]
+        if b[i] >= 0 and level[b[i]] > best:
+            best = level[b[i]]
+        if c[i] >= 0 and level[c[i]] > best:
+            best = level[c[i]]
+        level[i] = best + 1
+    return level
+
+
+@numba.njit(cache=True, nogil=True)
+def live_mask(op: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray,
+              arity: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """Rows that some output depends on (one backward scan)."""
+    live = np.zeros(len(a), dtype=np.bool_)
+    for o in outputs:
+        live[o] = True
+    for i in range(len(a) - 1, -1, -1):
+        if live[i] and arity[op[i]] > 0:
+            if a[i] >= 0:
+                live[a[i]] = True
+            if b[i] >= 0:
+                live[b[i]] = True
+            if c[i] >= 0:
+                live[c[i]] = True
+    return live
+
+
+@numba.njit(cache=True, nogil=True)
+def trace_back(level: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray,
+               end: int) -> np.ndarray:
+    """One longest path ending at `end`, from a leaf to `end` (gate ids, leaf excluded)."""
+    path = np.empty(level[end], dtype=np.int64)
+    node = end
+    for k in range(level[end] - 1, -1, -1):
+        path[k] = node
+        want = level[node] - 1
+        if level[a[node]] == want:
+            node = a[node]
+        elif b[node] >= 0 and level[b[node]] == want:
+            node = b[node]
+        else:
+            node = c[node]
+    return path

@@ -1,0 +1,88 @@
+"""Compile reports: the facts `rnncirc compile` prints and writes as JSON (api.md §4)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import numpy as np
+
+from rnncirc.frontend.model import RNN
+from rnncirc.ir.circuit import Circuit
+
+
+def compile_with_report(model: RNN, length: int, topology: str = "auto",
+                        outputs: str = "all") -> tuple[Circuit, dict]:
+    """Compile and gather everything the report shows (formulas included)."""
+    from rnncirc.analyze.formulas import unroll_formulas
+    from rnncirc.compiler import check_options
+    from rnncirc.lower.unroll import template_pair, unroll
+
+    check_options(model, length, topology, outputs)
+    start = time.perf_counter()
+    templates = template_pair(model)
+    circuit = unroll(model, length, outputs, templates)
+    depth = circuit.depth  # levels are part of compiling: measured in compile_seconds
+    seconds = time.perf_counter() - start
+    depth_formula, size_formula = unroll_formulas(*templates, int(np.prod(model.state_shape)),
+                                                  outputs)
+    report = {
+        "model": model.name,
+        "length": length,
+        "state_shape": list(model.state_shape),
+        "input_size": model.input_size,
+        "alphabet": model.alphabet,
+        "kind": circuit.kind,
+        "complexity": None,
+        "topology": circuit.topology,
+        "outputs": outputs,
+        "depth": depth,
+        "size": circuit.size,
+        "op_counts": circuit.op_counts,
+        "depth_formula": None if depth_formula is None else str(depth_formula),
+        "size_formula": None if size_formula is None else str(size_formula),
+        "critical_path": critical_path_summary(circuit),
+        "compile_seconds": round(seconds, 4),
+    }
+    return circuit, report
+
+
+def critical_path_summary(circuit: Circuit) -> dict:
+    """Op counts along one longest path, the steps it spans, and one step's gate sequence."""
+    path = circuit.critical_path()
+    if not path:
+        return {"length": 0, "ops": {}, "steps": [], "per_step": []}
+    steps = [g["step"] for g in path]
+    middle = sorted(set(steps))[len(set(steps)) // 2]
+    per_step = [f"{g['op']}({g['cell_op']})" if g["cell_op"] not in (None, g["op"]) else g["op"]
+                for g in path if g["step"] == middle]
+    return {"length": len(path), "ops": dict(Counter(g["op"] for g in path).most_common()),
+            "steps": [min(steps), max(steps)], "example_step": middle, "per_step": per_step}
+
+
+def format_report(report: dict, path: str | None = None) -> str:
+    """The human-readable compile report."""
+    shape = "x".join(str(s) for s in report["state_shape"])
+    inputs = (f"a symbol of {report['alphabet']}" if report["alphabet"]
+              else f"{report['input_size']} reals")
+    ops = ", ".join(f"{name} {count:,}" for name, count in report["op_counts"].items())
+    crit = report["critical_path"]
+    lines = [
+        f"model          {report['model']}" + (f"  ({path})" if path else ""),
+        f"state, input   {shape} state, {inputs} per step",
+        f"length         {report['length']:,}",
+        f"topology       {report['topology']}, outputs={report['outputs']}",
+        f"size           {report['size']:,} gates ({ops})",
+        f"depth          {report['depth']:,}",
+    ]
+    if report["depth_formula"]:
+        lines.append(f"depth(n)       {report['depth_formula']}")
+    if report["size_formula"]:
+        lines.append(f"size(n)        {report['size_formula']}")
+    if crit["length"]:
+        ops_on_path = ", ".join(f"{name} {count:,}" for name, count in crit["ops"].items())
+        lines.append(f"critical path  {crit['length']:,} gates over steps {crit['steps'][0]}.."
+                     f"{crit['steps'][1]} ({ops_on_path})")
+        lines.append(f"  in step {crit['example_step']}:  " + " -> ".join(crit["per_step"]))
+    lines.append(f"compile time   {report['compile_seconds']:.3f} s")
+    return "\n".join(lines)

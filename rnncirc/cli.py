@@ -1,0 +1,107 @@
+"""Command line: ``rnncirc compile MODEL.py --length N`` and friends (api.md §4).
+
+User errors print one line ``rnncirc: error: ...`` on stderr and exit with status 2; anything
+else is a bug in rnncirc and exits with status 1 (with its traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rnncirc.errors import RnncircError
+
+_EPILOG = """examples:
+  rnncirc compile examples/elman.py --length 1024
+  rnncirc compile examples/lstm.py --length 64 --json lstm.json --save lstm.npz"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 2, as for every user error."""
+
+    def error(self, message: str):
+        self.exit(2, f"rnncirc: error: {message} (see rnncirc {self.prog.split()[-1]} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rnncirc", description=(
+        "Compile recurrent neural networks into arithmetic circuits and measure their depth "
+        "and size."), epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version="rnncirc 0.1.0")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    compile_ = commands.add_parser(
+        "compile", help="compile a model over N steps and report depth, size and more",
+        description="Trace the RNN in MODEL.py, unroll it over N steps into a gate-level "
+                    "circuit, and print its size, depth, gates by op, exact formulas in n and "
+                    "the critical path.")
+    compile_.add_argument("model_file", metavar="MODEL.py",
+                          help="a Python file defining one or more RNNs with @rc.rnn")
+    compile_.add_argument("--length", "-n", type=_positive_int, required=True, metavar="N",
+                          help="sequence length n to unroll over (>= 1)")
+    compile_.add_argument("--model", "-m", metavar="NAME",
+                          help="which RNN of the file (variable or model name) when it has "
+                               "several")
+    compile_.add_argument("--topology", default="auto", metavar="T",
+                          help="how the recurrence is built: auto (default), sequential; "
+                               "prefix families come with the parallel lowering")
+    compile_.add_argument("--outputs", choices=("all", "last"), default="all",
+                          help="all: every state h_1..h_n is an output (default); last: only "
+                               "h_n")
+    compile_.add_argument("--json", metavar="PATH",
+                          help="also write the report as JSON to PATH ('-' for stdout)")
+    compile_.add_argument("--save", metavar="PATH",
+                          help="save the circuit as a compressed .npz file (load it with "
+                               "rc.Circuit.load)")
+    compile_.set_defaults(run=_cmd_compile)
+    return parser
+
+
+def _cmd_compile(args) -> None:
+    from rnncirc.analyze.report import compile_with_report, format_report
+    from rnncirc.frontend.loader import pick_model
+
+    model = pick_model(args.model_file, args.model)
+    circuit, report = compile_with_report(model, args.length, args.topology, args.outputs)
+    if args.json == "-":
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_report(report, args.model_file))
+        if args.json:
+            with open(args.json, "w") as out:
+                json.dump(report, out, indent=2)
+            print(f"wrote {args.json}")
+    if args.save:
+        circuit.save(args.save)
+        print(f"saved circuit to {args.save}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except RnncircError as err:
+        print(f"rnncirc: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # unwritable --json/--save path and the like
+        print(f"rnncirc: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Circuit evaluation: the numpy reference evaluator (and, later, fast kernels)."""

@@ -1,0 +1,1 @@
+"""Front end: the tracer, the rc.* functions, and loading model files."""

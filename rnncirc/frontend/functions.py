@@ -1,0 +1,107 @@
+"""The ``rc.*`` functions a step function calls: symbolic while tracing, numpy otherwise.
+
+The same step function runs in two ways: traced once on `Sym` values (to build the circuit)
+and eagerly on numpy arrays (`RNN.run`, the reference semantics). Each function below checks
+which one it is given; the numpy branch uses `rnncirc.ir.ops` so both agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnncirc.errors import InputError
+from rnncirc.frontend import tracer
+from rnncirc.frontend.tracer import Sym, builder_of
+from rnncirc.ir import ops
+from rnncirc.ir.ops import Op
+
+
+def _unary(op: Op, doc: str):
+    impl = ops.UNARY_IMPL[op]
+
+    def function(x):
+        if isinstance(x, Sym):
+            return tracer.elementwise(op, x)
+        return impl(np.asarray(x, dtype=np.float64))
+
+    function.__name__ = op.name.lower()
+    function.__doc__ = doc
+    return function
+
+
+tanh = _unary(Op.TANH, "Hyperbolic tangent, elementwise.\n\n>>> float(tanh(0.0))\n0.0")
+sigmoid = _unary(Op.SIGMOID, "Logistic sigmoid 1 / (1 + exp(-x)).\n\n>>> float(sigmoid(0.0))\n0.5")
+relu = _unary(Op.RELU, "max(x, 0), elementwise.\n\n>>> relu(np.array([-1.0, 2.0])).tolist()\n"
+                       "[0.0, 2.0]")
+exp = _unary(Op.EXP, "Exponential, elementwise.")
+log = _unary(Op.LOG, "Natural logarithm, elementwise.")
+sqrt = _unary(Op.SQRT, "Square root, elementwise.")
+abs = _unary(Op.ABS, "Absolute value, elementwise.")  # noqa: A001 - mirrors numpy's name
+softplus = _unary(Op.SOFTPLUS, "log(1 + exp(x)), computed stably.")
+silu = _unary(Op.SILU, "x * sigmoid(x) (also called swish).")
+
+
+def maximum(a, b):
+    """Elementwise maximum with numpy broadcasting.
+
+    >>> maximum(np.array([1.0, 5.0]), 3.0).tolist()
+    [3.0, 5.0]
+    """
+    if builder_of(a, b):
+        return tracer.elementwise(Op.MAX, a, b)
+    return np.maximum(a, b)
+
+
+def minimum(a, b):
+    """Elementwise minimum with numpy broadcasting."""
+    if builder_of(a, b):
+        return tracer.elementwise(Op.MIN, a, b)
+    return np.minimum(a, b)
+
+
+def where(condition, if_true, if_false):
+    """``if_true`` where ``condition`` is non-zero, else ``if_false`` (a select gate).
+
+    This is how a step function makes decisions: Python ``if`` cannot be traced.
+
+    >>> where(np.array([1.0, 0.0]), 5.0, -5.0).tolist()
+    [5.0, -5.0]
+    """
+    if builder_of(condition, if_true, if_false):
+        return tracer.where(condition, if_true, if_false)
+    return ops.select(np.asarray(condition), if_true, if_false).astype(np.float64)
+
+
+def outer(a, b):
+    """Outer product of two vectors (flattened first, as numpy does)."""
+    if builder_of(a, b):
+        return tracer.outer(a, b)
+    return np.outer(a, b)
+
+
+def concat(values, axis: int = 0):
+    """Concatenate along an existing axis (``np.concatenate``)."""
+    return tracer.concat(list(values), axis)
+
+
+def stack(values, axis: int = 0):
+    """Stack along a new axis (``np.stack``)."""
+    return tracer.stack(list(values), axis)
+
+
+def lookup(table, symbol):
+    """``table[symbol]`` for the symbol input of an alphabet model.
+
+    ``table`` is a numpy array with one row per symbol. In a circuit it becomes a weighted
+    sum of the symbol's one-hot bits, so 0/1 tables cost no multiplications.
+
+    >>> lookup(np.array([[1.0, 0.0], [0.0, 1.0]]), 1).tolist()
+    [0.0, 1.0]
+    """
+    if isinstance(symbol, Sym):
+        return tracer.lookup(table, symbol)
+    table = np.asarray(table, dtype=np.float64)
+    if not isinstance(symbol, (int, np.integer)) or not 0 <= symbol < table.shape[0]:
+        raise InputError(f"rc.lookup: symbol {symbol!r} is not an integer in "
+                         f"range({table.shape[0]})")
+    return table[symbol]

@@ -1,0 +1,197 @@
+"""`rc.rnn` and the `RNN` object: a step function, its declared shapes, and its traced cell.
+
+`RNN.run` is the reference semantics of everything rnncirc builds: it calls the user's step
+function eagerly on numpy arrays, one step at a time. Every circuit is tested against it.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnncirc.errors import (
+    InputError,
+    OptionError,
+    RnncircError,
+    StepOutputError,
+    TracingError,
+)
+from rnncirc.frontend.tracer import Sym, SymbolSym, as_sym
+from rnncirc.ir.cell import CellBuilder, CellGraph
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass(frozen=True, eq=False)
+class RNN:
+    """A recurrent model h_t = step(h_{t-1}, x_t), traced once into `cell`.
+
+    Create it with the `rnn` decorator rather than directly.
+    """
+
+    step: Callable
+    state_shape: tuple[int, ...]
+    input_size: int | None
+    alphabet: int | None
+    init: np.ndarray
+    name: str
+    cell: CellGraph
+
+    def __repr__(self) -> str:
+        inputs = f"alphabet={self.alphabet}" if self.alphabet else f"inputs={self.input_size}"
+        return f"RNN({self.name!r}, state={self.state_shape}, {inputs})"
+
+    def check_inputs(self, xs) -> tuple[np.ndarray, bool]:
+        """Validate `xs`; return it as a batched array and whether a batch axis was given."""
+        xs = np.asarray(xs)
+        if self.alphabet:
+            if xs.ndim not in (1, 2):
+                raise InputError(
+                    f"{self.name} reads symbols: inputs must have shape (n,) or (batch, n), "
+                    f"got {xs.shape}")
+            if xs.size and (not np.issubdtype(xs.dtype, np.integer)
+                            or xs.min() < 0 or xs.max() >= self.alphabet):
+                raise InputError(
+                    f"{self.name} reads symbols: inputs must be integers in "
+                    f"range({self.alphabet})")
+            batched = xs.ndim == 2
+        else:
+            if xs.ndim not in (2, 3) or xs.shape[-1] != self.input_size:
+                raise InputError(
+                    f"{self.name} takes {self.input_size} inputs per step: inputs must have "
+                    f"shape (n, {self.input_size}) or (batch, n, {self.input_size}), "
+                    f"got {xs.shape}")
+            if not np.issubdtype(xs.dtype, np.number):
+                raise InputError(f"inputs must be numeric, got dtype {xs.dtype}")
+            xs = xs.astype(np.float64)
+            batched = xs.ndim == 3
+        return (xs if batched else xs[None]), batched
+
+    def run(self, xs) -> np.ndarray:
+        """Run the model eagerly with numpy: the reference semantics.
+
+        Parameters
+        ----------
+        xs : array of shape ``(n, inputs)`` or ``(batch, n, inputs)``; for alphabet models
+            integer symbols of shape ``(n,)`` or ``(batch, n)``.
+
+        Returns
+        -------
+        The states h_1..h_n, shape ``(n, *state)`` or ``(batch, n, *state)``.
+
+        Examples
+        --------
+        >>> import rnncirc as rc
+        >>> @rc.rnn(state=1, inputs=1)
+        ... def running_sum(h, x):
+        ...     return h + x
+        >>> running_sum.run(np.array([[1.0], [2.0], [3.0]])).ravel().tolist()
+        [1.0, 3.0, 6.0]
+        """
+        batch, batched = self.check_inputs(xs)
+        out = np.empty((batch.shape[0], batch.shape[1]) + self.state_shape)
+        for b in range(batch.shape[0]):
+            h = self.init
+            for t in range(batch.shape[1]):
+                x = int(batch[b, t]) if self.alphabet else batch[b, t]
+                h = np.asarray(self.step(h, x), dtype=np.float64)
+                out[b, t] = h
+        return out if batched else out[0]
+
+
+def _shape(value, what: str) -> tuple[int, ...]:
+    shape = (value,) if isinstance(value, numbers.Integral) else value
+    if not isinstance(shape, tuple) or not shape or not all(
+            isinstance(s, numbers.Integral) and s > 0 for s in shape):
+        raise OptionError(f"rc.rnn: {what} must be a positive int or a tuple of positive ints, "
+                          f"got {value!r}")
+    return tuple(int(s) for s in shape)
+
+
+def _where_in_user_code(err: BaseException) -> str:
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR)]
+    return f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}: " if frames else ""
+
+
+def trace(step: Callable, state_shape: tuple[int, ...], input_size: int | None,
+          alphabet: int | None, name: str) -> CellGraph:
+    """Run `step` once on symbolic h and x; return the recorded `CellGraph`."""
+    builder = CellBuilder()
+    h = Sym(builder.node("state", state_shape), builder)
+    if alphabet:
+        x = SymbolSym(builder.node("input", (alphabet,)), builder)
+    else:
+        x = Sym(builder.node("input", (input_size,)), builder)
+    try:
+        new_h = step(h, x)
+        if isinstance(new_h, (tuple, list)) and any(isinstance(v, Sym) for v in new_h):
+            raise StepOutputError(
+                f"{name}: the step function returned a {type(new_h).__name__}; it must return "
+                "one array of the state's shape (combine parts with rc.concat or rc.stack)")
+        new_h = as_sym(new_h, builder, "new state")
+    except RnncircError:
+        raise
+    except Exception as err:  # any other failure inside the user's step function
+        raise TracingError(
+            f"{_where_in_user_code(err)}the step function of {name} failed while tracing: "
+            f"{type(err).__name__}: {err}") from None
+    if new_h.shape != state_shape:
+        raise StepOutputError(
+            f"{name}: the step function returned shape {new_h.shape}, but the state has shape "
+            f"{state_shape}; it must return the new state")
+    return CellGraph(nodes=tuple(builder.nodes), state=h.node, input=x.node, output=new_h.node,
+                     alphabet=alphabet, name=name)
+
+
+def rnn(state, inputs: int | None = None, *, alphabet: int | None = None, init=None,
+        name: str | None = None) -> Callable[[Callable], RNN]:
+    """Decorator: turn a step function ``(h, x) -> h_new`` into an `RNN`.
+
+    Parameters
+    ----------
+    state : int or tuple — the state shape (a tuple such as ``(dk, dv)`` for a matrix state).
+    inputs : int — size of the real input vector x_t.
+    alphabet : int — instead of `inputs`: x_t is a symbol in ``range(alphabet)``.
+    init : array — the initial state h_0 (zeros by default).
+    name : str — defaults to the step function's name.
+
+    Examples
+    --------
+    >>> import numpy as np, rnncirc as rc
+    >>> @rc.rnn(state=2, inputs=1)
+    ... def decay(h, x):
+    ...     return 0.5 * h + x
+    >>> decay
+    RNN('decay', state=(2,), inputs=1)
+    """
+    state_shape = _shape(state, "state")
+    if (inputs is None) == (alphabet is None):
+        raise OptionError("rc.rnn: give exactly one of inputs=K (real input vectors) or "
+                          "alphabet=k (symbols)")
+    size = _shape(inputs if alphabet is None else alphabet,
+                  "inputs" if alphabet is None else "alphabet")
+    if len(size) != 1:
+        raise OptionError("rc.rnn: inputs/alphabet must be an int")
+    if init is None:
+        h0 = np.zeros(state_shape)
+    else:
+        h0 = np.asarray(init, dtype=np.float64)
+        if h0.shape != state_shape:
+            raise OptionError(f"rc.rnn: init has shape {h0.shape}, but the state has shape "
+                              f"{state_shape}")
+    h0.setflags(write=False)
+
+    def decorate(step: Callable) -> RNN:
+        model_name = name or getattr(step, "__name__", "rnn")
+        input_size = None if alphabet is not None else size[0]
+        alpha = size[0] if alphabet is not None else None
+        cell = trace(step, state_shape, input_size, alpha, model_name)
+        return RNN(step, state_shape, input_size, alpha, h0, model_name, cell)
+
+    return decorate

@@ -1,0 +1,515 @@
+"""Tracer: runs a step function once on symbolic values and records a `CellGraph`.
+
+A `Sym` behaves like a numpy array (operators, indexing, ``.T``, ``.sum``, numpy ufuncs and a
+few array functions) but records each operation as an interned node. Every operator goes through
+`elementwise`, `gather`, `reduce_sum` or `matmul`; constants are folded here already, so that a
+value computed only from weights never reaches the circuit.
+
+Python control flow on a symbolic value cannot be recorded; those constructs raise
+`SymbolicControlFlowError` with the fix (`rc.where`).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from rnncirc.errors import (
+    ShapeError,
+    SymbolicControlFlowError,
+    UnsupportedOperationError,
+    located,
+)
+from rnncirc.ir.cell import CellBuilder, Node
+from rnncirc.ir.ops import Op, apply_op
+
+
+class Sym:
+    """A symbolic tensor inside a step function being traced."""
+
+    __slots__ = ("node", "builder")
+    __array_priority__ = 1000.0
+
+    def __init__(self, node: Node, builder: CellBuilder):
+        self.node = node
+        self.builder = builder
+
+    # -- array attributes -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.node.shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self.node.shape)
+
+    @property
+    def size(self) -> int:
+        return self.node.size
+
+    @property
+    def T(self) -> Sym:
+        return self.transpose()
+
+    def __repr__(self) -> str:
+        return f"<symbolic {self.node.label} of shape {self.shape}>"
+
+    # -- arithmetic ------------------------------------------------------------------------
+    def __add__(self, other):
+        return elementwise(Op.ADD, self, other)
+
+    def __radd__(self, other):
+        return elementwise(Op.ADD, other, self)
+
+    def __sub__(self, other):
+        return elementwise(Op.SUB, self, other)
+
+    def __rsub__(self, other):
+        return elementwise(Op.SUB, other, self)
+
+    def __mul__(self, other):
+        return elementwise(Op.MUL, self, other)
+
+    def __rmul__(self, other):
+        return elementwise(Op.MUL, other, self)
+
+    def __truediv__(self, other):
+        return elementwise(Op.DIV, self, other)
+
+    def __rtruediv__(self, other):
+        return elementwise(Op.DIV, other, self)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    def __neg__(self):
+        return elementwise(Op.NEG, self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return elementwise(Op.ABS, self)
+
+    def __pow__(self, exponent):
+        return power(self, exponent)
+
+    def __lt__(self, other):
+        return elementwise(Op.LT, self, other)
+
+    def __le__(self, other):
+        return elementwise(Op.LE, self, other)
+
+    def __gt__(self, other):
+        return elementwise(Op.GT, self, other)
+
+    def __ge__(self, other):
+        return elementwise(Op.GE, self, other)
+
+    def __eq__(self, other):  # type: ignore[override]
+        return elementwise(Op.EQ, self, other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return elementwise(Op.NE, self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- structure -------------------------------------------------------------------------
+    def __getitem__(self, key):
+        return index(self, key)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise UnsupportedOperationError(located("len() of a symbolic scalar is undefined"))
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise UnsupportedOperationError(
+                located("cannot iterate over a symbolic scalar; index a vector instead"))
+        return (self[i] for i in range(self.shape[0]))
+
+    def sum(self, axis=None, keepdims: bool = False):
+        return reduce_sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False):
+        total = reduce_sum(self, axis, keepdims)
+        return total * (total.size / self.size) if self.size else total
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _wire(self, lambda ids: ids.reshape(shape), "reshape")
+
+    def flatten(self):
+        return self.reshape(-1)
+
+    ravel = flatten
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return _wire(self, lambda ids: ids.transpose(*axes) if axes else ids.T, "transpose")
+
+    # -- things that cannot be traced ------------------------------------------------------
+    def __bool__(self):
+        raise SymbolicControlFlowError(located(
+            "Python `if`/`while`/`and`/`or`/`not` on a symbolic value cannot be traced (its "
+            "value differs at every step); write both branches and pick one with "
+            "rc.where(condition, value_if_true, value_if_false)"))
+
+    def _no_conversion(self, what: str):
+        raise SymbolicControlFlowError(located(
+            f"{what} of a symbolic value cannot be traced (the value is only known when the "
+            "circuit runs); keep it symbolic and use rc.where for decisions"))
+
+    def __int__(self):
+        self._no_conversion("int()")
+
+    def __float__(self):
+        self._no_conversion("float()")
+
+    def __index__(self):
+        self._no_conversion("using it as an integer index or in range()")
+
+    def __complex__(self):
+        self._no_conversion("complex()")
+
+    def __array__(self, dtype=None, copy=None):
+        raise UnsupportedOperationError(located(
+            "a symbolic value cannot be converted to a numpy array (np.asarray/np.array); "
+            "use the rc.* functions or operators on it directly"))
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        fn = _UFUNCS.get(ufunc)
+        if method != "__call__" or fn is None or kwargs:
+            name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+            raise UnsupportedOperationError(located(
+                f"{name} is not supported on symbolic values; supported numpy ufuncs are "
+                f"{', '.join(sorted('np.' + u.__name__ for u in _UFUNCS))} "
+                "(or use the rc.* functions)"))
+        return fn(*inputs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        fn = _ARRAY_FUNCTIONS.get(func)
+        if fn is None:
+            raise UnsupportedOperationError(located(
+                f"np.{func.__name__} is not supported on symbolic values; use operators or "
+                "rc.tanh, rc.sigmoid, rc.relu, rc.exp, rc.log, rc.sqrt, rc.abs, rc.softplus, "
+                "rc.silu, rc.maximum, rc.minimum, rc.where, rc.outer, rc.concat, rc.stack, "
+                "rc.lookup"))
+        return fn(*args, **kwargs)
+
+
+class SymbolSym(Sym):
+    """The input of an alphabet model: one symbol of ``range(k)``, held as a one-hot vector.
+
+    Only `rc.lookup(table, x)` and comparisons ``x == c`` / ``x != c`` with an integer constant
+    are meaningful on a symbol.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<symbolic symbol of an alphabet of size {self.shape[0]}>"
+
+    def is_symbol(self, value) -> Sym:
+        k = self.shape[0]
+        if not isinstance(value, numbers.Integral) or not 0 <= value < k:
+            raise ShapeError(located(
+                f"an alphabet input can only be compared with an integer in range({k}), "
+                f"not {value!r}"))
+        return index(Sym(self.node, self.builder), int(value))
+
+    def __eq__(self, other):  # type: ignore[override]
+        return self.is_symbol(other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return 1.0 - self.is_symbol(other)
+
+    def _not_a_vector(self, *_args, **_kwargs):
+        raise UnsupportedOperationError(located(
+            "the input of an alphabet model is a symbol, not a number: read values with "
+            "rc.lookup(table, x) (table has one row per symbol) or test it with x == c"))
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _not_a_vector
+    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __neg__ = __abs__ = _not_a_vector
+    __pow__ = __lt__ = __le__ = __gt__ = __ge__ = __getitem__ = __iter__ = _not_a_vector
+    sum = mean = reshape = flatten = ravel = transpose = _not_a_vector
+
+
+# -- conversion helpers --------------------------------------------------------------------
+def builder_of(*values) -> CellBuilder | None:
+    for value in values:
+        if isinstance(value, Sym):
+            return value.builder
+        if isinstance(value, (list, tuple)):
+            found = builder_of(*value)
+            if found is not None:
+                return found
+    return None
+
+
+def as_sym(value, builder: CellBuilder, what: str = "operand") -> Sym:
+    if isinstance(value, Sym):
+        if isinstance(value, SymbolSym):
+            value._not_a_vector()
+        return value
+    if isinstance(value, (numbers.Number, np.ndarray, np.generic, list, tuple)):
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise UnsupportedOperationError(located(
+                f"cannot use {type(value).__name__} as a numeric {what}: {err}")) from None
+        return Sym(builder.const(array), builder)
+    raise UnsupportedOperationError(located(
+        f"cannot use a {type(value).__name__} as a numeric {what} in a step function"))
+
+
+def _is_const(sym: Sym) -> bool:
+    return sym.node.op == "const"
+
+
+def _const(builder: CellBuilder, value) -> Sym:
+    return Sym(builder.const(value), builder)
+
+
+def _wire(sym: Sym, transform, what: str) -> Sym:
+    """Apply a numpy shape transform to the *ids* of `sym`'s elements: pure wiring."""
+    ids = np.arange(sym.size, dtype=np.int64).reshape(sym.shape)
+    try:
+        picked = np.asarray(transform(ids))
+    except (ValueError, IndexError, TypeError) as err:
+        raise ShapeError(located(f"{what} of a symbolic value of shape {sym.shape}: {err}")) \
+            from None
+    return gather([sym], picked)
+
+
+def gather(operands: list[Sym], picked: np.ndarray) -> Sym:
+    """Element i of the result is element picked[i] of the concatenated flat operands."""
+    builder = operands[0].builder
+    picked = np.ascontiguousarray(picked, dtype=np.int64)
+    if all(_is_const(o) for o in operands):
+        flat = np.concatenate([o.node.arg.ravel() for o in operands])
+        return _const(builder, flat[picked])
+    if len(operands) == 1 and picked.shape == operands[0].shape and np.array_equal(
+            picked.ravel(), np.arange(operands[0].size)):
+        return operands[0]
+    node = builder.node("gather", picked.shape, tuple(o.node for o in operands), picked)
+    return Sym(node, builder)
+
+
+def broadcast_to(sym: Sym, shape: tuple[int, ...]) -> Sym:
+    if sym.shape == shape:
+        return sym
+    return _wire(sym, lambda ids: np.broadcast_to(ids, shape), "broadcast")
+
+
+def index(sym: Sym, key) -> Sym:
+    keys = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, Sym) for k in keys):
+        raise UnsupportedOperationError(located(
+            "indexing with a symbolic index cannot be traced; use rc.lookup(table, x) for an "
+            "alphabet input or rc.where to choose between values"))
+    return _wire(sym, lambda ids: ids[key], "indexing")
+
+
+# -- the four primitive recorders ----------------------------------------------------------
+def elementwise(op: Op, *values) -> Sym:
+    builder = builder_of(*values)
+    syms = [as_sym(v, builder) for v in values]
+    try:
+        shape = np.broadcast_shapes(*(s.shape for s in syms))
+    except ValueError:
+        shapes = " and ".join(str(s.shape) for s in syms)
+        raise ShapeError(located(
+            f"{op.name.lower()}: operands of shapes {shapes} do not broadcast together")) \
+            from None
+    if all(_is_const(s) for s in syms):
+        with np.errstate(all="ignore"):
+            return _const(builder, apply_op(op, *(s.node.arg for s in syms)))
+    syms = [broadcast_to(s, shape) for s in syms]
+    return Sym(builder.node(op, shape, tuple(s.node for s in syms)), builder)
+
+
+def reduce_sum(value, axis=None, keepdims: bool = False) -> Sym:
+    sym = as_sym(value, builder_of(value))
+    ndim = sym.ndim
+    if axis is None:
+        axes = tuple(range(ndim))
+    else:
+        try:
+            axes = tuple(sorted({int(a) % ndim if ndim else 0 for a in np.atleast_1d(axis)}))
+        except (TypeError, ValueError):
+            raise ShapeError(located(f"sum: bad axis {axis!r}")) from None
+        if ndim == 0 or any(not -ndim <= int(a) < ndim for a in np.atleast_1d(axis)):
+            raise ShapeError(located(f"sum: axis {axis!r} is out of range for shape {sym.shape}"))
+    out_shape = tuple(s for i, s in enumerate(sym.shape) if i not in axes)
+    if _is_const(sym):
+        result = _const(sym.builder, sym.node.arg.sum(axis=axes))
+    elif not axes:
+        result = sym
+    else:
+        result = Sym(sym.builder.node("sum", out_shape, (sym.node,), axes), sym.builder)
+    if keepdims:
+        result = result.reshape(tuple(1 if i in axes else s for i, s in enumerate(sym.shape)))
+    return result
+
+
+def matmul(left, right) -> Sym:
+    """``left @ right`` with numpy's rules: 1-D promotion and broadcast stacked dimensions."""
+    builder = builder_of(left, right)
+    a, b = as_sym(left, builder), as_sym(right, builder)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(located(
+            f"matmul: operands of shapes {a.shape} and {b.shape}: matmul needs at least 1-D "
+            "operands (use * for scalars)"))
+    if a.shape[-1] != (b.shape[0] if b.ndim == 1 else b.shape[-2]):
+        raise ShapeError(located(
+            f"matmul: shapes {a.shape} and {b.shape} do not match: the last axis of the left "
+            f"({a.shape[-1]}) must equal the {'only' if b.ndim == 1 else 'second-to-last'} "
+            f"axis of the right ({b.shape[0] if b.ndim == 1 else b.shape[-2]})"))
+    if _is_const(a) and _is_const(b):
+        return _const(builder, a.node.arg @ b.node.arg)
+    a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
+    b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
+    try:
+        np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise ShapeError(located(
+            f"matmul: stacked dimensions of shapes {a.shape} and {b.shape} do not broadcast")) \
+            from None
+    # (..., m, k, 1) * (..., 1, k, n) summed over k: each product is one gate, each output one
+    # balanced adder tree; zero weights are dropped when scalarized.
+    products = elementwise(Op.MUL, a2.reshape(a2.shape + (1,)),
+                           b2.reshape(b2.shape[:-2] + (1,) + b2.shape[-2:]))
+    result = reduce_sum(products, axis=-2)
+    if a.ndim == 1:
+        result = result.reshape(result.shape[:-2] + result.shape[-1:])
+    if b.ndim == 1:
+        result = result.reshape(result.shape[:-1])
+    return result
+
+
+def power(value, exponent) -> Sym:
+    builder = builder_of(value)
+    base = as_sym(value, builder)
+    if not isinstance(exponent, numbers.Integral) or not 0 <= exponent <= 64:
+        raise UnsupportedOperationError(located(
+            f"x ** {exponent!r}: only small non-negative integer exponents (0..64) are "
+            "supported; write rc.exp(e * rc.log(x)) for others"))
+    if exponent == 0:
+        return _const(builder, np.ones(base.shape))
+    # square-and-multiply keeps the depth at about log2(exponent)
+    result, square, k = None, base, int(exponent)
+    while k:
+        if k & 1:
+            result = square if result is None else result * square
+        k >>= 1
+        if k:
+            square = square * square
+    return result
+
+
+def concat(values, axis: int = 0) -> Sym:
+    builder = builder_of(*values)
+    if builder is None:
+        return np.concatenate(values, axis=axis)
+    syms = [as_sym(v, builder) for v in values]
+    offsets = np.cumsum([0] + [s.size for s in syms])
+    pieces = [np.arange(s.size, dtype=np.int64).reshape(s.shape) + off
+              for s, off in zip(syms, offsets, strict=False)]
+    try:
+        picked = np.concatenate(pieces, axis=axis)
+    except (ValueError, np.exceptions.AxisError) as err:
+        shapes = ", ".join(str(s.shape) for s in syms)
+        raise ShapeError(located(f"concat of shapes {shapes} along axis {axis}: {err}")) from None
+    return gather(syms, picked)
+
+
+def stack(values, axis: int = 0) -> Sym:
+    builder = builder_of(*values)
+    if builder is None:
+        return np.stack(values, axis=axis)
+    syms = [as_sym(v, builder) for v in values]
+    if len({s.shape for s in syms}) > 1:
+        shapes = ", ".join(str(s.shape) for s in syms)
+        raise ShapeError(located(f"stack: all operands need the same shape, got {shapes}"))
+    try:
+        expanded = [np.expand_dims(np.empty(s.shape), axis) for s in syms]  # validate axis
+    except (ValueError, np.exceptions.AxisError) as err:
+        raise ShapeError(located(f"stack along axis {axis}: {err}")) from None
+    return concat([s.reshape(e.shape) for s, e in zip(syms, expanded, strict=True)], axis=axis)
+
+
+def where(condition, if_true, if_false) -> Sym:
+    return elementwise(Op.SELECT, condition, if_true, if_false)
+
+
+def outer(left, right) -> Sym:
+    builder = builder_of(left, right)
+    a, b = as_sym(left, builder).flatten(), as_sym(right, builder).flatten()
+    return elementwise(Op.MUL, a.reshape(-1, 1), b.reshape(1, -1))
+
+
+def lookup(table, symbol) -> Sym:
+    """``table[symbol]`` for a symbolic alphabet input: a one-hot weighted sum of the rows."""
+    if not isinstance(symbol, SymbolSym):
+        raise UnsupportedOperationError(located(
+            "rc.lookup(table, x) needs x to be the input of a model declared with "
+            "rc.rnn(..., alphabet=k)"))
+    k = symbol.shape[0]
+    if isinstance(table, Sym):
+        raise UnsupportedOperationError(located(
+            "rc.lookup(table, x): the table must be a numpy constant, not a symbolic value"))
+    table = np.asarray(table, dtype=np.float64)
+    if table.ndim == 0 or table.shape[0] != k:
+        raise ShapeError(located(
+            f"rc.lookup: the table has shape {table.shape}, but the alphabet has {k} symbols, "
+            f"so it needs shape ({k}, ...)"))
+    onehot = Sym(symbol.node, symbol.builder).reshape((k,) + (1,) * (table.ndim - 1))
+    return reduce_sum(elementwise(Op.MUL, onehot, table), axis=0)
+
+
+def _divide(a, b):
+    return elementwise(Op.DIV, a, b)
+
+
+_UFUNCS = {
+    np.add: lambda a, b: elementwise(Op.ADD, a, b),
+    np.subtract: lambda a, b: elementwise(Op.SUB, a, b),
+    np.multiply: lambda a, b: elementwise(Op.MUL, a, b),
+    np.divide: _divide,
+    np.negative: lambda a: elementwise(Op.NEG, a),
+    np.positive: lambda a: a,
+    np.matmul: matmul,
+    np.maximum: lambda a, b: elementwise(Op.MAX, a, b),
+    np.minimum: lambda a, b: elementwise(Op.MIN, a, b),
+    np.less: lambda a, b: elementwise(Op.LT, a, b),
+    np.less_equal: lambda a, b: elementwise(Op.LE, a, b),
+    np.greater: lambda a, b: elementwise(Op.GT, a, b),
+    np.greater_equal: lambda a, b: elementwise(Op.GE, a, b),
+    np.equal: lambda a, b: elementwise(Op.EQ, a, b),
+    np.not_equal: lambda a, b: elementwise(Op.NE, a, b),
+    np.tanh: lambda a: elementwise(Op.TANH, a),
+    np.exp: lambda a: elementwise(Op.EXP, a),
+    np.log: lambda a: elementwise(Op.LOG, a),
+    np.sqrt: lambda a: elementwise(Op.SQRT, a),
+    np.absolute: lambda a: elementwise(Op.ABS, a),
+    np.square: lambda a: power(a, 2),
+    np.power: power,
+}
+
+_ARRAY_FUNCTIONS = {
+    np.sum: reduce_sum,
+    np.concatenate: concat,
+    np.stack: stack,
+    np.where: where,
+    np.outer: outer,
+    np.dot: lambda a, b: matmul(a, b),
+    np.transpose: lambda a, axes=None: a.transpose(axes) if axes else a.transpose(),
+    np.reshape: lambda a, shape: a.reshape(shape),
+}

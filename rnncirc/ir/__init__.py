@@ -1,0 +1,1 @@
+"""Intermediate representations: the tensor-level CellGraph and the gate-level Circuit."""

@@ -1,0 +1,227 @@
+"""GateBuilder: appends whole arrays of gates at a time, folding constants as it goes.
+
+Lowering passes (scalarize, unroll, prefix) never create one gate at a time: every call takes
+numpy arrays of operand ids and returns an array of result ids. Folding is vectorized too:
+``x*0``, ``x*1``, ``x+0``, ``x-0``, ``x/1`` and operations on two constants never become gates,
+so zero and one weights cost nothing and a sparse weight matrix gives a sparse circuit.
+(Folding ``x*0 -> 0`` assumes x is finite, as every compiler of this kind does.)
+
+Rows are stored struct-of-arrays, growing by doubling. Leaf rows (CONST, INPUT, STATE) keep their
+payload in ``a``: the index into the constant table, or the input/state slot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnncirc.ir.ops import ARITY, IS_COMMUTATIVE, Op, apply_op
+
+_NO_OPERAND = -1
+
+
+class GateBuilder:
+    """Struct-of-arrays gate list under construction (ids are row numbers)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.n = 0
+        self._op = np.zeros(capacity, dtype=np.uint8)
+        self._a = np.full(capacity, _NO_OPERAND, dtype=np.int64)
+        self._b = np.full(capacity, _NO_OPERAND, dtype=np.int64)
+        self._c = np.full(capacity, _NO_OPERAND, dtype=np.int64)
+        self._node = np.full(capacity, -1, dtype=np.int32)
+        self._is_const = np.zeros(capacity, dtype=bool)
+        self._late = np.zeros(capacity, dtype=bool)
+        self.const_values: list[float] = []
+        self._const_id: dict[float, int] = {}
+        #: cell node id recorded as provenance of the gates created next
+        self.node_id = -1
+
+    # -- storage ---------------------------------------------------------------------------
+    def _grow(self, extra: int) -> None:
+        need = self.n + extra
+        if need <= len(self._op):
+            return
+        capacity = max(need, 2 * len(self._op))
+        for name in ("_op", "_a", "_b", "_c", "_node", "_is_const", "_late"):
+            old = getattr(self, name)
+            new = np.empty(capacity, dtype=old.dtype)
+            new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+
+    def _append(self, op, a, b=None, c=None, late=None) -> np.ndarray:
+        count = len(a)
+        self._grow(count)
+        rows = slice(self.n, self.n + count)
+        self._op[rows] = op
+        self._a[rows] = a
+        self._b[rows] = _NO_OPERAND if b is None else b
+        self._c[rows] = _NO_OPERAND if c is None else c
+        self._node[rows] = self.node_id
+        self._is_const[rows] = np.asarray(op) == Op.CONST
+        self._late[rows] = False if late is None else late
+        ids = np.arange(self.n, self.n + count, dtype=np.int64)
+        self.n += count
+        return ids
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The rows built so far (copies, trimmed)."""
+        return {name: getattr(self, "_" + name)[: self.n].copy()
+                for name in ("op", "a", "b", "c", "node")}
+
+    def is_const(self, ids: np.ndarray) -> np.ndarray:
+        return self._is_const[ids]
+
+    def const_value(self, ids: np.ndarray) -> np.ndarray:
+        """Values of constant rows (NaN for others)."""
+        values = np.asarray(self.const_values + [np.nan])
+        payload = np.where(self._is_const[ids], self._a[ids], len(self.const_values))
+        return values[payload]
+
+    def late(self, ids: np.ndarray) -> np.ndarray:
+        """Whether each id depends on a late leaf (the previous state inside a step template)."""
+        return self._late[ids]
+
+    # -- leaves ----------------------------------------------------------------------------
+    def const(self, values) -> np.ndarray:
+        """Ids of constant rows holding `values` (interned: one row per distinct value)."""
+        values = np.asarray(values, dtype=np.float64)
+        canonical = np.where(values == 0, 0.0, values).ravel()  # -0.0 and 0.0 are one constant
+        unique, inverse = np.unique(canonical, return_inverse=True)
+        ids = np.array([self._const_id.get(v, -1) for v in unique.tolist()], dtype=np.int64)
+        new = ids < 0  # one dict look-up per distinct constant, never per gate
+        if new.any():
+            first_index = len(self.const_values)
+            self.const_values.extend(unique[new].tolist())
+            ids[new] = self._append(Op.CONST, first_index + np.arange(np.count_nonzero(new)))
+            self._const_id.update(zip(unique[new].tolist(), ids[new].tolist(), strict=True))
+        return ids[inverse].reshape(values.shape)
+
+    def leaf(self, op: Op, slots: np.ndarray, late: bool = False) -> np.ndarray:
+        """Ids of new INPUT or STATE rows for the given slots."""
+        slots = np.asarray(slots, dtype=np.int64)
+        return self._append(op, slots.ravel(), late=late).reshape(slots.shape)
+
+    # -- gates with folding ----------------------------------------------------------------
+    def gates(self, op: Op, a, b=None, c=None) -> np.ndarray:
+        """Ids of ``op(a, b, c)`` elementwise over equal-shaped id arrays, after folding."""
+        a = np.asarray(a, dtype=np.int64)
+        shape = a.shape
+        operands = [np.ravel(x).astype(np.int64) for x in (a, b, c) if x is not None]
+        if len(operands) != ARITY[op]:
+            raise ValueError(f"{op.name} takes {ARITY[op]} operands, got {len(operands)}")
+        if not all(o.shape == operands[0].shape for o in operands):
+            raise ValueError(f"{op.name}: operand id arrays differ in shape")
+        result = np.full(operands[0].shape, _NO_OPERAND, dtype=np.int64)
+        self._fold(op, operands, result)
+        todo = result == _NO_OPERAND
+        if todo.any():
+            picked = [o[todo] for o in operands]
+            if IS_COMMUTATIVE[op]:
+                picked = [np.minimum(picked[0], picked[1]), np.maximum(picked[0], picked[1])]
+            late = np.zeros(len(picked[0]), dtype=bool)
+            for o in picked:
+                late |= self._late[o]
+            result[todo] = self._append(op, *picked, late=late)
+        return result.reshape(shape)
+
+    def _fold(self, op: Op, operands: list[np.ndarray], result: np.ndarray) -> None:
+        """Fill `result` where the gate folds away; leave -1 where a real gate is needed."""
+        consts = [self._is_const[o] for o in operands]
+        all_const = np.logical_and.reduce(consts)
+        if all_const.any():
+            values = [self.const_value(o[all_const]) for o in operands]
+            with np.errstate(all="ignore"):
+                result[all_const] = self.const(apply_op(op, *values))
+        if len(operands) == 1:
+            return
+        a, b = operands[0], operands[1]
+        va, vb = self.const_value(a), self.const_value(b)
+        open_ = result == _NO_OPERAND
+
+        def take(mask, ids):
+            mask &= open_
+            result[mask] = ids[mask] if isinstance(ids, np.ndarray) else ids
+            open_[mask] = False
+
+        def negate(mask, ids):
+            mask &= open_
+            if mask.any():
+                result[mask] = self.gates(Op.NEG, ids[mask])
+                open_[mask] = False
+
+        if op == Op.ADD:
+            take(va == 0, b)
+            take(vb == 0, a)
+        elif op == Op.SUB:
+            take(vb == 0, a)
+            take(a == b, int(self.const(0.0)))
+            negate(va == 0, b)
+        elif op == Op.MUL:
+            take((va == 0) | (vb == 0), int(self.const(0.0)))
+            take(va == 1, b)
+            take(vb == 1, a)
+            negate(va == -1, b)
+            negate(vb == -1, a)
+        elif op == Op.DIV:
+            take(vb == 1, a)
+            negate(vb == -1, a)
+        elif op in (Op.MAX, Op.MIN):
+            take(a == b, a)
+        elif op == Op.SELECT:
+            c = operands[2]
+            take(consts[0] & (va != 0), b)  # va is NaN where the condition is not constant
+            take(consts[0] & (va == 0), c)
+            take(b == c, b)
+
+    # -- sums ------------------------------------------------------------------------------
+    def sum_rows(self, terms: np.ndarray) -> np.ndarray:
+        """Balanced adder tree over each row of `terms` (shape ``(rows, k)``); ids per row.
+
+        Zero terms are dropped and constant terms merged first, so a sparse row costs only its
+        non-zero terms. Terms that depend on the previous state ("late") are summed in their own
+        tree and added last, so the state path through a step is as short as possible.
+        """
+        terms = np.asarray(terms, dtype=np.int64)
+        rows, k = terms.shape
+        row = np.repeat(np.arange(rows), k)
+        flat = terms.ravel()
+        is_const = self._is_const[flat]
+        const_sum = np.zeros(rows)
+        np.add.at(const_sum, row[is_const], self.const_value(flat[is_const]))
+        keep = ~is_const
+        row, flat = row[keep], flat[keep]
+        late = self._late[flat]
+        early_total = self._reduce_ragged(row[~late], flat[~late], rows)
+        has_const = const_sum != 0
+        const_ids = self.const(const_sum)
+        early_total = np.where(
+            early_total < 0, const_ids,
+            np.where(has_const, self._add_where(early_total, const_ids, has_const), early_total))
+        late_total = self._reduce_ragged(row[late], flat[late], rows)
+        both = late_total >= 0
+        return np.where(both, self._add_where(early_total, late_total, both), early_total)
+
+    def _add_where(self, a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        out = a.copy()
+        if mask.any():
+            out[mask] = self.gates(Op.ADD, a[mask], b[mask])
+        return out
+
+    def _reduce_ragged(self, row: np.ndarray, ids: np.ndarray, rows: int) -> np.ndarray:
+        """Sum ids grouped by row (row sorted ascending) with a balanced tree; -1 if empty."""
+        while True:
+            counts = np.bincount(row, minlength=rows)
+            if len(row) == 0 or counts.max() <= 1:
+                break
+            starts = np.cumsum(counts) - counts
+            pos = np.arange(len(row)) - starts[row]
+            first = (pos % 2 == 0) & (pos + 1 < counts[row])
+            pair = np.flatnonzero(first)
+            ids = ids.copy()
+            ids[pair] = self.gates(Op.ADD, ids[pair], ids[pair + 1])
+            drop = np.zeros(len(row), dtype=bool)
+            drop[pair + 1] = True
+            row, ids = row[~drop], ids[~drop]
+        total = np.full(rows, _NO_OPERAND, dtype=np.int64)
+        total[row] = ids
+        return total

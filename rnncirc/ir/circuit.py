@@ -1,0 +1,259 @@
+"""Circuit: the gate-level result of compiling an RNN, as immutable struct-of-arrays numpy.
+
+One row per node, in topological order (every operand id is smaller than its gate's id):
+
+========  =======  =====================================================================
+column    dtype    meaning
+========  =======  =====================================================================
+op        uint8    an `Op` code (see `rnncirc.ir.ops`)
+a, b, c   int32    operand ids (-1 when unused); for CONST/INPUT rows ``a`` is the payload:
+                   the index into `consts`, or the input slot
+step      int32    provenance: the time step the row was built for (0: shared leaves)
+node      int32    provenance: the cell node the row comes from (-1: none)
+========  =======  =====================================================================
+
+``inputs`` holds the ids of the INPUT rows, shape ``(n, K)`` (alphabet models: the one-hot
+bits, ``(n, k)``); ``outputs`` the ids of the state values, shape ``(n, *state)`` for
+``outputs="all"`` or ``(1, *state)`` for ``"last"``. Analyses (levels, depth, critical path)
+are computed on first use and cached.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+
+from rnncirc.errors import InputError, RnncircError
+from rnncirc.ir.ops import ARITY, N_OPS, OP_NAMES, Op
+
+_COLUMNS = ("op", "a", "b", "c", "step", "node")
+
+#: bytes per row kept by a Circuit (op, a, b, c, step, node) plus its cached levels
+BYTES_PER_GATE = 1 + 4 * 5 + 4
+
+
+@dataclass(frozen=True)
+class CircuitInfo:
+    """What a circuit was compiled from; carried along for reports and save/load."""
+
+    model: str
+    length: int
+    state_shape: tuple[int, ...]
+    input_size: int | None
+    alphabet: int | None
+    topology: str
+    outputs: str = "all"
+    kind: str | None = None
+    cell_labels: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Circuit:
+    """An immutable gate-level circuit (see the module docstring for the layout)."""
+
+    op: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    step: np.ndarray
+    node: np.ndarray
+    consts: np.ndarray
+    inputs: np.ndarray
+    outputs: np.ndarray
+    info: CircuitInfo
+
+    def __post_init__(self) -> None:
+        for name in _COLUMNS + ("consts", "inputs", "outputs"):
+            getattr(self, name).setflags(write=False)
+
+    # -- the public contract ---------------------------------------------------------------
+    @property
+    def length(self) -> int:
+        return self.info.length
+
+    @property
+    def topology(self) -> str:
+        return self.info.topology
+
+    @property
+    def kind(self) -> str | None:
+        return self.info.kind
+
+    @property
+    def num_nodes(self) -> int:
+        """Rows, leaves included."""
+        return len(self.op)
+
+    @cached_property
+    def is_gate(self) -> np.ndarray:
+        return ARITY[self.op] > 0
+
+    @cached_property
+    def size(self) -> int:
+        """Number of gates; inputs and constants excluded."""
+        return int(np.count_nonzero(self.is_gate))
+
+    @cached_property
+    def levels(self) -> np.ndarray:
+        """Level of every row: 0 for leaves, 1 + max over operands for gates."""
+        from rnncirc.analyze.levels import compute_levels
+
+        levels = compute_levels(self.op, self.a, self.b, self.c, ARITY)
+        levels.setflags(write=False)
+        return levels
+
+    @cached_property
+    def depth(self) -> int:
+        """Longest path in gates from any input or constant to any output."""
+        return int(self.levels[self.outputs].max(initial=0))
+
+    @cached_property
+    def op_counts(self) -> dict[str, int]:
+        """Gate count per op name (leaves excluded), most frequent first."""
+        counts = np.bincount(self.op, minlength=N_OPS)
+        found = {OP_NAMES[i]: int(counts[i]) for i in np.argsort(-counts, kind="stable")
+                 if counts[i] and ARITY[i] > 0}
+        return found
+
+    @cached_property
+    def width_per_level(self) -> np.ndarray:
+        """Number of gates on each level 1..depth (index 0 counts the leaves)."""
+        return np.bincount(self.levels, minlength=self.depth + 1)
+
+    def critical_path(self) -> list[dict]:
+        """One longest path, input to output: each gate with its level, op, step, cell op."""
+        from rnncirc.analyze.levels import trace_back
+
+        if self.depth == 0:
+            return []
+        flat = self.outputs.ravel()
+        end = int(flat[np.argmax(self.levels[flat])])
+        path = trace_back(self.levels, self.a, self.b, self.c, end)
+        labels = self.info.cell_labels
+        return [{"gate": int(g), "level": int(self.levels[g]), "op": OP_NAMES[self.op[g]],
+                 "step": int(self.step[g]),
+                 "cell_op": labels[self.node[g]] if 0 <= self.node[g] < len(labels) else None}
+                for g in path]
+
+    def evaluate(self, xs, *, method: str = "reference") -> np.ndarray:
+        """Evaluate on inputs shaped as for `RNN.run`; returns the same shapes.
+
+        ``outputs="last"`` circuits return ``(*state)`` or ``(batch, *state)``.
+
+        Examples
+        --------
+        >>> import numpy as np, rnncirc as rc
+        >>> @rc.rnn(state=1, inputs=1)
+        ... def running_sum(h, x):
+        ...     return h + x
+        >>> circuit = rc.compile(running_sum, 3)
+        >>> circuit.evaluate(np.array([[1.0], [2.0], [3.0]])).ravel().tolist()
+        [1.0, 3.0, 6.0]
+        """
+        from rnncirc.eval.reference import evaluate_reference
+
+        if method != "reference":
+            raise RnncircError(f"unknown evaluation method {method!r}; use 'reference'")
+        batch, batched = self.check_inputs(xs)
+        values = evaluate_reference(self, batch)
+        if self.info.outputs == "last":
+            values = values[:, 0]
+        return values if batched else values[0]
+
+    def check_inputs(self, xs) -> tuple[np.ndarray, bool]:
+        """Validate `xs`; return the input-slot values as ``(batch, n*K)`` and batchedness."""
+        info = self.info
+        xs = np.asarray(xs)
+        n = info.length
+        if info.alphabet:
+            if xs.ndim not in (1, 2) or xs.shape[-1] != n:
+                raise InputError(f"this circuit reads {n} symbols: inputs must have shape "
+                                 f"({n},) or (batch, {n}), got {xs.shape}")
+            if not np.issubdtype(xs.dtype, np.integer) or xs.min() < 0 or \
+                    xs.max() >= info.alphabet:
+                raise InputError(f"inputs must be integers in range({info.alphabet})")
+            batched = xs.ndim == 2
+            symbols = xs if batched else xs[None]
+            values = (symbols[..., None] == np.arange(info.alphabet)).astype(np.float64)
+        else:
+            k = info.input_size
+            if xs.ndim not in (2, 3) or xs.shape[-2:] != (n, k):
+                raise InputError(f"this circuit was compiled for length {n} with {k} inputs "
+                                 f"per step: inputs must have shape ({n}, {k}) or "
+                                 f"(batch, {n}, {k}), got {xs.shape}")
+            if not np.issubdtype(xs.dtype, np.number):
+                raise InputError(f"inputs must be numeric, got dtype {xs.dtype}")
+            batched = xs.ndim == 3
+            values = (xs if batched else xs[None]).astype(np.float64)
+        return values.reshape(values.shape[0], -1), batched
+
+    # -- checks and persistence ------------------------------------------------------------
+    def verify(self) -> None:
+        """Check the structural invariants with whole-array operations; raise on the first."""
+        n = self.num_nodes
+        ids = np.arange(n)
+        if any(len(getattr(self, col)) != n for col in _COLUMNS):
+            raise AssertionError("circuit columns differ in length")
+        if self.op.max(initial=0) >= N_OPS or np.any(self.op == Op.STATE):
+            raise AssertionError("circuit holds an unknown op or a template-only STATE row")
+        arity = ARITY[self.op]
+        for name, need in (("a", 1), ("b", 2), ("c", 3)):
+            column = getattr(self, name)
+            used = arity >= need
+            bad = used & ((column < 0) | (column >= ids))
+            if bad.any():
+                g = int(np.flatnonzero(bad)[0])
+                raise AssertionError(f"gate {g} ({OP_NAMES[self.op[g]]}): operand {name}="
+                                     f"{column[g]} is not an earlier row")
+            if name != "a" and np.any(column[~used] != -1):
+                raise AssertionError(f"operand {name} set on a row whose op does not use it")
+        leaf_const = self.op == Op.CONST
+        if np.any((self.a[leaf_const] < 0) | (self.a[leaf_const] >= len(self.consts))):
+            raise AssertionError("a constant row points outside the constant table")
+        input_rows = np.flatnonzero(self.op == Op.INPUT)
+        if not np.array_equal(np.sort(self.inputs.ravel()), input_rows):
+            raise AssertionError("inputs do not list exactly the INPUT rows")
+        if not np.array_equal(self.a[self.inputs.ravel()], np.arange(self.inputs.size)):
+            raise AssertionError("input rows do not hold their slots in order")
+        if self.outputs.size and (self.outputs.min() < 0 or self.outputs.max() >= n):
+            raise AssertionError("an output id is out of range")
+
+    def save(self, path) -> None:
+        """Write the circuit to an ``.npz`` file (arrays plus JSON metadata)."""
+        info = self.info.__dict__ | {"state_shape": list(self.info.state_shape),
+                                     "cell_labels": list(self.info.cell_labels)}
+        np.savez_compressed(path, **{col: getattr(self, col) for col in _COLUMNS},
+                            consts=self.consts, inputs=self.inputs, outputs=self.outputs,
+                            info=np.array(json.dumps(info)))
+
+    @classmethod
+    def load(cls, path) -> Circuit:
+        """Read a circuit written by `save`, and verify it."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+        except (OSError, ValueError) as err:
+            raise RnncircError(f"cannot read circuit file {path}: {err}") from None
+        missing = {*_COLUMNS, "consts", "inputs", "outputs", "info"} - set(arrays)
+        if missing:
+            raise RnncircError(f"{path} is not an rnncirc circuit (missing {sorted(missing)})")
+        info = json.loads(str(arrays.pop("info")))
+        info["state_shape"] = tuple(info["state_shape"])
+        info["cell_labels"] = tuple(info["cell_labels"])
+        circuit = cls(**arrays, info=CircuitInfo(**info))
+        try:
+            circuit.verify()
+        except AssertionError as err:
+            raise RnncircError(f"{path} holds an invalid circuit: {err}") from None
+        return circuit
+
+    def with_info(self, **changes) -> Circuit:
+        return replace(self, info=replace(self.info, **changes))
+
+    def __repr__(self) -> str:
+        return (f"<Circuit {self.info.model} n={self.length} topology={self.topology} "
+                f"size={self.size} depth={self.depth}>")

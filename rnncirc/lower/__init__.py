@@ -1,0 +1,1 @@
+"""Lowering passes: cell -> gate-level circuit (unroll, prefix networks, scalarize)."""
