@@ -147,10 +147,13 @@ class _TileMapper:
         gate = template.is_gate
         rank = np.cumsum(gate) - 1
         g = template.gates
+        const = op == Op.CONST
+        const_row = np.zeros(len(op), dtype=np.int64)
+        const_row[const] = const_rows[payload[const]]
         self.offset = np.select(
-            [gate, op == Op.CONST, op == Op.INPUT],
-            [tile_base - first_step * g + rank, const_rows[np.where(op == Op.CONST, payload, 0)],
-             input_base - k + payload], default=0).astype(np.int64)
+            [gate, const, op == Op.INPUT],
+            [tile_base - first_step * g + rank, const_row, input_base - k + payload],
+            default=0).astype(np.int64)
         self.stride = np.select([gate, op == Op.INPUT], [g, k], default=0).astype(np.int64)
         self.is_state = op == Op.STATE
         self.payload = payload
