@@ -43,8 +43,12 @@ import functools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import sympy
 
 TOPOLOGIES = (
     "sequential",
@@ -96,6 +100,9 @@ class PrefixNetwork:
     topology: str
     outputs: str
     levels: tuple[Level, ...] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "levels", tuple(self.levels))
 
     @property
     def depth(self) -> int:
@@ -279,8 +286,9 @@ def _odd_even(
 
 # Summary of the algorithm (Brent-Kung). The odd-even step applied recursively all the way
 # down (the up-sweep is the pairing on the way in, the down-sweep the fills on the way out).
-# With as-soon-as-possible levels the fills overlap the pairing of the next recursion, giving
-# depth 2k - 2 for n = 2^k (k >= 2) instead of the two-phase 2k - 1; size 2n - 2 - K.
+# As soon as possible, each fill runs once its prefix is ready, overlapping the rest of the
+# sweep, giving depth 2k - 2 for n = 2^k (k >= 2) instead of the two-phase 2k - 1;
+# size 2n - 2 - K.
 def _brent_kung(builder: _ColumnBuilder, cols: np.ndarray) -> None:
     if len(cols) > 1:
         _odd_even(builder, cols, functools.partial(_brent_kung, builder))
@@ -377,13 +385,15 @@ def validate(net: PrefixNetwork) -> None:
         raise ValueError(f"no output holds the prefix [0..{i}]")
 
 
-def _level_failures(lv: Level, n: int, made: int, seg_lo: np.ndarray, seg_hi: np.ndarray):
+def _level_failures(
+    lv: Level, n: int, made: int, seg_lo: np.ndarray, seg_hi: np.ndarray
+) -> list[tuple[str, np.ndarray]]:
     """(reason, mask of combines failing it) for every check of one level."""
     overlap = lv.left_hi >= lv.right_lo
     in_range = (lv.left_lo >= 0) & (lv.left_lo <= lv.left_hi) & (lv.right_lo <= lv.right_hi)
     in_range &= lv.right_hi < n
     failures = [
-        ("segments overlap (left_hi >= right_lo)", overlap),
+        ("segments overlap or are out of order (left_hi >= right_lo)", overlap),
         ("segments leave a gap (left_hi + 1 < right_lo)", lv.left_hi + 1 < lv.right_lo),
         (f"empty segment or outside [0..{n - 1}]", ~in_range),
     ]
@@ -404,7 +414,7 @@ def _level_failures(lv: Level, n: int, made: int, seg_lo: np.ndarray, seg_hi: np
 # --------------------------------------------------------------------------------------------
 
 
-def depth_formula(topology: str, outputs: str = "all"):
+def depth_formula(topology: str, outputs: str = "all") -> sympy.Expr:
     """Exact depth of ``build(n, topology, outputs)`` as a sympy expression in
     ``n = Symbol("n", integer=True, positive=True)``, valid for every n >= 1."""
     import sympy
@@ -417,8 +427,8 @@ def depth_formula(topology: str, outputs: str = "all"):
     if topology == "sequential":
         return n - 1
     if topology == "brent-kung":
-        # Found by the as-soon-as-possible schedule: the depth steps up at n = 2^j and at
-        # n = 3 * 2^(j-1) (checked against the built network for n = 1..5000).
+        # Read off the as-soon-as-possible schedule: the depth steps up at n = 2^j and at
+        # n = 3 * 2^(j-1) (n >= 8; checked against the built network for n = 1..2000).
         general = sympy.floor(sympy.log(n, 2)) + sympy.floor(sympy.log(n / 3, 2))
         return sympy.Piecewise((n - 1, n <= 3), (3, sympy.Eq(n, 5)), (general, True))
     # han-carlson: the critical path is the fill of the last even column, which reads the
@@ -428,7 +438,7 @@ def depth_formula(topology: str, outputs: str = "all"):
     return sympy.Piecewise((n - 1, n <= 3), (sympy.ceiling(sympy.log(n - 2, 2)) + 1, True))
 
 
-def size_formula(topology: str, outputs: str = "all"):
+def size_formula(topology: str, outputs: str = "all") -> sympy.Expr:
     """Exact size (number of combines) of ``build(n, topology, outputs)`` as a sympy expression
     in ``n = Symbol("n", integer=True, positive=True)``, valid for every n >= 1.
 
@@ -465,7 +475,7 @@ def size_formula(topology: str, outputs: str = "all"):
 
 
 @functools.cache
-def _lf_size_function():
+def _lf_size_function() -> type[sympy.Function]:
     import sympy
 
     def eval_(cls, m):
@@ -483,7 +493,7 @@ def _lf_size_function():
 
 def exact_size(topology: str, outputs: str, n: int) -> int:
     """Size of ``build(n, topology, outputs)`` computed by arithmetic or by the construction's
-    size recursion, without building the network (O(log^2 n) work)."""
+    size recursion, without building the network (O(log n) arithmetic)."""
     n = _check(n, topology, outputs)
     k = _ceil_log2(n)
     if outputs == "last" or topology == "sequential":
@@ -502,7 +512,8 @@ def exact_size(topology: str, outputs: str, n: int) -> int:
 
 def _lf_size(k: int, m: int, memo: dict[tuple[int, int], int]) -> int:
     # Mirrors _ladner_fischer: P_0(m) = P_1(ceil) + P_0(floor) + floor(m/2),
-    # P_k(m) = 2 floor(m/2) - 1 + P_{k-1}(ceil(m/2)). Only O(log m) distinct sizes per depth.
+    # P_k(m) = 2 floor(m/2) - 1 + P_{k-1}(ceil(m/2)). k is 0 or 1 and each recursion depth
+    # sees only floor or ceil of m / 2^depth, so the memo holds O(log m) entries.
     if m < 2:
         return 0
     if (k, m) not in memo:
