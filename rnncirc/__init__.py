@@ -8,6 +8,7 @@
 True
 """
 
+from rnncirc.analyze.classify import Classification, classify
 from rnncirc.compiler import compile
 from rnncirc.errors import RnncircError
 from rnncirc.frontend.functions import (
@@ -34,7 +35,7 @@ from rnncirc.ir.circuit import Circuit
 __version__ = "0.1.0"
 
 __all__ = [
-    "RNN", "Circuit", "RnncircError", "abs", "compile", "concat", "exp", "log", "lookup",
+    "RNN", "Circuit", "Classification", "RnncircError", "abs", "classify", "compile", "concat", "exp", "log", "lookup",
     "maximum", "minimum", "outer", "relu", "rnn", "sigmoid", "silu", "softplus", "sqrt",
     "stack", "tanh", "where",
 ]

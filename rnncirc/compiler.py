@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 
-from rnncirc.errors import OptionError
+from rnncirc.errors import NotLinearError, OptionError
 from rnncirc.frontend.model import RNN
 from rnncirc.ir.circuit import Circuit
 
@@ -46,8 +46,45 @@ def compile(model: RNN, length: int, *, topology: str = "auto",  # noqa: A001 - 
     >>> circuit.size, circuit.depth
     (7, 7)
     """
+    check_options(model, length, topology, outputs)
+    # classify (exact, from the cell) -> pick the lowering -> build the gate-level circuit
+    cls = classify_model(model)
+    chosen = resolve_topology(cls, int(length), topology, outputs)
+    return lower(model, cls, int(length), chosen, outputs)
+
+
+def classify_model(model: RNN):
+    from rnncirc.analyze.classify import classify
+
+    return classify(model)
+
+
+def resolve_topology(cls, length: int, topology: str, outputs: str) -> str:
+    """The concrete topology: "auto" is the parallel network of least depth, then size."""
+    from rnncirc.lower import prefix
+
+    if topology == "sequential":
+        return topology
+    if not cls.is_linear:
+        if topology == "auto":
+            return "sequential"
+        raise NotLinearError(f"topology {topology!r} needs a step that is linear in the "
+                             f"state, but {cls.reason}; use --topology sequential (or auto)")
+    if topology != "auto":
+        return topology
+    if length == 1:
+        return "sequential"
+    candidates = [t for t in prefix.TOPOLOGIES if t != "sequential"]
+    networks = [prefix.build(length, t, outputs) for t in candidates]
+    best = min(range(len(candidates)), key=lambda i: (networks[i].depth, networks[i].size, i))
+    return candidates[best]
+
+
+def lower(model: RNN, cls, length: int, topology: str, outputs: str) -> Circuit:
+    from rnncirc.lower.linear import lower_linear
     from rnncirc.lower.unroll import unroll
 
-    check_options(model, length, topology, outputs)
-    # trace (done by @rc.rnn) -> templates of one step -> tiles chained over n steps
-    return unroll(model, int(length), outputs)
+    if topology == "sequential":
+        circuit = unroll(model, length, outputs)
+        return circuit.with_info(kind=cls.kind)
+    return lower_linear(model, cls, length, topology, outputs)

@@ -6,8 +6,9 @@ bug in rnncirc and exits with status 1. Messages say what is wrong *and* how to 
 
 from __future__ import annotations
 
-import inspect
+import functools
 import os
+import sys
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -56,19 +57,38 @@ class NotLinearError(RnncircError):
     """A parallel topology was asked for a model whose step is not linear in the state."""
 
 
+@functools.lru_cache(maxsize=1024)
+def is_user_file(filename: str) -> bool:
+    """Whether `filename` is the user's code, not rnncirc's, numpy's or Python's own."""
+    if filename.startswith("<frozen"):
+        return False
+    path = os.path.abspath(filename)
+    if path == _PACKAGE_DIR or path.startswith(_PACKAGE_DIR + os.sep):
+        return False
+    return "numpy" not in path.split(os.sep) and "site-packages" not in path
+
+
+def user_frame() -> tuple[str, int] | None:
+    """``(filename, line)`` of the innermost stack frame in the user's code, or None.
+
+    Walks raw frames (cheap enough to call per traced node).
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if is_user_file(frame.f_code.co_filename):
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    return None
+
+
 def user_location() -> str:
     """Return ``"file.py:LINE"`` of the innermost stack frame outside rnncirc, or ``""``.
 
     Tracing errors are raised deep inside rnncirc; the user needs the line of *their* step
     function that caused them.
     """
-    for frame in inspect.stack(context=0)[1:]:
-        path = os.path.abspath(frame.filename)
-        if not path.startswith(_PACKAGE_DIR) and not frame.filename.startswith("<frozen"):
-            if "numpy" in path.split(os.sep) or "site-packages" in path:
-                continue
-            return f"{os.path.basename(path)}:{frame.lineno}"
-    return ""
+    found = user_frame()
+    return f"{os.path.basename(found[0])}:{found[1]}" if found else ""
 
 
 def located(message: str) -> str:

@@ -65,3 +65,24 @@ def trace_back(level: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray,
         else:
             node = c[node]
     return path
+
+
+@numba.njit(cache=True, nogil=True)
+def state_support(op: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray,
+                  arity: np.ndarray, slot: np.ndarray, n_slots: int) -> np.ndarray:
+    """Bitsets (rows x words): which state slots each row depends on (slot[i] < 0: none)."""
+    words = (n_slots + 63) // 64
+    bits = np.zeros((len(op), words), dtype=np.uint64)
+    for i in range(len(op)):
+        if arity[op[i]] == 0:
+            if slot[i] >= 0:
+                bits[i, slot[i] // 64] |= np.uint64(1) << np.uint64(slot[i] % 64)
+            continue
+        for w in range(words):
+            word = bits[a[i], w]
+            if arity[op[i]] >= 2:
+                word |= bits[b[i], w]
+            if arity[op[i]] >= 3:
+                word |= bits[c[i], w]
+            bits[i, w] = word
+    return bits

@@ -37,3 +37,23 @@ def evaluate_reference(circuit: Circuit, inputs: np.ndarray) -> np.ndarray:
             values[group] = apply_op(op, *operands)
     out = values[circuit.outputs.reshape(-1)]
     return out.T.reshape((batch,) + circuit.outputs.shape)
+
+
+def evaluate_rows(rows: dict, consts: np.ndarray, inputs: np.ndarray,
+                  wanted: np.ndarray) -> np.ndarray:
+    """Evaluate builder rows (before tiling) on input-slot values ``(batch, slots)``.
+
+    Used on small one-step templates, e.g. to evaluate A(s) for every symbol of an alphabet.
+    Returns ``(batch, len(wanted))``.
+    """
+    op, a, b, c = rows["op"], rows["a"], rows["b"], rows["c"]
+    values = np.zeros((len(op), inputs.shape[0]))
+    leaf_const, leaf_input = op == Op.CONST, op == Op.INPUT
+    values[leaf_const] = consts[a[leaf_const]][:, None]
+    values[leaf_input] = inputs.T[a[leaf_input]]
+    with np.errstate(all="ignore"):
+        for i in np.flatnonzero(ARITY[op] > 0):  # template-sized, not circuit-sized
+            operands = [values[a[i]]] + ([values[b[i]]] if ARITY[op[i]] >= 2 else []) + \
+                ([values[c[i]]] if ARITY[op[i]] == 3 else [])
+            values[i] = apply_op(Op(int(op[i])), *operands)
+    return values[np.asarray(wanted)].T

@@ -23,20 +23,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnncirc.errors import user_location
 from rnncirc.ir.ops import OP_NAMES, Op
 
 
 class Node:
     """One interned tensor operation. Create nodes only through `CellBuilder.node`."""
 
-    __slots__ = ("op", "shape", "operands", "arg", "id")
+    __slots__ = ("op", "shape", "operands", "arg", "id", "where")
 
-    def __init__(self, op, shape: tuple[int, ...], operands: tuple[Node, ...], arg, id: int):
+    def __init__(self, op, shape: tuple[int, ...], operands: tuple[Node, ...], arg, id: int,
+                 where: str = ""):
         self.op = op
         self.shape = shape
         self.operands = operands
         self.arg = arg
         self.id = id
+        #: "file.py:LINE" of the user code that created the node (for error messages)
+        self.where = where
 
     @property
     def size(self) -> int:
@@ -74,7 +78,7 @@ class CellBuilder:
         if isinstance(arg, np.ndarray):
             arg = arg.copy()
             arg.setflags(write=False)
-        made = Node(op, shape, tuple(operands), arg, len(self.nodes))
+        made = Node(op, shape, tuple(operands), arg, len(self.nodes), user_location())
         self.nodes.append(made)
         self._interned[key] = made
         return made

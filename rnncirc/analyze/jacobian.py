@@ -1,0 +1,226 @@
+"""Extract A(x) and b(x) of an affine step, keeping the structure of A.
+
+The step of a linear model is replayed on the tensor level twice: once with the state set to
+zero, which gives b(x) (and every state-free value, shared through hash-consing), and once in
+forward mode, which gives the Jacobian A(x) = dh_t/dh_{t-1}. The Jacobian is not formed as a
+dense tensor; it is kept as a sum of *terms* whose shape says what A is:
+
+- `Select(coef, idx)`: element e of a node depends on state element idx[e] with coefficient
+  coef[e] (a diagonal when idx is the identity, a permutation-diagonal when idx permutes);
+- `Outer(u, v)`: the node is u * (v . h), a rank-one term (DeltaNet's beta k (k . h));
+- `Dense(jac)`: anything else, as an explicit tensor of shape node.shape + (m,).
+
+The state is seen through a *reduced* variable r of size m: for a vector state r is h itself;
+for a matrix state S whose rows evolve separately by a shared transition (S_t = S A + B, the
+"right" side) r is one row and S is replayed as rows that all equal r; likewise columns for
+the "left" side (S_t = A S + B). Then A is m x m, not (pq) x (pq).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnncirc.frontend.tracer import Sym, elementwise, gather, reduce_sum
+from rnncirc.ir.cell import CellBuilder, CellGraph, Node
+from rnncirc.ir.ops import Op
+
+
+@dataclass(frozen=True)
+class Select:
+    coef: Sym | None  # None: all ones
+    idx: np.ndarray
+
+
+@dataclass(frozen=True)
+class Outer:
+    u: Sym | None  # None: all ones
+    v: Sym
+
+
+@dataclass(frozen=True)
+class Dense:
+    jac: Sym
+
+
+@dataclass(frozen=True)
+class AffineStep:
+    """h_t = A(x) h_{t-1} + b(x), with A as structured terms over the reduced state."""
+
+    builder: CellBuilder
+    input: Sym  # the replayed input leaf
+    offset: Sym  # b(x), full state shape
+    terms: tuple  # Jacobian terms of the output w.r.t. r, output-shaped
+    side: str  # "vector", "left", "right" or "flat"
+    m: int  # size of the reduced state
+
+
+def _ones(builder: CellBuilder, shape) -> Sym:
+    return Sym(builder.const(np.ones(shape)), builder)
+
+
+def _scale(term, factor: Sym):
+    """Multiply a term by a state-free factor of the node's shape."""
+    if isinstance(term, Select):
+        coef = factor if term.coef is None else term.coef * factor
+        return Select(coef, term.idx)
+    if isinstance(term, Outer):
+        return Outer(factor if term.u is None else term.u * factor, term.v)
+    return Dense(term.jac * factor.reshape(factor.shape + (1,)))
+
+
+def _gather_term(term, picked: np.ndarray, inside: np.ndarray, builder: CellBuilder,
+                 m: int, size: int):
+    """Term of a gather output; positions not taken from this operand get zero."""
+    mask = None if inside.all() else Sym(builder.const(inside.astype(float)), builder)
+    if isinstance(term, Select):
+        idx = term.idx.ravel()[picked]
+        coef = gather([term.coef], picked) if term.coef is not None else None
+        if mask is not None:
+            coef = mask if coef is None else coef * mask
+        return Select(coef, idx)
+    if isinstance(term, Outer):
+        u = gather([term.u if term.u is not None else _ones(builder, (size,))], picked)
+        return Outer(u if mask is None else u * mask, term.v)
+    rows = term.jac.reshape(size, m)
+    index = (picked[..., None] * m + np.arange(m)).reshape(picked.shape + (m,))
+    jac = gather([rows], index)
+    return Dense(jac if mask is None else jac * mask.reshape(mask.shape + (1,)))
+
+
+def _constant_along(sym: Sym | None, keep_axes: tuple[int, ...]) -> bool:
+    """True when `sym`'s value provably does not vary along `keep_axes` (by its wiring)."""
+    if sym is None or not keep_axes:
+        return True
+    return _node_constant_along(sym.node, keep_axes)
+
+
+def _node_constant_along(node: Node, axes: tuple[int, ...]) -> bool:
+    if all(node.shape[a] == 1 for a in axes):
+        return True
+    if node.op in ("const", "gather"):
+        value = node.arg
+        for axis in axes:
+            first = np.take(value, [0], axis=axis)
+            if not np.array_equal(np.broadcast_to(first, value.shape), value):
+                return False
+        return True
+    if isinstance(node.op, Op):  # elementwise: operands have the node's shape
+        return all(_node_constant_along(o, axes) for o in node.operands)
+    return False
+
+
+def _sum_term(term, axes: tuple[int, ...], in_shape, builder: CellBuilder, m: int):
+    keep = tuple(a for a in range(len(in_shape)) if a not in axes)
+    out_shape = tuple(in_shape[a] for a in keep)
+    if isinstance(term, Outer):
+        u = term.u if term.u is not None else _ones(builder, in_shape)
+        return Outer(reduce_sum(u, axes), term.v)
+    if isinstance(term, Select):
+        idx_first = np.take(term.idx, [0], axis=keep[0]) if keep else term.idx
+        for axis in keep[1:]:
+            idx_first = np.take(idx_first, [0], axis=axis)
+        same_idx = np.array_equal(np.broadcast_to(idx_first, term.idx.shape), term.idx)
+        if same_idx and _constant_along(term.coef, keep):
+            # every output element is the same dot product v . r: a rank-one term
+            first = tuple(0 if a in keep else slice(None) for a in range(len(in_shape)))
+            positions = term.idx[first].ravel()
+            onehot = np.zeros((m, positions.size))
+            onehot[positions, np.arange(positions.size)] = 1.0
+            if term.coef is None:
+                v = Sym(builder.const(onehot.sum(axis=1)), builder)
+            else:
+                coef0 = term.coef[first].reshape(-1)
+                v = Sym(builder.const(onehot), builder) @ coef0
+            return Outer(_ones(builder, out_shape), v)
+        onehot = np.zeros(term.idx.shape + (m,))
+        np.put_along_axis(onehot, term.idx[..., None], 1.0, axis=-1)
+        jac = Sym(builder.const(onehot), builder)
+        if term.coef is not None:
+            jac = jac * term.coef.reshape(term.coef.shape + (1,))
+        return Dense(reduce_sum(jac, axes))
+    return Dense(reduce_sum(term.jac, axes))
+
+
+def replay_affine(cell: CellGraph, side: str) -> AffineStep:
+    """Replay an affine cell: b(x) and the structured Jacobian w.r.t. the reduced state."""
+    builder = CellBuilder()
+    shape = cell.state_shape
+    if side == "right":
+        m, idx_of_state = shape[1], np.broadcast_to(np.arange(shape[1]), shape).copy()
+    elif side == "left":
+        m, idx_of_state = shape[0], np.broadcast_to(np.arange(shape[0])[:, None], shape).copy()
+    else:
+        m = int(np.prod(shape))
+        idx_of_state = np.arange(m).reshape(shape)
+    value: dict[int, Sym] = {}
+    terms: dict[int, list] = {}
+    x = None
+    for node in cell.live_nodes():
+        if node.op == "state":
+            value[node.id] = Sym(builder.const(np.zeros(shape)), builder)
+            terms[node.id] = [Select(None, idx_of_state)]
+            continue
+        if node.op == "input":
+            x = Sym(builder.node("input", node.shape), builder)
+            value[node.id] = x
+            continue
+        value[node.id] = _replay_value(node, value, builder)
+        dependent = [o for o in node.operands if o.id in terms]
+        if dependent:
+            terms[node.id] = _replay_terms(node, value, terms, builder, m)
+    out = cell.output
+    if x is None:
+        x = Sym(builder.node("input", cell.input.shape), builder)
+    return AffineStep(builder, x, value[out.id], tuple(terms.get(out.id, ())), side, m)
+
+
+def _replay_value(node: Node, value: dict[int, Sym], builder: CellBuilder) -> Sym:
+    operands = [value[o.id] for o in node.operands]
+    if node.op == "const":
+        return Sym(builder.const(node.arg), builder)
+    if node.op == "gather":
+        return gather(operands, node.arg)
+    if node.op == "sum":
+        return reduce_sum(operands[0], node.arg)
+    return elementwise(node.op, *operands)
+
+
+def _replay_terms(node: Node, value, terms, builder: CellBuilder, m: int) -> list:
+    op = node.op
+    ops = node.operands
+    if op == "gather":
+        sizes = [o.size for o in ops]
+        offsets = np.cumsum([0] + sizes)
+        result = []
+        for operand, lo, size in zip(ops, offsets, sizes, strict=False):
+            if operand.id not in terms:
+                continue
+            inside = (node.arg >= lo) & (node.arg < lo + size)
+            picked = np.where(inside, node.arg - lo, 0)
+            result += [_gather_term(t, picked, inside, builder, m, size)
+                       for t in terms[operand.id]]
+        return result
+    if op == "sum":
+        return [_sum_term(t, node.arg, ops[0].shape, builder, m) for t in terms[ops[0].id]]
+    minus_one = Sym(builder.const(-np.ones(node.shape)), builder)
+    if op == Op.ADD:
+        return terms.get(ops[0].id, []) + terms.get(ops[1].id, [])
+    if op == Op.SUB:
+        return terms.get(ops[0].id, []) + [_scale(t, minus_one) for t in terms.get(ops[1].id, [])]
+    if op == Op.NEG:
+        return [_scale(t, minus_one) for t in terms[ops[0].id]]
+    if op == Op.MUL:
+        dep, free = (ops[0], ops[1]) if ops[0].id in terms else (ops[1], ops[0])
+        return [_scale(t, value[free.id]) for t in terms[dep.id]]
+    if op == Op.DIV:
+        reciprocal = elementwise(Op.DIV, 1.0, value[ops[1].id])
+        return [_scale(t, reciprocal) for t in terms[ops[0].id]]
+    if op == Op.SELECT:
+        cond = value[ops[0].id]
+        on = elementwise(Op.SELECT, cond, 1.0, 0.0)
+        off = elementwise(Op.SELECT, cond, 0.0, 1.0)
+        return ([_scale(t, on) for t in terms.get(ops[1].id, [])]
+                + [_scale(t, off) for t in terms.get(ops[2].id, [])])
+    raise AssertionError(f"{node.label} is not affine; classify checks linearity first")

@@ -1,0 +1,294 @@
+"""Structure-aware combines of affine pairs, (A2, B2) o (A1, B1) = (A2 A1, A2 B1 + B2).
+
+Each *algebra* below stores the A part of every prefix value in its own structured form and
+implements two vectorized operations over a whole batch of combines: ``apply(right, X)``
+(the terms of A_right X, summed with B_right by the caller in one balanced tree) and
+``compose(right, left, results)`` (A_right A_left, stored for `results`). Ids always carry
+a leading batch axis P (one entry per combine). Costs per combine (m = reduced state size):
+
+========================  ==========================  ==================================
+algebra                   A2 A1                        A2 X (per column of X)
+========================  ==========================  ==================================
+scalar (a I)              1 mul                        m mul
+diagonal                  m mul                        m mul
+permutation (static)      m mul, permutation = wiring  m mul (gather is wiring)
+permutation (per symbol)  O(m^2) eq/mul/add            O(m^2): gathers by data are sums
+dplr, rank r1, r2         ~2 m r1 r2 + m (r1 + r2)    m (2 r + 1)
+dense                     m^3 mul, m^2 (m-1) add       m^2 mul
+========================  ==========================  ==================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnncirc.ir.builder import GateBuilder
+from rnncirc.ir.ops import Op
+
+
+class Store:
+    """Per-value arrays of ids, filled a batch of values at a time (value ids index it)."""
+
+    def __init__(self, capacity: int, shapes: dict[str, tuple[int, ...]]):
+        self.fields = {name: np.full((capacity,) + shape, -1, dtype=np.int32)
+                       for name, shape in shapes.items()}
+
+    def put(self, values: np.ndarray, **fields) -> None:
+        for name, ids in fields.items():
+            self.fields[name][values] = ids
+
+    def get(self, values: np.ndarray, name: str) -> np.ndarray:
+        return self.fields[name][values].astype(np.int64)
+
+
+def matmul_ids(builder: GateBuilder, left: np.ndarray, right: np.ndarray,
+               extra: list[np.ndarray] = ()) -> np.ndarray:
+    """Batched ``left @ right`` (+ extra terms), each entry one balanced adder tree."""
+    p, a, b = left.shape
+    c = right.shape[2]
+    products = builder.gates(Op.MUL, np.broadcast_to(left[:, :, :, None], (p, a, b, c)),
+                             np.broadcast_to(right[:, None, :, :], (p, a, b, c)))
+    terms = np.moveaxis(products, 2, 3).reshape(p, a, c, b)
+    if extra:
+        terms = np.concatenate([terms] + [e[..., None] for e in extra], axis=3)
+    return builder.sum_rows(terms.reshape(p * a * c, -1)).reshape(p, a, c)
+
+
+def scaled_terms(builder: GateBuilder, scale: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """scale[p, i] * x[p, i, c] as product ids (P, m, c)."""
+    return builder.gates(Op.MUL, np.broadcast_to(scale[:, :, None], x.shape), x)
+
+
+class ScalarAlgebra:
+    """A = a I: one multiplication composes two maps."""
+
+    def __init__(self, builder: GateBuilder, m: int, capacity: int):
+        self.builder, self.m = builder, m
+        self.store = Store(capacity, {"a": ()})
+
+    def put_leaves(self, values, leaves: dict) -> None:
+        self.store.put(values, a=leaves["diag"])
+
+    def apply_terms(self, right, x):
+        a = self.store.get(right, "a")
+        scale = np.broadcast_to(a[:, None], x.shape[:2])
+        return [scaled_terms(self.builder, scale, x)]
+
+    def compose(self, right, left, results) -> None:
+        a = self.builder.gates(Op.MUL, self.store.get(right, "a"), self.store.get(left, "a"))
+        self.store.put(results, a=a)
+
+
+class DiagonalAlgebra(ScalarAlgebra):
+    """A = diag(d): elementwise."""
+
+    def __init__(self, builder: GateBuilder, m: int, capacity: int):
+        self.builder, self.m = builder, m
+        self.store = Store(capacity, {"d": (m,)})
+
+    def put_leaves(self, values, leaves: dict) -> None:
+        self.store.put(values, d=leaves["diag"])
+
+    def apply_terms(self, right, x):
+        return [scaled_terms(self.builder, self.store.get(right, "d"), x)]
+
+    def compose(self, right, left, results) -> None:
+        d = self.builder.gates(Op.MUL, self.store.get(right, "d"), self.store.get(left, "d"))
+        self.store.put(results, d=d)
+
+
+class PermutationAlgebra:
+    """Row j of A reads r[perm[j]] with weight coef[j]; a static permutation is wiring."""
+
+    def __init__(self, builder: GateBuilder, m: int, capacity: int):
+        self.builder, self.m = builder, m
+        self.store = Store(capacity, {"coef": (m,), "perm": (m,)})
+
+    def put_leaves(self, values, leaves: dict) -> None:
+        self.store.put(values, coef=leaves["coef"],
+                       perm=np.broadcast_to(leaves["perm"], (len(values), self.m)))
+
+    def apply_terms(self, right, x):
+        perm = self.store.get(right, "perm")
+        moved = np.take_along_axis(x, perm[:, :, None], axis=1)
+        return [scaled_terms(self.builder, self.store.get(right, "coef"), moved)]
+
+    def compose(self, right, left, results) -> None:
+        # (A2 A1 r)[j] = coef2[j] coef1[perm2[j]] r[perm1[perm2[j]]]
+        perm2 = self.store.get(right, "perm")
+        coef1 = np.take_along_axis(self.store.get(left, "coef"), perm2, axis=1)
+        perm = np.take_along_axis(self.store.get(left, "perm"), perm2, axis=1)
+        coef = self.builder.gates(Op.MUL, self.store.get(right, "coef"), coef1)
+        self.store.put(results, coef=coef, perm=perm)
+
+
+class SymbolPermutationAlgebra:
+    """Permutation chosen by the input: the index perm[j] is a value in the circuit.
+
+    Gathering by a data-dependent index is sum_k [perm[j] == k] x[k]: m^2 comparisons shared by
+    every gathered vector, then m^2 products per vector.
+    """
+
+    def __init__(self, builder: GateBuilder, m: int, capacity: int):
+        self.builder, self.m = builder, m
+        self.store = Store(capacity, {"coef": (m,), "perm": (m,)})
+        self._positions = builder.const(np.arange(m, dtype=float))
+
+    def put_leaves(self, values, leaves: dict) -> None:
+        self.store.put(values, coef=leaves["coef"], perm=leaves["perm"])
+
+    def _selectors(self, perm: np.ndarray) -> np.ndarray:
+        p, m = perm.shape
+        return self.builder.gates(Op.EQ, np.broadcast_to(perm[:, :, None], (p, m, m)),
+                                  np.broadcast_to(self._positions, (p, m, m)))
+
+    def _gather(self, selectors: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """x[p, perm[p, j], c] for every (p, j, c), as ids (P, m, c)."""
+        return matmul_ids(self.builder, selectors, x)
+
+    def apply_terms(self, right, x):
+        moved = self._gather(self._selectors(self.store.get(right, "perm")), x)
+        return [scaled_terms(self.builder, self.store.get(right, "coef"), moved)]
+
+    def compose(self, right, left, results) -> None:
+        selectors = self._selectors(self.store.get(right, "perm"))
+        stacked = np.stack([self.store.get(left, "coef"), self.store.get(left, "perm")], axis=2)
+        moved = self._gather(selectors, stacked)
+        coef = self.builder.gates(Op.MUL, self.store.get(right, "coef"), moved[:, :, 0])
+        self.store.put(results, coef=coef, perm=moved[:, :, 1])
+
+
+class DenseAlgebra:
+    """A as an explicit m x m matrix: matrix products with balanced sums."""
+
+    def __init__(self, builder: GateBuilder, m: int, capacity: int):
+        self.builder, self.m = builder, m
+        self.store = Store(capacity, {"A": (m, m)})
+
+    def put_leaves(self, values, leaves: dict) -> None:
+        self.store.put(values, A=leaves["dense"])
+
+    def apply_terms(self, right, x):
+        a = self.store.get(right, "A")
+        p, m, c = x.shape
+        products = self.builder.gates(Op.MUL, np.broadcast_to(a[:, :, :, None], (p, m, m, c)),
+                                      np.broadcast_to(x[:, None, :, :], (p, m, m, c)))
+        return [np.moveaxis(products, 2, 3)]  # (P, m, c, m): m terms per entry
+
+    def compose(self, right, left, results) -> None:
+        a = matmul_ids(self.builder, self.store.get(right, "A"), self.store.get(left, "A"))
+        self.store.put(results, A=a)
+
+
+class DplrAlgebra:
+    """A = diag(d) + U V^T, kept low-rank while that is cheaper than dense.
+
+    (D2 + U2 V2^T)(D1 + U1 V1^T) = D2 D1 + [D2 U1 + U2 (V2^T U1), U2] [V1, D1 V2]^T, so ranks add.
+    Ranks are padded to `max_rank` columns with the constant 0, which the builder folds away,
+    so one vectorized combine serves values of different ranks. A combine whose result would
+    exceed `max_rank` (about m/2, where the dense product becomes cheaper) is done densely.
+    """
+
+    def __init__(self, builder: GateBuilder, m: int, capacity: int, rank: int):
+        self.builder, self.m = builder, m
+        self.max_rank = max(rank, m // 2)
+        self.store = Store(capacity, {"d": (m,), "u": (m, self.max_rank),
+                                      "v": (m, self.max_rank), "A": (m, m)})
+        self.rank = np.zeros(capacity, dtype=np.int64)
+        self.is_dense = np.zeros(capacity, dtype=bool)
+        self.zero = int(builder.const(0.0))
+        self.first_dense_level: int | None = None
+        self.level = 0
+
+    def put_leaves(self, values, leaves: dict) -> None:
+        r = leaves["u"].shape[-1]
+        pad = np.full((len(values), self.m, self.max_rank - r), self.zero)
+        self.store.put(values, d=leaves["diag"],
+                       u=np.concatenate([leaves["u"], pad], axis=2),
+                       v=np.concatenate([leaves["v"], pad], axis=2))
+        self.rank[values] = r
+
+    def _dense_of(self, values) -> np.ndarray:
+        """A of `values` as m x m ids (converting low-rank ones)."""
+        out = self.store.get(values, "A").copy()
+        low = ~self.is_dense[values]
+        if low.any():
+            v = values[low]
+            d, u, w = (self.store.get(v, name) for name in ("d", "u", "v"))
+            eye = np.eye(self.m, dtype=bool)[None, :, :]
+            diag_terms = np.where(eye, d[:, :, None], self.zero)
+            out[low] = matmul_ids(self.builder, u, np.swapaxes(w, 1, 2), [diag_terms])
+        return out
+
+    def apply_terms(self, right, x):
+        p, m, c = x.shape
+        terms = []
+        dense = self.is_dense[right]
+        if dense.any():
+            a = self.store.get(right[dense], "A")
+            q = int(dense.sum())
+            products = self.builder.gates(
+                Op.MUL, np.broadcast_to(a[:, :, :, None], (q, m, m, c)),
+                np.broadcast_to(x[dense][:, None, :, :], (q, m, m, c)))
+            # low-rank rows get zero-padding so every entry has the same number of terms
+            block = np.full((p, m, c, m), self.zero)
+            block[dense] = np.moveaxis(products, 2, 3)
+            terms.append(block)
+        low = ~dense
+        if low.any():
+            rv = right[low]
+            d, u, v = (self.store.get(rv, name) for name in ("d", "u", "v"))
+            xs = x[low]
+            w = matmul_ids(self.builder, np.swapaxes(v, 1, 2), xs)  # (q, R, c) = V^T X
+            q, rmax = u.shape[0], u.shape[2]
+            products = self.builder.gates(
+                Op.MUL, np.broadcast_to(u[:, :, :, None], (q, m, rmax, c)),
+                np.broadcast_to(w[:, None, :, :], (q, m, rmax, c)))
+            block = np.full((p, m, c, rmax + 1), self.zero)
+            block[low, :, :, :rmax] = np.moveaxis(products, 2, 3)
+            block[low, :, :, rmax] = scaled_terms(self.builder, d, xs)
+            terms.append(block)
+        return terms
+
+    def compose(self, right, left, results) -> None:
+        new_rank = self.rank[right] + self.rank[left]
+        dense = self.is_dense[right] | self.is_dense[left] | (new_rank > self.max_rank)
+        if dense.any():
+            if self.first_dense_level is None:
+                self.first_dense_level = self.level
+            a = matmul_ids(self.builder, self._dense_of(right[dense]),
+                           self._dense_of(left[dense]))
+            self.store.put(results[dense], A=a)
+            self.is_dense[results[dense]] = True
+        low = ~dense
+        if low.any():
+            self._compose_low_rank(right[low], left[low], results[low])
+
+    def _compose_low_rank(self, right, left, results) -> None:
+        b = self.builder
+        d2, u2, v2 = (self.store.get(right, name) for name in ("d", "u", "v"))
+        d1, u1, v1 = (self.store.get(left, name) for name in ("d", "u", "v"))
+        r1, r2 = self.rank[left], self.rank[right]
+        cross = matmul_ids(b, np.swapaxes(v2, 1, 2), u1)  # (P, R, R) = V2^T U1
+        # first block: D2 U1 + U2 (V2^T U1), one tree per entry
+        mixed = matmul_ids(b, u2, cross, [scaled_terms(b, d2, u1)])
+        d1v2 = scaled_terms(b, d1, v2)
+        p, rmax = len(results), self.max_rank
+        u = np.full((p, self.m, rmax), self.zero)
+        v = np.full((p, self.m, rmax), self.zero)
+        cols = np.arange(rmax)[None, :]
+        first = cols < r1[:, None]
+        second = (cols < r2[:, None])
+        rows = np.arange(p)[:, None]
+        # columns [0, r1) from the U1 side, [r1, r1 + r2) from the U2 side
+        dst_first = np.where(first, cols, rmax)
+        dst_second = np.where(second, r1[:, None] + cols, rmax)
+        u_ext = np.concatenate([u, np.full((p, self.m, 1), self.zero)], axis=2)
+        v_ext = np.concatenate([v, np.full((p, self.m, 1), self.zero)], axis=2)
+        u_ext[rows, :, dst_first] = np.swapaxes(mixed, 1, 2)
+        v_ext[rows, :, dst_first] = np.swapaxes(v1, 1, 2)
+        u_ext[rows, :, dst_second] = np.swapaxes(u2, 1, 2)
+        v_ext[rows, :, dst_second] = np.swapaxes(d1v2, 1, 2)
+        self.store.put(results, d=b.gates(Op.MUL, d2, d1), u=u_ext[:, :, :rmax],
+                       v=v_ext[:, :, :rmax])
+        self.rank[results] = r1 + r2

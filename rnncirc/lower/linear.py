@@ -1,0 +1,193 @@
+"""Prefix lowering of a linear recurrence: log-depth circuits from h_t = A(x_t) h_{t-1} + b(x_t).
+
+Summary of the algorithm.
+1. Leaves: the tensors of A(x) (in the structured form `classify` found) and b(x) are
+   scalarized for all n steps at once (one instance per step), straight from the inputs.
+2. h_0 is folded into the first leaf, b_1 <- A_1 h_0 + b_1, so every output is a pure B part.
+3. A prefix network (`lower.prefix`) says which segments to combine at each level. Each level
+   is one vectorized instantiation of the combine (`lower.combine`) over all its pairs:
+   B = A_right B_left + B_right (one balanced tree per entry), and A = A_right A_left only
+   where some later combine needs it: a segment that starts at step 0 is an output prefix and
+   never multiplies anything, so its A is not built.
+4. Gates that no output reads are dropped; the B parts of the result prefixes are the states.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnncirc.analyze.classify import Classification
+from rnncirc.frontend.model import RNN
+from rnncirc.frontend.tracer import concat
+from rnncirc.ir.builder import GateBuilder
+from rnncirc.ir.circuit import BYTES_PER_GATE, Circuit, CircuitInfo
+from rnncirc.ir.memory import ensure_fits
+from rnncirc.ir.ops import ARITY, Op
+from rnncirc.lower import combine, prefix
+from rnncirc.lower.scalarize import scalarize
+from rnncirc.lower.unroll import drop_dead
+
+#: id entries handled per batch of combines (bounds temporary memory)
+_BATCH_ENTRIES = 1 << 21
+
+
+def _algebra(cls: Classification, builder: GateBuilder, m: int, capacity: int):
+    form = cls.linear
+    if cls.kind == "scalar":
+        return combine.ScalarAlgebra(builder, m, capacity)
+    if cls.kind == "diagonal":
+        return combine.DiagonalAlgebra(builder, m, capacity)
+    if cls.kind == "permutation-diagonal":
+        if form.perm is not None:
+            return combine.PermutationAlgebra(builder, m, capacity)
+        return combine.SymbolPermutationAlgebra(builder, m, capacity)
+    if cls.kind == "dplr":
+        return combine.DplrAlgebra(builder, m, capacity, cls.rank)
+    return combine.DenseAlgebra(builder, m, capacity)
+
+
+def _leaf_tensors(cls: Classification) -> dict:
+    form = cls.linear
+    named = {"offset": form.offset}
+    for name in ("diag", "coef", "u", "v", "dense"):
+        value = getattr(form, name)
+        if value is not None and not (cls.kind == "permutation-diagonal" and name == "diag"):
+            named[name] = value
+    return named
+
+
+def _leaves(cls: Classification, builder: GateBuilder, inputs: np.ndarray) -> dict:
+    """Ids of every leaf tensor for all steps: name -> (n, *shape)."""
+    form = cls.linear
+    n = inputs.shape[0]
+    named = _leaf_tensors(cls)
+    affine = form.affine
+    flat = concat([t.reshape(-1) for t in named.values()])
+    out = scalarize(_ancestors(affine.builder.nodes, flat.node), flat.node, builder,
+                    {affine.input.node.id: inputs}, n)
+    sizes = [t.size for t in named.values()]
+    pieces = np.split(out, np.cumsum(sizes)[:-1], axis=1)
+    leaves = {name: piece.reshape((n,) + t.shape)
+              for (name, t), piece in zip(named.items(), pieces, strict=True)}
+    if form.perm is not None:
+        leaves["perm"] = form.perm
+    if form.symbol_perm is not None:  # per-symbol tables, read through the one-hot inputs
+        for name, table in (("perm", form.symbol_perm), ("coef", form.symbol_coef)):
+            k, m = table.shape
+            terms = builder.gates(Op.MUL, np.broadcast_to(inputs[:, None, :], (n, m, k)),
+                                  np.broadcast_to(builder.const(table.T), (n, m, k)))
+            leaves[name] = builder.sum_rows(terms.reshape(n * m, k)).reshape(n, m)
+    return leaves
+
+
+def _ancestors(nodes, output):
+    needed = {output.id}
+    for node in reversed(nodes):
+        if node.id in needed:
+            needed.update(o.id for o in node.operands)
+    return [node for node in nodes if node.id in needed]
+
+
+def _reduced(values: np.ndarray, side: str) -> np.ndarray:
+    """A full-state array as (m, c) over the reduced state."""
+    if side == "right":
+        return values.T
+    if side == "left":
+        return values
+    return values.reshape(-1, 1)
+
+
+def _full(ids: np.ndarray, side: str, state_shape) -> np.ndarray:
+    """(P, m, c) ids over the reduced state back to (P, *state_shape)."""
+    if side == "right":
+        return np.swapaxes(ids, 1, 2)
+    return ids.reshape((ids.shape[0],) + tuple(state_shape))
+
+
+def sum_terms(builder: GateBuilder, terms: list[np.ndarray]) -> np.ndarray:
+    """Sum term blocks ((P, m, c) or (P, m, c, T)) entrywise with one balanced tree each."""
+    blocks = [t if t.ndim == 4 else t[..., None] for t in terms]
+    stacked = np.concatenate(blocks, axis=3)
+    p, m, c, k = stacked.shape
+    return builder.sum_rows(stacked.reshape(p * m * c, k)).reshape(p, m, c)
+
+
+def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
+                 outputs: str = "all") -> Circuit:
+    """The prefix-network circuit of a linear model (see the module docstring)."""
+    n = length
+    form = cls.linear
+    side = form.affine.side
+    m, c = form.offset.shape
+    net = prefix.build(n, topology, outputs)
+    ensure_fits(_estimate(cls, n, net.size, m, c), BYTES_PER_GATE + 16,
+                f"the {topology} lowering of {model.name} over {n} steps")
+    builder = GateBuilder(capacity=1 << 16)
+    k = model.cell.input.size
+    inputs = builder.leaf(Op.INPUT, np.arange(n * k)).reshape(n, k)
+    # leaves -> fold h_0 -> prefix levels -> drop dead gates
+    leaves = _leaves(cls, builder, inputs)
+    capacity = n + net.size
+    algebra = _algebra(cls, builder, m, capacity)
+    algebra.put_leaves(np.arange(n), leaves)
+    parts = combine.Store(capacity, {"B": (m, c)})
+    offset = leaves["offset"]
+    h0 = _reduced(np.asarray(model.init), side)
+    if np.any(h0 != 0):
+        first = np.array([0])
+        h0_ids = builder.const(h0)[None]
+        offset = offset.copy()
+        offset[:1] = sum_terms(builder, algebra.apply_terms(first, h0_ids) + [offset[:1]])
+    parts.put(np.arange(n), B=offset)
+    levels = np.zeros(0, dtype=np.int64)
+    next_value = n
+    per_pair = m * max(m, 1) * (m + c) if cls.kind in ("dense", "dplr") else 4 * m * (c + 1)
+    batch = max(1, _BATCH_ENTRIES // per_pair)
+    for depth, level in enumerate(net.levels, start=1):
+        if hasattr(algebra, "level"):
+            algebra.level = depth
+        results = next_value + np.arange(len(level))
+        next_value += len(level)
+        start_rows = builder.n
+        for lo in range(0, len(level), batch):
+            chunk = slice(lo, lo + batch)
+            right, left = level.right_src[chunk], level.left_src[chunk]
+            terms = algebra.apply_terms(right, parts.get(left, "B"))
+            parts.put(results[chunk], B=sum_terms(builder, terms + [parts.get(right, "B")]))
+            need_a = level.left_lo[chunk] > 0
+            if need_a.any():
+                algebra.compose(right[need_a], left[need_a], results[chunk][need_a])
+        levels = np.concatenate([levels, np.full(builder.n - start_rows, depth)])
+    out = _full(parts.get(net.result, "B"), side, model.state_shape)
+    extra = {"prefix_depth": net.depth, "prefix_size": net.size, "step_column": "prefix level"}
+    if cls.kind == "dplr":
+        extra["dense_from_level"] = algebra.first_dense_level
+    return _assemble(model, cls, builder, inputs, out, levels, topology, outputs, n, extra)
+
+
+def _estimate(cls: Classification, n: int, combines: int, m: int, c: int) -> int:
+    per_combine = {"scalar": 2 * m * c + 1, "diagonal": 2 * m * c + m,
+                   "permutation-diagonal": 3 * m * m + 2 * m * c,
+                   "dplr": 2 * m * m * (m + c), "dense": 2 * m * m * (m + c)}[cls.kind]
+    return combines * per_combine + n * (per_combine + m * c)
+
+
+def _assemble(model, cls, builder: GateBuilder, inputs, out, levels, topology, outputs, n,
+              extra) -> Circuit:
+    rows = builder.arrays()
+    total = len(rows["op"])
+    step = np.zeros(total, dtype=np.int32)
+    step[total - len(levels):] = levels
+    columns = {"op": rows["op"], "step": step, "node": rows["node"].astype(np.int32)}
+    for name in ("a", "b", "c"):
+        columns[name] = rows[name].astype(np.int32)
+    # constant rows hold their index into const_values in `a` already
+    info = CircuitInfo(model=model.name, length=n, state_shape=model.state_shape,
+                       input_size=model.input_size, alphabet=model.alphabet,
+                       topology=topology, outputs=outputs, kind=cls.kind,
+                       cell_labels=tuple(node.label for node in cls.linear.affine.builder.nodes),
+                       extra=extra)
+    circuit = Circuit(**columns, consts=np.asarray(builder.const_values, dtype=np.float64),
+                      inputs=inputs.astype(np.int32), outputs=out.astype(np.int32), info=info)
+    assert ARITY[circuit.op[circuit.inputs.ravel()]].max(initial=0) == 0
+    return drop_dead(circuit)
