@@ -35,7 +35,8 @@ from rnncirc.ir.circuit import Circuit
 __version__ = "0.1.0"
 
 __all__ = [
-    "RNN", "Circuit", "Classification", "RnncircError", "abs", "classify", "compile", "concat", "exp", "log", "lookup",
+    "RNN", "Circuit", "Classification", "RnncircError", "abs", "classify", "compile", "concat",
+    "exp", "log", "lookup",
     "maximum", "minimum", "outer", "relu", "rnn", "sigmoid", "silu", "softplus", "sqrt",
     "stack", "tanh", "where",
 ]

@@ -21,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit status 2, as for every user error."""
 
     def error(self, message: str):
-        self.exit(2, f"rnncirc: error: {message} (see rnncirc {self.prog.split()[-1]} --help)\n")
+        self.exit(2, f"rnncirc: error: {message} (see {self.prog} --help)\n")
 
 
 def _positive_int(text: str) -> int:
@@ -84,23 +84,34 @@ def _cmd_compile(args) -> None:
                 json.dump(report, out, indent=2)
             print(f"wrote {args.json}")
     if args.save:
-        circuit.save(args.save)
+        with open(args.save, "wb") as out:  # a path would get ".npz" appended by numpy
+            circuit.save(out)
         print(f"saved circuit to {args.save}")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line on `argv` (default: ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error already printed
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
     try:
         args.run(args)
     except RnncircError as err:
-        print(f"rnncirc: error: {err}", file=sys.stderr)
+        _error(str(err))
         return 2
     except OSError as err:  # unwritable --json/--save path and the like
-        print(f"rnncirc: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "),
-              file=sys.stderr)
+        _error(f"{err.strerror or err}: {err.filename or ''}".rstrip(": "))
         return 2
     return 0
+
+
+def _error(message: str) -> None:
+    """Print a user error as exactly one line (wrapped messages are joined)."""
+    one_line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    print(f"rnncirc: error: {one_line}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -234,7 +234,8 @@ def _decide(model: RNN, affine: AffineStep, form: dict):
     ones = Sym(builder.const(np.ones(m)), builder)
     identity = [t for t in affine_terms if isinstance(t, Select) and
                 np.array_equal(t.idx, np.arange(m))]
-    moved = [t for t in affine_terms if isinstance(t, Select) and t not in identity]
+    moved = [t for t in affine_terms if isinstance(t, Select) and
+             not any(t is i for i in identity)]
     outers = [t for t in affine_terms if isinstance(t, Outer)]
     dense = [t for t in affine_terms if isinstance(t, Dense)]
     diag = None

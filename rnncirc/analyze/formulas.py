@@ -126,3 +126,85 @@ def unroll_formulas(first, step, state_size: int, outputs: str = "all"):
         return depth, None
     size = sp.expand(first.gates + (n - 1) * step.gates)
     return depth, size
+
+
+#: lengths at which prefix-lowered circuits are built to determine the coefficients
+_FIT_LENGTHS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 16, 17, 21, 24, 31, 32, 33, 40, 48, 63, 64)
+
+
+def _ceil_log2(n: int) -> int:
+    return (n - 1).bit_length()
+
+
+def prefix_formulas(measure, topology: str, outputs: str):
+    """(depth_formula, size_formula) of a prefix-lowered family, exact at every fitted length.
+
+    `measure(n) -> (depth, size)` builds the circuit. The circuit is the network's combines
+    with a fixed gate cost and depth per combine, plus per-step leaves, so
+    size(n) = c0 + c1 n + c2 S(n) + c3 P(n) and depth(n) = d0 + d1 D(n) (+ d2 ceil(log2 n)),
+    with S, D the network's size and depth and P the combines that start at step 0 (they
+    build no A part). The coefficients are solved exactly from built circuits and checked on
+    every fitted length; lengths before the regime starts become Piecewise branches.
+    """
+    import sympy as sp
+
+    from rnncirc.lower import prefix
+
+    n_sym = sp.Symbol("n", integer=True, positive=True)
+    lengths = np.array(_FIT_LENGTHS)
+    measured = np.array([measure(int(n)) for n in lengths])
+    nets = [prefix.build(int(n), topology, outputs) for n in lengths]
+    net_size = np.array([net.size for net in nets])
+    net_depth = np.array([net.depth for net in nets])
+    starts = np.array([sum(int(np.count_nonzero(level.left_lo == 0)) for level in net.levels)
+                       for net in nets])
+    logs = np.array([_ceil_log2(int(n)) for n in lengths])
+    floor_logs = np.array([int(n).bit_length() - 1 for n in lengths])
+    ones = np.ones(len(lengths))
+    size_basis = [ones, lengths, net_size, starts]
+    depth_basis = [ones, net_depth, logs, floor_logs]
+    size_exprs = [sp.Integer(1), n_sym, prefix.size_formula(topology, outputs),
+                  _starts_formula(topology, outputs, n_sym)]
+    depth_exprs = [sp.Integer(1), prefix.depth_formula(topology, outputs),
+                   sp.ceiling(sp.log(n_sym, 2)), sp.floor(sp.log(n_sym, 2))]
+    depth = _fit(measured[:, 0], depth_basis, depth_exprs, lengths, n_sym)
+    size = _fit(measured[:, 1], size_basis, size_exprs, lengths, n_sym)
+    return depth, size
+
+
+def _starts_formula(topology: str, outputs: str, n_sym):
+    """Combines whose left segment starts at step 0 (each builds a new output prefix)."""
+    import sympy as sp
+
+    if outputs == "all":
+        return n_sym - 1
+    return sp.ceiling(sp.log(n_sym, 2))
+
+
+def _fit(values: np.ndarray, basis: list[np.ndarray], exprs: list, lengths: np.ndarray,
+         n_sym):
+    """Exact integer/rational fit of values on the basis over lengths >= n0, n0 minimal."""
+    from fractions import Fraction
+
+    import sympy as sp
+
+    matrix = np.stack(basis, axis=1).astype(float)
+    for start in range(len(lengths) - 4):
+        rows = slice(start, None)
+        coef, *_ = np.linalg.lstsq(matrix[rows], values[rows].astype(float), rcond=None)
+        exact = [Fraction(c).limit_denominator(64) for c in coef]
+        predicted = [sum(c * int(b) for c, b in zip(exact, row, strict=True))
+                     for row in matrix[rows].astype(np.int64)]
+        if predicted != [int(v) for v in values[rows]]:
+            continue
+        tail = sum((sp.Rational(c.numerator, c.denominator) * e
+                    for c, e in zip(exact, exprs, strict=True) if c != 0), sp.Integer(0))
+        if start == 0:
+            return tail
+        head = [(int(values[i]), sp.Eq(n_sym, int(lengths[i]))) for i in range(start)]
+        first_regular = int(lengths[start])
+        gaps = [n for n in range(1, first_regular) if n not in lengths[:start]]
+        if gaps:
+            continue  # every length before the regime must be listed exactly
+        return sp.Piecewise(*head, (tail, True))
+    return None

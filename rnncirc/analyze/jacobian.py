@@ -27,19 +27,19 @@ from rnncirc.ir.cell import CellBuilder, CellGraph, Node
 from rnncirc.ir.ops import Op
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity, not symbolic equality
 class Select:
     coef: Sym | None  # None: all ones
     idx: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Outer:
     u: Sym | None  # None: all ones
     v: Sym
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Dense:
     jac: Sym
 

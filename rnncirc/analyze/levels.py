@@ -86,3 +86,32 @@ def state_support(op: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray,
                 word |= bits[c[i], w]
             bits[i, w] = word
     return bits
+
+
+@numba.njit(cache=True, nogil=True)
+def compact(op, a, b, c, step, node, arity, keep):
+    """Copy the kept rows forward, renumbering operands; returns the columns and old->new ids."""
+    new_id = np.full(len(op), -1, dtype=np.int32)
+    count = 0
+    for i in range(len(op)):
+        if keep[i]:
+            new_id[i] = count
+            count += 1
+    out_op = np.empty(count, dtype=op.dtype)
+    out_a = np.empty(count, dtype=np.int32)
+    out_b = np.empty(count, dtype=np.int32)
+    out_c = np.empty(count, dtype=np.int32)
+    out_step = np.empty(count, dtype=np.int32)
+    out_node = np.empty(count, dtype=np.int32)
+    for i in range(len(op)):
+        j = new_id[i]
+        if j < 0:
+            continue
+        k = arity[op[i]]
+        out_op[j] = op[i]
+        out_a[j] = new_id[a[i]] if k >= 1 else a[i]
+        out_b[j] = new_id[b[i]] if k >= 2 else b[i]
+        out_c[j] = new_id[c[i]] if k >= 3 else c[i]
+        out_step[j] = step[i]
+        out_node[j] = node[i]
+    return out_op, out_a, out_b, out_c, out_step, out_node, new_id

@@ -12,29 +12,31 @@ from rnncirc.ir.circuit import Circuit
 
 
 def compile_with_report(model: RNN, length: int, topology: str = "auto",
-                        outputs: str = "all") -> tuple[Circuit, dict]:
+                        outputs: str = "all", formulas: bool = True) -> tuple[Circuit, dict]:
     """Compile and gather everything the report shows (formulas included)."""
-    from rnncirc.analyze.formulas import unroll_formulas
-    from rnncirc.compiler import check_options
-    from rnncirc.lower.unroll import template_pair, unroll
+    from rnncirc.compiler import check_options, classify_model, lower, resolve_topology
 
     check_options(model, length, topology, outputs)
     start = time.perf_counter()
-    templates = template_pair(model)
-    circuit = unroll(model, length, outputs, templates)
+    cls = classify_model(model)
+    chosen = resolve_topology(cls, length, topology, outputs)
+    circuit = lower(model, cls, length, chosen, outputs)
     depth = circuit.depth  # levels are part of compiling: measured in compile_seconds
     seconds = time.perf_counter() - start
-    depth_formula, size_formula = unroll_formulas(*templates, int(np.prod(model.state_shape)),
-                                                  outputs)
+    depth_formula, size_formula = family_formulas(model, cls, chosen, outputs) if formulas \
+        else (None, None)
     report = {
         "model": model.name,
         "length": length,
         "state_shape": list(model.state_shape),
         "input_size": model.input_size,
         "alphabet": model.alphabet,
-        "kind": circuit.kind,
-        "complexity": None,
-        "topology": circuit.topology,
+        "kind": cls.kind,
+        "complexity": cls.complexity,
+        "rank": cls.rank,
+        "side": cls.side,
+        "reason": cls.reason,
+        "topology": chosen,
         "outputs": outputs,
         "depth": depth,
         "size": circuit.size,
@@ -44,7 +46,26 @@ def compile_with_report(model: RNN, length: int, topology: str = "auto",
         "critical_path": critical_path_summary(circuit),
         "compile_seconds": round(seconds, 4),
     }
+    if "dense_from_level" in circuit.info.extra:
+        report["dplr_dense_from_level"] = circuit.info.extra["dense_from_level"]
     return circuit, report
+
+
+def family_formulas(model: RNN, cls, topology: str, outputs: str):
+    """(depth, size) of the circuit family as sympy expressions in n (None if unknown)."""
+    from rnncirc.analyze.formulas import prefix_formulas, unroll_formulas
+    from rnncirc.compiler import lower
+
+    if topology == "sequential":
+        from rnncirc.lower.unroll import template_pair
+
+        return unroll_formulas(*template_pair(model), int(np.prod(model.state_shape)), outputs)
+
+    def measure(n: int) -> tuple[int, int]:
+        circuit = lower(model, cls, n, topology if n > 1 else "sequential", outputs)
+        return circuit.depth, circuit.size
+
+    return prefix_formulas(measure, topology, outputs)
 
 
 def critical_path_summary(circuit: Circuit) -> dict:
@@ -71,6 +92,9 @@ def format_report(report: dict, path: str | None = None) -> str:
         f"model          {report['model']}" + (f"  ({path})" if path else ""),
         f"state, input   {shape} state, {inputs} per step",
         f"length         {report['length']:,}",
+        f"kind           {report['kind']}" + (f" (rank {report['rank']})" if report["rank"]
+                                               else "") + f", complexity class "
+        f"{report['complexity']}",
         f"topology       {report['topology']}, outputs={report['outputs']}",
         f"size           {report['size']:,} gates ({ops})",
         f"depth          {report['depth']:,}",
@@ -81,8 +105,9 @@ def format_report(report: dict, path: str | None = None) -> str:
         lines.append(f"size(n)        {report['size_formula']}")
     if crit["length"]:
         ops_on_path = ", ".join(f"{name} {count:,}" for name, count in crit["ops"].items())
-        lines.append(f"critical path  {crit['length']:,} gates over steps {crit['steps'][0]}.."
+        unit = "prefix levels" if report["topology"] != "sequential" else "steps"
+        lines.append(f"critical path  {crit['length']:,} gates over {unit} {crit['steps'][0]}.."
                      f"{crit['steps'][1]} ({ops_on_path})")
-        lines.append(f"  in step {crit['example_step']}:  " + " -> ".join(crit["per_step"]))
+        lines.append(f"  in {unit[:-1]} {crit['example_step']}:  " + " -> ".join(crit["per_step"]))
     lines.append(f"compile time   {report['compile_seconds']:.3f} s")
     return "\n".join(lines)

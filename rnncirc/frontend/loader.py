@@ -12,7 +12,10 @@ from rnncirc.frontend.model import RNN
 
 
 def load_models(path: str) -> dict[str, RNN]:
-    """Execute the model file and return its module-level RNNs by variable name."""
+    """Execute the model file and return its module-level RNNs by variable name.
+
+    An RNN bound to several names is listed once, under its first name.
+    """
     if not os.path.exists(path):
         raise ModelFileError(f"model file {path} does not exist")
     if os.path.isdir(path) or not path.endswith(".py"):
@@ -21,7 +24,33 @@ def load_models(path: str) -> dict[str, RNN]:
     name = "rnncirc_model_" + os.path.splitext(os.path.basename(path))[0].replace("-", "_")
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # sibling imports work
+    previous = sys.modules.get(name)
+    sys.modules[name] = module  # as importlib does: dataclasses, pickle etc. look it up
+    folder = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, folder)  # sibling imports work
+    try:
+        _exec_model_file(spec, module, path)
+    except BaseException:
+        if previous is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = previous
+        raise
+    finally:
+        if folder in sys.path:  # the file may have changed sys.path itself
+            sys.path.remove(folder)
+    models: dict[str, RNN] = {}
+    for var, value in vars(module).items():
+        if isinstance(value, RNN) and not any(value is m for m in models.values()):
+            models[var] = value
+    if not models:
+        raise ModelFileError(f"{path} defines no RNN at module level; decorate a step "
+                             "function with @rc.rnn(state=..., inputs=...)")
+    return models
+
+
+def _exec_model_file(spec, module, path: str) -> None:
+    """Run the model file, turning its failures into one-line `ModelFileError`s."""
     try:
         spec.loader.exec_module(module)
     except SyntaxError as err:
@@ -35,13 +64,12 @@ def load_models(path: str) -> dict[str, RNN]:
         where = f"{os.path.basename(path)}:{frames[-1].lineno}: " if frames else f"{path}: "
         raise ModelFileError(f"{where}loading the model file failed: "
                              f"{type(err).__name__}: {err}") from None
-    finally:
-        sys.path.pop(0)
-    models = {var: value for var, value in vars(module).items() if isinstance(value, RNN)}
-    if not models:
-        raise ModelFileError(f"{path} defines no RNN at module level; decorate a step "
-                             "function with @rc.rnn(state=..., inputs=...)")
-    return models
+
+
+def _names(models: dict[str, RNN]) -> str:
+    """``"decay_model (decay), elman"``: variable names, with the model's name if different."""
+    return ", ".join(var if model.name == var else f"{var} ({model.name})"
+                     for var, model in sorted(models.items()))
 
 
 def pick_model(path: str, name: str | None = None) -> RNN:
@@ -49,11 +77,10 @@ def pick_model(path: str, name: str | None = None) -> RNN:
     models = load_models(path)
     if name is None:
         if len(models) > 1:
-            raise ModelFileError(f"{path} defines {len(models)} RNNs "
-                                 f"({', '.join(sorted(models))}); choose one with --model NAME")
+            raise ModelFileError(f"{path} defines {len(models)} RNNs ({_names(models)}); "
+                                 "choose one with --model NAME")
         return next(iter(models.values()))
     for var, model in models.items():
         if name in (var, model.name):
             return model
-    raise ModelFileError(f"{path} has no RNN called {name!r}; it defines "
-                         f"{', '.join(sorted(models))}")
+    raise ModelFileError(f"{path} has no RNN called {name!r}; it defines {_names(models)}")

@@ -6,6 +6,7 @@ function eagerly on numpy arrays, one step at a time. Every circuit is tested ag
 
 from __future__ import annotations
 
+import linecache
 import numbers
 import os
 import traceback
@@ -20,11 +21,10 @@ from rnncirc.errors import (
     RnncircError,
     StepOutputError,
     TracingError,
+    is_user_file,
 )
 from rnncirc.frontend.tracer import Sym, SymbolSym, as_sym
 from rnncirc.ir.cell import CellBuilder, CellGraph
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,7 +96,7 @@ class RNN:
         batch, batched = self.check_inputs(xs)
         out = np.empty((batch.shape[0], batch.shape[1]) + self.state_shape)
         for b in range(batch.shape[0]):
-            h = self.init
+            h = self.init.copy()  # a step may update h in place (h += ...)
             for t in range(batch.shape[1]):
                 x = int(batch[b, t]) if self.alphabet else batch[b, t]
                 h = np.asarray(self.step(h, x), dtype=np.float64)
@@ -105,18 +105,36 @@ class RNN:
 
 
 def _shape(value, what: str) -> tuple[int, ...]:
+    if callable(value):
+        raise OptionError("rc.rnn needs the shapes: write @rc.rnn(state=D, inputs=K) above the "
+                          "step function, not a bare @rc.rnn")
     shape = (value,) if isinstance(value, numbers.Integral) else value
     if not isinstance(shape, tuple) or not shape or not all(
-            isinstance(s, numbers.Integral) and s > 0 for s in shape):
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
+            for s in shape):
         raise OptionError(f"rc.rnn: {what} must be a positive int or a tuple of positive ints, "
                           f"got {value!r}")
     return tuple(int(s) for s in shape)
 
 
 def _where_in_user_code(err: BaseException) -> str:
-    frames = [f for f in traceback.extract_tb(err.__traceback__)
-              if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR)]
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if is_user_file(f.filename)]
     return f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}: " if frames else ""
+
+
+def _where_defined(step: Callable) -> str:
+    """``"file.py:LINE: "`` of the ``def`` line of the step function (past decorators)."""
+    code = getattr(step, "__code__", None)
+    if code is None:
+        return ""
+    line = code.co_firstlineno
+    if linecache.getline(code.co_filename, line).lstrip().startswith("@"):
+        for offset in range(1, 50):  # co_firstlineno is the first decorator's line
+            text = linecache.getline(code.co_filename, line + offset).lstrip()
+            if text.startswith(("def ", "async def ")):
+                line += offset
+                break
+    return f"{os.path.basename(code.co_filename)}:{line}: "
 
 
 def trace(step: Callable, state_shape: tuple[int, ...], input_size: int | None,
@@ -130,10 +148,15 @@ def trace(step: Callable, state_shape: tuple[int, ...], input_size: int | None,
         x = Sym(builder.node("input", (input_size,)), builder)
     try:
         new_h = step(h, x)
+        if new_h is None:
+            raise StepOutputError(
+                f"{_where_defined(step)}{name}: the step function returned None; it must "
+                f"return the new state (an array of shape {state_shape}) - is `return` missing?")
         if isinstance(new_h, (tuple, list)) and any(isinstance(v, Sym) for v in new_h):
             raise StepOutputError(
-                f"{name}: the step function returned a {type(new_h).__name__}; it must return "
-                "one array of the state's shape (combine parts with rc.concat or rc.stack)")
+                f"{_where_defined(step)}{name}: the step function returned a "
+                f"{type(new_h).__name__} of {len(new_h)} values; it must return one array of "
+                f"the state's shape {state_shape} (combine parts with rc.concat or rc.stack)")
         new_h = as_sym(new_h, builder, "new state")
     except RnncircError:
         raise
@@ -143,8 +166,8 @@ def trace(step: Callable, state_shape: tuple[int, ...], input_size: int | None,
             f"{type(err).__name__}: {err}") from None
     if new_h.shape != state_shape:
         raise StepOutputError(
-            f"{name}: the step function returned shape {new_h.shape}, but the state has shape "
-            f"{state_shape}; it must return the new state")
+            f"{_where_defined(step)}{name}: the step function returned shape {new_h.shape}, "
+            f"but the state has shape {state_shape}; it must return the new state")
     return CellGraph(nodes=tuple(builder.nodes), state=h.node, input=x.node, output=new_h.node,
                      alphabet=alphabet, name=name)
 
@@ -181,7 +204,11 @@ def rnn(state, inputs: int | None = None, *, alphabet: int | None = None, init=N
     if init is None:
         h0 = np.zeros(state_shape)
     else:
-        h0 = np.asarray(init, dtype=np.float64)
+        try:
+            h0 = np.array(init, dtype=np.float64)  # a copy: the user's array stays writable
+        except (TypeError, ValueError) as err:
+            raise OptionError(f"rc.rnn: init must be a numeric array of the state's shape "
+                              f"{state_shape}: {err}") from None
         if h0.shape != state_shape:
             raise OptionError(f"rc.rnn: init has shape {h0.shape}, but the state has shape "
                               f"{state_shape}")

@@ -11,7 +11,9 @@ Python control flow on a symbolic value cannot be recorded; those constructs rai
 
 from __future__ import annotations
 
+import linecache
 import numbers
+import re
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from rnncirc.errors import (
     SymbolicControlFlowError,
     UnsupportedOperationError,
     located,
+    user_frame,
 )
 from rnncirc.ir.cell import CellBuilder, Node
 from rnncirc.ir.ops import Op, apply_op
@@ -156,10 +159,10 @@ class Sym:
 
     # -- things that cannot be traced ------------------------------------------------------
     def __bool__(self):
+        construct, fix = _truth_construct()
         raise SymbolicControlFlowError(located(
-            "Python `if`/`while`/`and`/`or`/`not` on a symbolic value cannot be traced (its "
-            "value differs at every step); write both branches and pick one with "
-            "rc.where(condition, value_if_true, value_if_false)"))
+            f"{construct} on a symbolic value cannot be traced (its value differs at every "
+            f"step); {fix}"))
 
     def _no_conversion(self, what: str):
         raise SymbolicControlFlowError(located(
@@ -177,6 +180,11 @@ class Sym:
 
     def __complex__(self):
         self._no_conversion("complex()")
+
+    def __setitem__(self, key, value):
+        raise UnsupportedOperationError(located(
+            "assigning into a symbolic value (h[i] = ...) cannot be traced; build a new value "
+            "instead, e.g. with rc.concat, rc.stack or rc.where(mask, new, h)"))
 
     def __array__(self, dtype=None, copy=None):
         raise UnsupportedOperationError(located(
@@ -197,7 +205,7 @@ class Sym:
         fn = _ARRAY_FUNCTIONS.get(func)
         if fn is None:
             raise UnsupportedOperationError(located(
-                f"np.{func.__name__} is not supported on symbolic values; use operators or "
+                f"{_numpy_name(func)} is not supported on symbolic values; use operators or "
                 "rc.tanh, rc.sigmoid, rc.relu, rc.exp, rc.log, rc.sqrt, rc.abs, rc.softplus, "
                 "rc.silu, rc.maximum, rc.minimum, rc.where, rc.outer, rc.concat, rc.stack, "
                 "rc.lookup"))
@@ -218,6 +226,9 @@ class SymbolSym(Sym):
 
     def is_symbol(self, value) -> Sym:
         k = self.shape[0]
+        if isinstance(value, np.ndarray) and value.ndim == 0 \
+                and np.issubdtype(value.dtype, np.integer):
+            value = int(value)  # numpy hands over np.int64(2) == x as a 0-d array
         if not isinstance(value, numbers.Integral) or not 0 <= value < k:
             raise ShapeError(located(
                 f"an alphabet input can only be compared with an integer in range({k}), "
@@ -230,6 +241,14 @@ class SymbolSym(Sym):
     def __ne__(self, other):  # type: ignore[override]
         return 1.0 - self.is_symbol(other)
 
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # np.int64(2) == x reaches here through numpy; only the comparisons make sense
+        if ufunc in (np.equal, np.not_equal) and method == "__call__" and not kwargs \
+                and len(inputs) == 2:
+            other = inputs[1] if inputs[0] is self else inputs[0]
+            return self.__eq__(other) if ufunc is np.equal else self.__ne__(other)
+        return self._not_a_vector()
+
     def _not_a_vector(self, *_args, **_kwargs):
         raise UnsupportedOperationError(located(
             "the input of an alphabet model is a symbol, not a number: read values with "
@@ -239,6 +258,48 @@ class SymbolSym(Sym):
     __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __neg__ = __abs__ = _not_a_vector
     __pow__ = __lt__ = __le__ = __gt__ = __ge__ = __getitem__ = __iter__ = _not_a_vector
     sum = mean = reshape = flatten = ravel = transpose = _not_a_vector
+
+
+_WHERE_FIX = ("write both branches and pick one with "
+              "rc.where(condition, value_if_true, value_if_false)")
+
+#: (pattern on the user's source line, construct, fix) for `Sym.__bool__`, first match wins
+_TRUTH_CONSTRUCTS = (
+    (r"^\s*if\b", "Python `if`", _WHERE_FIX),
+    (r"^\s*elif\b", "Python `elif`", _WHERE_FIX),
+    (r"^\s*while\b", "Python `while`",
+     "loop a fixed number of times and use rc.where to keep or update values"),
+    (r"^\s*assert\b", "`assert`",
+     "drop the assert (check values with RNN.run), or clamp with rc.where"),
+    (r"\bbool\s*\(", "bool()",
+     "keep it symbolic and pick values with rc.where(condition, value_if_true, value_if_false)"),
+    (r"\b(max|min)\s*\(", "Python's max()/min()",
+     "use rc.maximum / rc.minimum (elementwise), or rc.where"),
+    (r"\bif\b.*\belse\b", "a conditional expression (`a if cond else b`)",
+     "use rc.where(cond, a, b)"),
+    (r"\b(and|or|not)\b", "Python `and`/`or`/`not`",
+     "use arithmetic on 0/1 values (a * b for and, a + b - a * b for or, 1 - a for not) "
+     "or rc.where"),
+)
+
+
+def _truth_construct() -> tuple[str, str]:
+    """Name the Python construct that asked for the truth value of a `Sym`, and its fix."""
+    found = user_frame()
+    line = linecache.getline(*found) if found else ""
+    line = line.split("#", 1)[0]
+    for pattern, construct, fix in _TRUTH_CONSTRUCTS:
+        if re.search(pattern, line):
+            return construct, fix
+    return "Python `if`/`while`/`and`/`or`/`not`/bool()", _WHERE_FIX
+
+
+def _numpy_name(func) -> str:
+    """``np.linalg.inv`` rather than ``inv``: the name the user wrote."""
+    module = getattr(func, "__module__", None) or "numpy"
+    parts = [p for p in module.split(".") if not p.startswith("_")]
+    prefix = ".".join(["np"] + parts[1:]) if parts and parts[0] == "numpy" else ".".join(parts)
+    return f"{prefix}.{func.__name__}" if prefix else func.__name__
 
 
 # -- conversion helpers --------------------------------------------------------------------
@@ -291,7 +352,7 @@ def _wire(sym: Sym, transform, what: str) -> Sym:
 def gather(operands: list[Sym], picked: np.ndarray) -> Sym:
     """Element i of the result is element picked[i] of the concatenated flat operands."""
     builder = operands[0].builder
-    picked = np.ascontiguousarray(picked, dtype=np.int64)
+    picked = np.array(picked, dtype=np.int64, order="C")  # not ascontiguousarray: keeps 0-d
     if all(_is_const(o) for o in operands):
         flat = np.concatenate([o.node.arg.ravel() for o in operands])
         return _const(builder, flat[picked])
@@ -397,6 +458,9 @@ def matmul(left, right) -> Sym:
 def power(value, exponent) -> Sym:
     builder = builder_of(value)
     base = as_sym(value, builder)
+    if isinstance(exponent, numbers.Real) and not isinstance(exponent, numbers.Integral) \
+            and float(exponent).is_integer():
+        exponent = int(exponent)  # h ** 2.0 is h ** 2
     if not isinstance(exponent, numbers.Integral) or not 0 <= exponent <= 64:
         raise UnsupportedOperationError(located(
             f"x ** {exponent!r}: only small non-negative integer exponents (0..64) are "
@@ -505,6 +569,7 @@ _UFUNCS = {
 
 _ARRAY_FUNCTIONS = {
     np.sum: reduce_sum,
+    np.mean: lambda a, axis=None, keepdims=False: as_sym(a, builder_of(a)).mean(axis, keepdims),
     np.concatenate: concat,
     np.stack: stack,
     np.where: where,

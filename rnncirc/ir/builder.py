@@ -25,9 +25,10 @@ class GateBuilder:
     def __init__(self, capacity: int = 1024) -> None:
         self.n = 0
         self._op = np.zeros(capacity, dtype=np.uint8)
-        self._a = np.full(capacity, _NO_OPERAND, dtype=np.int64)
-        self._b = np.full(capacity, _NO_OPERAND, dtype=np.int64)
-        self._c = np.full(capacity, _NO_OPERAND, dtype=np.int64)
+        # int32 ids: a Circuit stores them so, and it halves memory while building
+        self._a = np.full(capacity, _NO_OPERAND, dtype=np.int32)
+        self._b = np.full(capacity, _NO_OPERAND, dtype=np.int32)
+        self._c = np.full(capacity, _NO_OPERAND, dtype=np.int32)
         self._node = np.full(capacity, -1, dtype=np.int32)
         self._is_const = np.zeros(capacity, dtype=bool)
         self._late = np.zeros(capacity, dtype=bool)
@@ -63,9 +64,10 @@ class GateBuilder:
         self.n += count
         return ids
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The rows built so far (copies, trimmed)."""
-        return {name: getattr(self, "_" + name)[: self.n].copy()
+    def arrays(self, copy: bool = True) -> dict[str, np.ndarray]:
+        """The rows built so far, trimmed (views when `copy` is False: the builder is done)."""
+        return {name: getattr(self, "_" + name)[: self.n].copy() if copy
+                else getattr(self, "_" + name)[: self.n]
                 for name in ("op", "a", "b", "c", "node")}
 
     def is_const(self, ids: np.ndarray) -> np.ndarray:
@@ -127,6 +129,11 @@ class GateBuilder:
     def _fold(self, op: Op, operands: list[np.ndarray], result: np.ndarray) -> None:
         """Fill `result` where the gate folds away; leave -1 where a real gate is needed."""
         consts = [self._is_const[o] for o in operands]
+        if not any(mask.any() for mask in consts):
+            if len(operands) >= 2 and op in (Op.SUB, Op.MAX, Op.MIN, Op.SELECT):
+                pass  # x - x, max(x, x) and select(c, x, x) fold without constants
+            else:
+                return
         all_const = np.logical_and.reduce(consts)
         if all_const.any():
             values = [self.const_value(o[all_const]) for o in operands]
@@ -173,6 +180,63 @@ class GateBuilder:
             take(consts[0] & (va == 0), c)
             take(b == c, b)
 
+    # -- tiling ----------------------------------------------------------------------------
+    def tile(self, rows: dict, const_values: np.ndarray, input_ids: np.ndarray,
+             outputs: np.ndarray) -> np.ndarray:
+        """Append one copy of a template per row of `input_ids`; ids of its outputs per copy.
+
+        `rows` is a template built by another GateBuilder (leaves CONST and INPUT only, in
+        topological order); copy t reads input slot s from ``input_ids[t, s]``. Copy t's gate j
+        gets id ``base + t*G + rank(j)``, so every operand column is one outer product: no
+        Python runs per gate. Returns ``(copies, len(outputs))`` ids.
+        """
+        op = rows["op"]
+        copies = input_ids.shape[0]
+        is_gate = ARITY[op] > 0
+        rank = np.cumsum(is_gate) - 1
+        g = int(np.count_nonzero(is_gate))
+        const = op == Op.CONST
+        offset = np.zeros(len(op), dtype=np.int64)
+        if const.any():
+            offset[const] = self.const(np.asarray(const_values)[rows["a"][const]])
+        base = self.n
+        offset[is_gate] = base + rank[is_gate]
+        stride = np.where(is_gate, g, 0).astype(np.int64)
+        inp = op == Op.INPUT
+
+        def mapped(ids, steps):
+            out = offset[ids][None, :] + steps[:, None] * stride[ids][None, :]
+            from_input = np.flatnonzero(inp[ids])
+            if len(from_input):
+                out[:, from_input] = input_ids[steps[:, None],
+                                               rows["a"][ids[from_input]][None, :]]
+            return out
+
+        gate_rows = np.flatnonzero(is_gate)
+        if g == 0 or copies == 0:
+            return mapped(np.asarray(outputs), np.arange(copies))
+        self._grow(copies * g)
+        arity = ARITY[op[gate_rows]]
+        block = max(1, (1 << 22) // max(1, g))
+        for lo in range(0, copies, block):
+            steps = np.arange(lo, min(copies, lo + block))
+            span = slice(base + lo * g, base + (lo + len(steps)) * g)
+            self._op[span].reshape(-1, g)[:] = op[gate_rows]
+            self._node[span].reshape(-1, g)[:] = rows["node"][gate_rows]
+            self._is_const[span] = False
+            self._late[span] = False
+            for name, need in (("a", 1), ("b", 2), ("c", 3)):
+                target = getattr(self, "_" + name)[span].reshape(-1, g)
+                used = np.flatnonzero(arity >= need)
+                if len(used) == g:
+                    target[:] = mapped(rows[name][gate_rows], steps)
+                else:
+                    target[:] = _NO_OPERAND
+                    if len(used):
+                        target[:, used] = mapped(rows[name][gate_rows[used]], steps)
+        self.n += copies * g
+        return mapped(np.asarray(outputs), np.arange(copies))
+
     # -- sums ------------------------------------------------------------------------------
     def sum_rows(self, terms: np.ndarray) -> np.ndarray:
         """Balanced adder tree over each row of `terms` (shape ``(rows, k)``); ids per row.
@@ -209,6 +273,10 @@ class GateBuilder:
 
     def _reduce_ragged(self, row: np.ndarray, ids: np.ndarray, rows: int) -> np.ndarray:
         """Sum ids grouped by row (row sorted ascending) with a balanced tree; -1 if empty."""
+        if len(row) and rows:
+            counts = np.bincount(row, minlength=rows)
+            if counts.min() == counts.max():  # rows sorted and equally long: a plain matrix
+                return self._reduce_regular(ids.reshape(rows, counts[0]))
         while True:
             counts = np.bincount(row, minlength=rows)
             if len(row) == 0 or counts.max() <= 1:
@@ -225,3 +293,12 @@ class GateBuilder:
         total = np.full(rows, _NO_OPERAND, dtype=np.int64)
         total[row] = ids
         return total
+
+    def _reduce_regular(self, ids: np.ndarray) -> np.ndarray:
+        """Balanced tree per row when every row has the same number of terms (the common case)."""
+        while ids.shape[1] > 1:
+            half = ids.shape[1] // 2
+            paired = self.gates(Op.ADD, ids[:, 0:2 * half:2], ids[:, 1:2 * half:2])
+            ids = np.concatenate([paired, ids[:, 2 * half:]], axis=1) if ids.shape[1] % 2 \
+                else paired
+        return ids[:, 0].copy()

@@ -169,6 +169,8 @@ class Circuit:
         info = self.info
         xs = np.asarray(xs)
         n = info.length
+        if xs.ndim >= 1 and xs.shape[0] == 0:
+            raise InputError(f"inputs are empty (shape {xs.shape}); give at least one sequence")
         if info.alphabet:
             if xs.ndim not in (1, 2) or xs.shape[-1] != n:
                 raise InputError(f"this circuit reads {n} symbols: inputs must have shape "

@@ -23,6 +23,7 @@ from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.circuit import BYTES_PER_GATE, Circuit, CircuitInfo
 from rnncirc.ir.memory import ensure_fits
 from rnncirc.ir.ops import ARITY, Op
+from rnncirc.ir.simplify import simplify
 from rnncirc.lower import combine, prefix
 from rnncirc.lower.scalarize import scalarize
 from rnncirc.lower.unroll import drop_dead
@@ -56,17 +57,29 @@ def _leaf_tensors(cls: Classification) -> dict:
     return named
 
 
-def _leaves(cls: Classification, builder: GateBuilder, inputs: np.ndarray) -> dict:
-    """Ids of every leaf tensor for all steps: name -> (n, *shape)."""
+def _leaves(cls: Classification, builder: GateBuilder, inputs: np.ndarray,
+            first_needs_a: bool) -> dict:
+    """Ids of every leaf tensor for all steps: name -> (n, *shape).
+
+    The leaf tensors are scalarized once into a one-step template, then tiled over the steps
+    (`GateBuilder.tile`). Step 1's A is only built when h_0 is not zero: it multiplies h_0 and
+    nothing else, since prefixes starting at step 1 never need their A.
+    """
     form = cls.linear
     n = inputs.shape[0]
     named = _leaf_tensors(cls)
-    affine = form.affine
-    flat = concat([t.reshape(-1) for t in named.values()])
-    out = scalarize(_ancestors(affine.builder.nodes, flat.node), flat.node, builder,
-                    {affine.input.node.id: inputs}, n)
     sizes = [t.size for t in named.values()]
-    pieces = np.split(out, np.cumsum(sizes)[:-1], axis=1)
+    template, consts, out = _leaf_template(form.affine, list(named.values()))
+    if first_needs_a or n == 1:
+        ids = builder.tile(template, consts, inputs, out)
+    else:
+        offset_only, offset_consts, offset_out = _leaf_template(form.affine, [form.offset])
+        first = builder.tile(offset_only, offset_consts, inputs[:1], offset_out)
+        rest = builder.tile(template, consts, inputs[1:], out)
+        padded = np.full((1, len(out)), -1, dtype=np.int64)
+        padded[0, :sizes[0]] = first[0]
+        ids = np.concatenate([padded, rest])
+    pieces = np.split(ids, np.cumsum(sizes)[:-1], axis=1)
     leaves = {name: piece.reshape((n,) + t.shape)
               for (name, t), piece in zip(named.items(), pieces, strict=True)}
     if form.perm is not None:
@@ -78,6 +91,19 @@ def _leaves(cls: Classification, builder: GateBuilder, inputs: np.ndarray) -> di
                                   np.broadcast_to(builder.const(table.T), (n, m, k)))
             leaves[name] = builder.sum_rows(terms.reshape(n * m, k)).reshape(n, m)
     return leaves
+
+
+def _leaf_template(affine, tensors: list):
+    """One step's leaf tensors as a structurally hashed template (rows, consts, output ids)."""
+    template = GateBuilder()
+    x = affine.input
+    slots = template.leaf(Op.INPUT, np.arange(x.size)).reshape((1,) + x.shape)
+    flat = concat([t.reshape(-1) for t in tensors]) if len(tensors) > 1 else \
+        tensors[0].reshape(-1)
+    out = scalarize(_ancestors(affine.builder.nodes, flat.node), flat.node, template,
+                    {x.node.id: slots}, 1)
+    rows, outputs = simplify(template.arrays(), out.ravel())
+    return rows, np.asarray(template.const_values), outputs
 
 
 def _ancestors(nodes, output):
@@ -126,20 +152,21 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
     k = model.cell.input.size
     inputs = builder.leaf(Op.INPUT, np.arange(n * k)).reshape(n, k)
     # leaves -> fold h_0 -> prefix levels -> drop dead gates
-    leaves = _leaves(cls, builder, inputs)
+    h0 = _reduced(np.asarray(model.init), side)
+    leaves = _leaves(cls, builder, inputs, first_needs_a=bool(np.any(h0 != 0)))
     capacity = n + net.size
     algebra = _algebra(cls, builder, m, capacity)
     algebra.put_leaves(np.arange(n), leaves)
+    builder.node_id = -1  # combine gates come from no cell node
     parts = combine.Store(capacity, {"B": (m, c)})
     offset = leaves["offset"]
-    h0 = _reduced(np.asarray(model.init), side)
     if np.any(h0 != 0):
         first = np.array([0])
         h0_ids = builder.const(h0)[None]
         offset = offset.copy()
         offset[:1] = sum_terms(builder, algebra.apply_terms(first, h0_ids) + [offset[:1]])
     parts.put(np.arange(n), B=offset)
-    levels = np.zeros(0, dtype=np.int64)
+    levels = np.zeros(0, dtype=np.int32)
     next_value = n
     per_pair = m * max(m, 1) * (m + c) if cls.kind in ("dense", "dplr") else 4 * m * (c + 1)
     batch = max(1, _BATCH_ENTRIES // per_pair)
@@ -157,7 +184,7 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
             need_a = level.left_lo[chunk] > 0
             if need_a.any():
                 algebra.compose(right[need_a], left[need_a], results[chunk][need_a])
-        levels = np.concatenate([levels, np.full(builder.n - start_rows, depth)])
+        levels = np.concatenate([levels, np.full(builder.n - start_rows, depth, np.int32)])
     out = _full(parts.get(net.result, "B"), side, model.state_shape)
     extra = {"prefix_depth": net.depth, "prefix_size": net.size, "step_column": "prefix level"}
     if cls.kind == "dplr":
@@ -174,13 +201,12 @@ def _estimate(cls: Classification, n: int, combines: int, m: int, c: int) -> int
 
 def _assemble(model, cls, builder: GateBuilder, inputs, out, levels, topology, outputs, n,
               extra) -> Circuit:
-    rows = builder.arrays()
+    rows = builder.arrays(copy=False)
     total = len(rows["op"])
     step = np.zeros(total, dtype=np.int32)
     step[total - len(levels):] = levels
-    columns = {"op": rows["op"], "step": step, "node": rows["node"].astype(np.int32)}
-    for name in ("a", "b", "c"):
-        columns[name] = rows[name].astype(np.int32)
+    columns = {"op": rows["op"], "step": step, "node": rows["node"],
+               "a": rows["a"], "b": rows["b"], "c": rows["c"]}
     # constant rows hold their index into const_values in `a` already
     info = CircuitInfo(model=model.name, length=n, state_shape=model.state_shape,
                        input_size=model.input_size, alphabet=model.alphabet,

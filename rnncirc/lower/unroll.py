@@ -203,21 +203,16 @@ def _write_tiles(columns: dict, template: Template, mapper: _TileMapper, steps,
 
 
 def drop_dead(circuit: Circuit) -> Circuit:
-    """Remove gates no output depends on (one Numba backward scan, then compaction)."""
-    from rnncirc.analyze.levels import live_mask
+    """Remove gates no output depends on (Numba: one backward scan, one compaction)."""
+    from rnncirc.analyze.levels import compact, live_mask
 
     keep = live_mask(circuit.op, circuit.a, circuit.b, circuit.c, ARITY,
                      circuit.outputs.ravel())
-    keep |= ~circuit.is_gate  # leaves stay: inputs keep their slots
+    keep |= ARITY[circuit.op] == 0  # leaves stay: inputs keep their slots
     if keep.all():
         return circuit
-    new_id = (np.cumsum(keep) - 1).astype(np.int32)
-    arity = ARITY[circuit.op[keep]]
-    columns = {"op": circuit.op[keep], "step": circuit.step[keep], "node": circuit.node[keep]}
-    for name, need in (("a", 1), ("b", 2), ("c", 3)):
-        column = getattr(circuit, name)[keep].copy()
-        used = arity >= need
-        column[used] = new_id[column[used]]
-        columns[name] = column
-    return Circuit(**columns, consts=circuit.consts, inputs=new_id[circuit.inputs],
-                   outputs=new_id[circuit.outputs], info=circuit.info)
+    op, a, b, c, step, node, new_id = compact(circuit.op, circuit.a, circuit.b, circuit.c,
+                                              circuit.step, circuit.node, ARITY, keep)
+    return Circuit(op=op, a=a, b=b, c=c, step=step, node=node, consts=circuit.consts,
+                   inputs=new_id[circuit.inputs], outputs=new_id[circuit.outputs],
+                   info=circuit.info)

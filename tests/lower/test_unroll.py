@@ -81,7 +81,7 @@ def test_zero_and_one_weights_cost_nothing():
     def sparse(h, x):
         return W @ h + x
 
-    circuit = rc.compile(sparse, 5)
+    circuit = rc.compile(sparse, 5, topology="sequential")
     # per step after the first: 1 mul (the 2.0), 1 add in row 0, d adds of x; step 1: nothing
     # but the broadcast of x (h_0 = 0): zero gates.
     assert circuit.op_counts == {"add": 4 * (d + 1), "mul": 4}
@@ -115,7 +115,7 @@ def test_examples_match_run(name):
     else:
         xs = rng.normal(size=(3, n, model.input_size))
     for outputs in ("all", "last"):
-        circuit = rc.compile(model, n, outputs=outputs)
+        circuit = rc.compile(model, n, topology="sequential", outputs=outputs)
         circuit.verify()
         expected = model.run(xs)
         got = circuit.evaluate(xs)
@@ -131,7 +131,7 @@ def test_example_formulas_exact(name):
     for outputs in ("all", "last"):
         depth_f, size_f = unroll_formulas(*templates, int(np.prod(model.state_shape)), outputs)
         for n in (1, 2, 3, 5, 8, 13, 40):
-            circuit = rc.compile(model, n, outputs=outputs)
+            circuit = rc.compile(model, n, topology="sequential", outputs=outputs)
             assert int(depth_f.subs(n_sym, n)) == circuit.depth, (outputs, n)
             assert int(size_f.subs(n_sym, n)) == circuit.size, (outputs, n)
 
@@ -141,7 +141,7 @@ def test_passthrough_state_is_wiring():
     def rotate(h, x):
         return rc.concat([h[1:], h[:1] + x])
 
-    circuit = rc.compile(rotate, 6)
+    circuit = rc.compile(rotate, 6, topology="sequential")
     circuit.verify()
     assert circuit.size == 6  # one add per step, the rotation is free
     xs = np.arange(6.0).reshape(6, 1)
