@@ -10,10 +10,13 @@ import argparse
 import json
 import sys
 
+from rnncirc.compiler import TOPOLOGIES
 from rnncirc.errors import RnncircError
 
 _EPILOG = """examples:
   rnncirc compile examples/elman.py --length 1024
+  rnncirc compile examples/mamba.py --length 1024 --topology brent-kung
+  rnncirc classify examples/parity.py
   rnncirc compile examples/lstm.py --length 64 --json lstm.json --save lstm.npz"""
 
 
@@ -44,9 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     compile_ = commands.add_parser(
         "compile", help="compile a model over N steps and report depth, size and more",
-        description="Trace the RNN in MODEL.py, unroll it over N steps into a gate-level "
-                    "circuit, and print its size, depth, gates by op, exact formulas in n and "
-                    "the critical path.")
+        description="Trace the RNN in MODEL.py and build its gate-level circuit over N steps: "
+                    "a linear model as a log-depth prefix network of affine-map combines, a "
+                    "nonlinear one unrolled. Prints kind and complexity class, size, depth, "
+                    "gates by op, exact formulas in n and the critical path.")
     compile_.add_argument("model_file", metavar="MODEL.py",
                           help="a Python file defining one or more RNNs with @rc.rnn")
     compile_.add_argument("--length", "-n", type=_positive_int, required=True, metavar="N",
@@ -54,9 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--model", "-m", metavar="NAME",
                           help="which RNN of the file (variable or model name) when it has "
                                "several")
-    compile_.add_argument("--topology", default="auto", metavar="T",
-                          help="how the recurrence is built: auto (default), sequential; "
-                               "prefix families come with the parallel lowering")
+    compile_.add_argument("--topology", default="auto", choices=TOPOLOGIES, metavar="T",
+                          help="how the recurrence is built: auto (default: for a linear "
+                               "model the prefix network of least depth, then least size; a "
+                               "nonlinear model is unrolled), sequential (the unrolled "
+                               "baseline), or a prefix network: sklansky, kogge-stone, "
+                               "brent-kung, ladner-fischer, han-carlson")
     compile_.add_argument("--outputs", choices=("all", "last"), default="all",
                           help="all: every state h_1..h_n is an output (default); last: only "
                                "h_n")
@@ -65,7 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--save", metavar="PATH",
                           help="save the circuit as a compressed .npz file (load it with "
                                "rc.Circuit.load)")
+    compile_.add_argument("--no-formulas", action="store_true",
+                          help="skip the exact depth(n)/size(n) formulas (they build a few "
+                               "small circuits of the same family)")
     compile_.set_defaults(run=_cmd_compile)
+
+    classify = commands.add_parser(
+        "classify", help="say whether the model is linear in its state, and which kind",
+        description="Decide exactly, from the traced step, whether h_t is affine in h_(t-1); "
+                    "if so, the structure of A(x) (scalar, diagonal, permutation-diagonal, "
+                    "dplr with its rank, dense) and the complexity class the paper places it "
+                    "in; if not, the operation that blocks parallelism.")
+    classify.add_argument("model_file", metavar="MODEL.py",
+                          help="a Python file defining one or more RNNs with @rc.rnn")
+    classify.add_argument("--model", "-m", metavar="NAME",
+                          help="which RNN of the file when it has several (default: all)")
+    classify.add_argument("--json", metavar="PATH",
+                          help="also write the classification as JSON to PATH ('-' for stdout)")
+    classify.set_defaults(run=_cmd_classify)
     return parser
 
 
@@ -74,7 +98,8 @@ def _cmd_compile(args) -> None:
     from rnncirc.frontend.loader import pick_model
 
     model = pick_model(args.model_file, args.model)
-    circuit, report = compile_with_report(model, args.length, args.topology, args.outputs)
+    circuit, report = compile_with_report(model, args.length, args.topology, args.outputs,
+                                          formulas=not args.no_formulas)
     if args.json == "-":
         print(json.dumps(report, indent=2))
     else:
@@ -87,6 +112,29 @@ def _cmd_compile(args) -> None:
         with open(args.save, "wb") as out:  # a path would get ".npz" appended by numpy
             circuit.save(out)
         print(f"saved circuit to {args.save}")
+
+
+def _cmd_classify(args) -> None:
+    from rnncirc.analyze.classify import classify
+    from rnncirc.frontend.loader import load_models, pick_model
+
+    if args.model:
+        models = [pick_model(args.model_file, args.model)]
+    else:
+        models = list(dict.fromkeys(load_models(args.model_file).values()))
+    results = [{"model": m.name, **classify(m).to_dict()} for m in models]
+    if args.json == "-":
+        print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+        return
+    for result in results:
+        rank = f", rank {result['rank']}" if result["rank"] else ""
+        side = f", {result['side']} side" if result["side"] in ("left", "right") else ""
+        print(f"{result['model']}: {result['kind']}{rank}{side} -- {result['complexity']}")
+        print(f"  {result['reason']}")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(results if len(results) > 1 else results[0], out, indent=2)
+        print(f"wrote {args.json}")
 
 
 def main(argv: list[str] | None = None) -> int:

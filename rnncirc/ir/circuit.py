@@ -21,6 +21,8 @@ are computed on first use and cached.
 from __future__ import annotations
 
 import json
+import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -228,9 +230,11 @@ class Circuit:
         """Write the circuit to an ``.npz`` file (arrays plus JSON metadata)."""
         info = self.info.__dict__ | {"state_shape": list(self.info.state_shape),
                                      "cell_labels": list(self.info.cell_labels)}
-        np.savez_compressed(path, **{col: getattr(self, col) for col in _COLUMNS},
-                            consts=self.consts, inputs=self.inputs, outputs=self.outputs,
-                            info=np.array(json.dumps(info)))
+        arrays = {col: getattr(self, col) for col in _COLUMNS}
+        with open(path, "wb") if isinstance(path, (str, os.PathLike)) else nullcontext(path) \
+                as out:  # an open file keeps numpy from appending ".npz" to the name
+            np.savez_compressed(out, **arrays, consts=self.consts, inputs=self.inputs,
+                                outputs=self.outputs, info=np.array(json.dumps(info)))
 
     @classmethod
     def load(cls, path) -> Circuit:
