@@ -10,6 +10,10 @@ length is a short transient followed by D(n + p) = D(n) + p*lambda; we simulate 
 
 from __future__ import annotations
 
+import math
+import operator
+from fractions import Fraction
+
 import numba
 import numpy as np
 
@@ -208,3 +212,89 @@ def _fit(values: np.ndarray, basis: list[np.ndarray], exprs: list, lengths: np.n
             continue  # every length before the regime must be listed exactly
         return sp.Piecewise(*head, (tail, True))
     return None
+
+
+_RELATIONS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _floor_log2(x: Fraction) -> int:
+    k = x.numerator.bit_length() - x.denominator.bit_length()
+    while Fraction(2) ** k > x:
+        k -= 1
+    while Fraction(2) ** (k + 1) <= x:
+        k += 1
+    return k
+
+
+def evaluate_formula(expr, n: int) -> int:
+    """Evaluate a depth/size formula at integer n in exact rational arithmetic.
+
+    sympy's own ``expr.subs(n, v)`` is exact too but takes milliseconds per call (its
+    ceiling/floor of a log ratio goes through evalf), and it goes wrong for n beyond about 2^31.
+    """
+    import sympy as sp
+
+    def ev(e, env: dict) -> Fraction:
+        if e.is_Number:
+            return Fraction(int(e.p), int(e.q))
+        if e.is_Symbol:
+            return env[e]
+        if isinstance(e, sp.Add):
+            return sum((ev(a, env) for a in e.args), Fraction(0))
+        if isinstance(e, sp.Mul):
+            return math.prod((ev(a, env) for a in e.args), start=Fraction(1))
+        if isinstance(e, sp.Pow):
+            exponent = ev(e.exp, env)
+            assert exponent.denominator == 1, e
+            return ev(e.base, env) ** int(exponent)
+        if isinstance(e, sp.floor | sp.ceiling):
+            ratio = e.args[0] * sp.log(2)
+            if isinstance(ratio, sp.log):  # floor/ceiling of log2(x): exact integer log
+                x = ev(ratio.args[0], env)
+                k = _floor_log2(x)
+                up = isinstance(e, sp.ceiling) and Fraction(2) ** k != x
+                return Fraction(k + up)
+            x = ev(e.args[0], env)
+            return Fraction(math.floor(x) if isinstance(e, sp.floor) else math.ceil(x))
+        if isinstance(e, sp.Max | sp.Min):
+            pick = max if isinstance(e, sp.Max) else min
+            return pick(ev(a, env) for a in e.args)
+        if isinstance(e, sp.Mod):
+            return ev(e.args[0], env) % ev(e.args[1], env)
+        if isinstance(e, sp.Piecewise):
+            for value, cond in e.args:
+                if cond is sp.true or truth(cond, env):
+                    return ev(value, env)
+            raise AssertionError(f"no branch of {e} holds")
+        if isinstance(e, sp.Sum):
+            (var, lo, hi), body = e.limits[0], e.function
+            lo, hi = int(ev(lo, env)), int(ev(hi, env))
+            return sum(
+                (ev(body, {**env, var: Fraction(j)}) for j in range(lo, hi + 1)), Fraction(0)
+            )
+        if isinstance(e, sp.log):
+            raise AssertionError(f"log outside floor/ceiling: {e}")
+        if isinstance(e, sp.Function):  # e.g. size_ladner_fischer(n): evaluates at integers
+            value = e.func(*(sp.Integer(int(ev(a, env))) for a in e.args))
+            assert value.is_Integer, value
+            return Fraction(int(value))
+        raise TypeError(f"no exact rule for {type(e).__name__}: {e}")
+
+    def truth(cond, env: dict) -> bool:
+        if isinstance(cond, sp.And):
+            return all(truth(c, env) for c in cond.args)
+        if isinstance(cond, sp.Or):
+            return any(truth(c, env) for c in cond.args)
+        return _RELATIONS[cond.rel_op](ev(cond.lhs, env), ev(cond.rhs, env))
+
+    env = {symbol: Fraction(n) for symbol in expr.free_symbols}  # the one symbol n
+    value = ev(expr, env)
+    assert value.denominator == 1, (expr, n, value)
+    return int(value)

@@ -62,7 +62,7 @@ def family_formulas(model: RNN, cls, topology: str, outputs: str):
         return unroll_formulas(*template_pair(model), int(np.prod(model.state_shape)), outputs)
 
     def measure(n: int) -> tuple[int, int]:
-        circuit = lower(model, cls, n, topology if n > 1 else "sequential", outputs)
+        circuit = lower(model, cls, n, topology, outputs)
         return circuit.depth, circuit.size
 
     return prefix_formulas(measure, topology, outputs)

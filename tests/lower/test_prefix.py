@@ -4,9 +4,6 @@ evaluation with a non-commutative operator against a plain loop, and the exact f
 from __future__ import annotations
 
 import functools
-import math
-import operator
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -14,6 +11,7 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rnncirc.analyze.formulas import evaluate_formula
 from rnncirc.lower.prefix import (
     TOPOLOGIES,
     Level,
@@ -122,89 +120,7 @@ def live_combines(net: PrefixNetwork) -> np.ndarray:
     return live[net.n :]
 
 
-_RELATIONS = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
-def _floor_log2(x: Fraction) -> int:
-    k = x.numerator.bit_length() - x.denominator.bit_length()
-    while Fraction(2) ** k > x:
-        k -= 1
-    while Fraction(2) ** (k + 1) <= x:
-        k += 1
-    return k
-
-
-def exact_eval(expr: sympy.Basic, n: int) -> int:
-    """Evaluate a formula at integer n in exact rational arithmetic.
-
-    sympy's own ``expr.subs(n, v)`` is exact too but takes milliseconds per call (its
-    ceiling/floor of a log ratio goes through evalf), too slow for thousands of points; the
-    test below checks that both agree on a sample.
-    """
-
-    def ev(e: sympy.Basic, env: dict) -> Fraction:
-        if e.is_Number:
-            return Fraction(int(e.p), int(e.q))
-        if e.is_Symbol:
-            return env[e]
-        if isinstance(e, sympy.Add):
-            return sum((ev(a, env) for a in e.args), Fraction(0))
-        if isinstance(e, sympy.Mul):
-            return math.prod((ev(a, env) for a in e.args), start=Fraction(1))
-        if isinstance(e, sympy.Pow):
-            exponent = ev(e.exp, env)
-            assert exponent.denominator == 1, e
-            return ev(e.base, env) ** int(exponent)
-        if isinstance(e, sympy.floor | sympy.ceiling):
-            ratio = e.args[0] * sympy.log(2)
-            if isinstance(ratio, sympy.log):  # floor/ceiling of log2(x): exact integer log
-                x = ev(ratio.args[0], env)
-                k = _floor_log2(x)
-                up = isinstance(e, sympy.ceiling) and Fraction(2) ** k != x
-                return Fraction(k + up)
-            x = ev(e.args[0], env)
-            return Fraction(math.floor(x) if isinstance(e, sympy.floor) else math.ceil(x))
-        if isinstance(e, sympy.Max | sympy.Min):
-            pick = max if isinstance(e, sympy.Max) else min
-            return pick(ev(a, env) for a in e.args)
-        if isinstance(e, sympy.Mod):
-            return ev(e.args[0], env) % ev(e.args[1], env)
-        if isinstance(e, sympy.Piecewise):
-            for value, cond in e.args:
-                if cond is sympy.true or truth(cond, env):
-                    return ev(value, env)
-            raise AssertionError(f"no branch of {e} holds")
-        if isinstance(e, sympy.Sum):
-            (var, lo, hi), body = e.limits[0], e.function
-            lo, hi = int(ev(lo, env)), int(ev(hi, env))
-            return sum(
-                (ev(body, {**env, var: Fraction(j)}) for j in range(lo, hi + 1)), Fraction(0)
-            )
-        if isinstance(e, sympy.log):
-            raise AssertionError(f"log outside floor/ceiling: {e}")
-        if isinstance(e, sympy.Function):  # e.g. size_ladner_fischer(n): evaluates at integers
-            value = e.func(*(sympy.Integer(int(ev(a, env))) for a in e.args))
-            assert value.is_Integer, value
-            return Fraction(int(value))
-        raise TypeError(f"no exact rule for {type(e).__name__}: {e}")
-
-    def truth(cond: sympy.Basic, env: dict) -> bool:
-        if isinstance(cond, sympy.And):
-            return all(truth(c, env) for c in cond.args)
-        if isinstance(cond, sympy.Or):
-            return any(truth(c, env) for c in cond.args)
-        return _RELATIONS[cond.rel_op](ev(cond.lhs, env), ev(cond.rhs, env))
-
-    value = ev(expr, {N: Fraction(n)})
-    assert value.denominator == 1, (expr, n, value)
-    return int(value)
+exact_eval = evaluate_formula
 
 
 # ------------------------------------------------------------------------------------------

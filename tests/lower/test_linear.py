@@ -1,0 +1,142 @@
+"""Prefix lowering of linear models: equal to RNN.run, exact formulas, structure costs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import rnncirc as rc
+from rnncirc.analyze.formulas import evaluate_formula
+from rnncirc.analyze.report import family_formulas
+from rnncirc.lower import prefix
+
+from ..conftest import example
+from ..models import LINEAR, random_inputs
+
+TOPOLOGIES = ["sklansky", "kogge-stone", "brent-kung", "ladner-fischer", "han-carlson"]
+n_sym = sp.Symbol("n", integer=True, positive=True)
+
+# Families that may lack an exact formula (reported as null): DPLR costs vary with the rank
+# of each segment, and dense Kogge-Stone/Han-Carlson depths depend on more than
+# ceil/floor(log2 n). Everything else must have both; any formula given must be exact.
+NO_FORMULA = {("dplr", t) for t in TOPOLOGIES} | {("deltanet", t) for t in TOPOLOGIES} | {
+    ("dense", "kogge-stone"), ("dense", "han-carlson")}
+
+
+def _value(expr, n: int) -> int:
+    return evaluate_formula(expr, n)
+
+
+def _check(model, circuit, n, outputs):
+    xs = random_inputs(model, n, seed=n)
+    expected = model.run(xs)
+    if outputs == "last":
+        expected = expected[:, -1]
+    got = circuit.evaluate(xs)
+    scale = max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9 * scale)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+@pytest.mark.parametrize("name", sorted(LINEAR))
+def test_every_length_1_to_70_matches_run_and_formulas(name, topology):
+    model = LINEAR[name][0]
+    cls = rc.classify(model)
+    for outputs, lengths in (("all", range(1, 71)), ("last", range(1, 71, 3))):
+        depth_f, size_f = family_formulas(model, cls, topology, outputs)
+        if depth_f is None or size_f is None:
+            assert (name, topology) in NO_FORMULA, (outputs, name, topology)
+        for n in lengths:
+            circuit = rc.compile(model, n, topology=topology, outputs=outputs)
+            circuit.verify()
+            _check(model, circuit, n, outputs)
+            if depth_f is not None:
+                assert circuit.depth == _value(depth_f, n), (outputs, n)
+            if size_f is not None:
+                assert circuit.size == _value(size_f, n), (outputs, n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,top", [("scalar", 12), ("diagonal", 12), ("permutation", 12),
+                                      ("symbol_permutation", 11), ("gated_matrix", 11),
+                                      ("dense", 10), ("dplr", 10), ("deltanet", 9)])
+def test_powers_of_two(name, top):
+    model = LINEAR[name][0]
+    for k in range(1, top + 1):
+        topology = TOPOLOGIES[k % len(TOPOLOGIES)]
+        circuit = rc.compile(model, 2**k, topology=topology)
+        _check(model, circuit, 2**k, "all")
+
+
+def test_depth_is_logarithmic_and_auto_picks_minimum_depth():
+    model = LINEAR["diagonal"][0]
+    sequential = rc.compile(model, 1024, topology="sequential")
+    parallel = rc.compile(model, 1024)
+    assert parallel.topology == "ladner-fischer"  # depth ceil(log2 n), fewest combines
+    assert parallel.depth < 40 < 2000 < sequential.depth
+    depths = {t: rc.compile(model, 256, topology=t).depth for t in TOPOLOGIES}
+    assert rc.compile(model, 256).depth == min(depths.values())
+
+
+def test_static_permutation_is_wiring():
+    @rc.rnn(state=5, inputs=1)
+    def rotate(h, x):
+        return h[[1, 2, 3, 4, 0]] + x
+
+    circuit = rc.compile(rotate, 64, topology="sklansky")
+    assert set(circuit.op_counts) == {"add"}  # no multiplications: the permutation is free
+    _check(rotate, circuit, 64, "all")
+
+
+def test_per_symbol_permutation_avoids_dense_products():
+    model = LINEAR["symbol_permutation"][0]
+    m, n = 4, 256
+    circuit = rc.compile(model, n, topology="sklansky")
+    combines = prefix.build(n, "sklansky").size
+    # a dense affine combine costs about m^3 + m^2 multiplications
+    assert circuit.op_counts["mul"] < combines * m**3
+
+
+def test_dplr_is_smaller_than_dense():
+    model = LINEAR["deltanet"][0]
+    cls = rc.classify(model)
+    circuit = rc.compile(model, 256, topology="brent-kung")
+    as_dense = rc.compiler.lower(model, _as_dense(model, cls), 256, "brent-kung", "all")
+    assert circuit.size < as_dense.size
+    _check(model, circuit, 256, "all")
+    _check(model, as_dense, 256, "all")
+
+
+def _as_dense(model, cls):
+    """The same model's classification with A forced to a dense matrix (for comparison)."""
+    from dataclasses import replace
+
+    from rnncirc.analyze.classify import _dense_matrix
+    from rnncirc.analyze.jacobian import Outer, Select
+
+    form = cls.linear
+    m = form.offset.shape[0]
+    builder = form.offset.builder
+    terms = [Select(form.diag, np.arange(m))] + [
+        Outer(form.u[:, j], form.v[:, j]) for j in range(cls.rank)]
+    matrix = _dense_matrix(terms, m, builder)
+    return replace(cls, kind="dense", rank=None,
+                   linear=replace(form, diag=None, u=None, v=None, dense=matrix))
+
+
+def test_nonzero_initial_state_is_folded_into_the_first_leaf():
+    model = LINEAR["permutation"][0]  # init is not zero
+    for topology in TOPOLOGIES:
+        for n in (1, 2, 7):
+            _check(model, rc.compile(model, n, topology=topology), n, "all")
+
+
+@pytest.mark.parametrize("name", ["mamba", "linear_attention", "parity"])
+def test_examples_compile_in_parallel(name):
+    model = example(name)
+    for topology in TOPOLOGIES:
+        circuit = rc.compile(model, 33, topology=topology)
+        circuit.verify()
+        _check(model, circuit, 33, "all")

@@ -1,0 +1,85 @@
+"""Small linear models of every kind, shared by the classification and lowering tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import rnncirc as rc
+
+K = 3
+_rng = np.random.default_rng(7)
+W1, W2, W3 = (_rng.normal(size=(4, K)) * 0.5 for _ in range(3))
+Wv = _rng.normal(size=(3, K)) * 0.5
+PERM_TABLE = np.array([np.eye(4), np.eye(4)[[1, 2, 3, 0]], np.eye(4)[[1, 0, 3, 2]] * 0.5])
+
+
+@rc.rnn(state=4, inputs=K, init=np.array([0.5, -1.0, 0.0, 2.0]))
+def scalar(h, x):
+    return rc.sigmoid(W1[0] @ x) * h + W2 @ x
+
+
+@rc.rnn(state=4, inputs=K)
+def diagonal(h, x):
+    return rc.exp(-rc.softplus(W1 @ x)) * h + W2 @ x
+
+
+@rc.rnn(state=4, inputs=K, init=np.array([1.0, 0.0, 0.0, 0.0]))
+def permutation(h, x):
+    return rc.sigmoid(W1 @ x) * h[[2, 0, 3, 1]] + W2 @ x
+
+
+@rc.rnn(state=4, alphabet=3, init=np.array([1.0, 0.0, 0.0, 0.0]))
+def symbol_permutation(h, x):
+    return rc.lookup(PERM_TABLE, x) @ h
+
+
+@rc.rnn(state=4, inputs=K, init=np.array([0.1, 0.2, 0.3, 0.4]))
+def dplr(h, x):
+    k = W1 @ x
+    k = k / rc.sqrt((k * k).sum() + 1.0)
+    beta = rc.sigmoid(W3[0] @ x)
+    return h - beta * k * (k @ h) + W2 @ x
+
+
+@rc.rnn(state=(3, 4), inputs=K)
+def deltanet(S, x):
+    k = W1 @ x
+    k = k / rc.sqrt((k * k).sum() + 1.0)
+    beta = rc.sigmoid(W3[0] @ x)
+    return S - beta * rc.outer(S @ k, k) + beta * rc.outer(Wv @ x, k)
+
+
+@rc.rnn(state=4, inputs=K)
+def dense(h, x):
+    A = 0.4 * rc.tanh(np.ones((4, 4, K)) * 0.1 @ x + np.arange(16.0).reshape(4, 4) / 16)
+    return A @ h + W2 @ x
+
+
+@rc.rnn(state=(4, 3), inputs=K)
+def gated_matrix(S, x):
+    alpha = rc.sigmoid(W1 @ x)
+    return alpha[:, None] * S + rc.outer(W1 @ x, Wv @ x)
+
+
+@rc.rnn(state=4, inputs=K)
+def nonlinear(h, x):
+    return rc.tanh(h) * 0.5 + W2 @ x
+
+
+LINEAR = {
+    "scalar": (scalar, "scalar", None),
+    "diagonal": (diagonal, "diagonal", None),
+    "permutation": (permutation, "permutation-diagonal", None),
+    "symbol_permutation": (symbol_permutation, "permutation-diagonal", None),
+    "dplr": (dplr, "dplr", 1),
+    "deltanet": (deltanet, "dplr", 1),
+    "dense": (dense, "dense", None),
+    "gated_matrix": (gated_matrix, "diagonal", None),
+}
+
+
+def random_inputs(model, n: int, batch: int = 2, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if model.alphabet:
+        return rng.integers(0, model.alphabet, size=(batch, n))
+    return rng.normal(size=(batch, n, model.input_size))
