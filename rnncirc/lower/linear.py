@@ -146,7 +146,7 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
     side = form.affine.side
     m, c = form.offset.shape
     net = prefix.build(n, topology, outputs)
-    ensure_fits(_estimate(cls, n, net.size, m, c), BYTES_PER_GATE + 16,
+    ensure_fits(_estimate(cls, net, m, c), BYTES_PER_GATE + 16,
                 f"the {topology} lowering of {model.name} over {n} steps")
     builder = GateBuilder(capacity=1 << 16)
     k = model.cell.input.size
@@ -192,11 +192,14 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
     return _assemble(model, cls, builder, inputs, out, levels, topology, outputs, n, extra)
 
 
-def _estimate(cls: Classification, n: int, combines: int, m: int, c: int) -> int:
-    per_combine = {"scalar": 2 * m * c + 1, "diagonal": 2 * m * c + m,
-                   "permutation-diagonal": 3 * m * m + 2 * m * c,
-                   "dplr": 2 * m * m * (m + c), "dense": 2 * m * m * (m + c)}[cls.kind]
-    return combines * per_combine + n * (per_combine + m * c)
+def _estimate(cls: Classification, net, m: int, c: int) -> int:
+    """Upper estimate of the gate count, to refuse what cannot fit before building it."""
+    apply_cost = {"scalar": 2 * m * c, "diagonal": 2 * m * c, "permutation-diagonal": 3 * m * m
+                  + 2 * m * c, "dplr": 2 * m * m * c, "dense": 2 * m * m * c}[cls.kind]
+    compose_cost = {"scalar": 1, "diagonal": m, "permutation-diagonal": 3 * m * m,
+                    "dplr": 2 * m**3, "dense": 2 * m**3}[cls.kind]
+    with_a = sum(int(np.count_nonzero(level.left_lo > 0)) for level in net.levels)
+    return net.size * apply_cost + with_a * compose_cost + net.n * (compose_cost + m * c)
 
 
 def _assemble(model, cls, builder: GateBuilder, inputs, out, levels, topology, outputs, n,

@@ -28,7 +28,7 @@ from rnncirc.ir.simplify import simplify
 from rnncirc.lower.scalarize import scalarize
 
 #: template operand entries processed per block when tiling (bounds temporary memory)
-_BLOCK_ENTRIES = 1 << 22
+_BLOCK_ENTRIES = 1 << 20
 
 
 @dataclass(frozen=True)

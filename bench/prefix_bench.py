@@ -1,0 +1,138 @@
+"""Prefix-lowering benchmark (linear-recurrence issue): depth and size per topology.
+
+For a selective diagonal model (d = 16) and a DeltaNet (d_k = d_v = 16) at n = 1024: depth and
+size for every prefix topology and the sequential baseline, and depth over the lower bound
+ceil(log2(2n - 1)) (h_n depends on 2n - 1 leaves: a_2..a_n and b_1..b_n). For a DPLR model of
+rank 1 and d = 64 at n = 1024: size against an all-dense lowering of the same model (the dense
+size comes from its exact formula, fitted on small lengths: building it would need ~10^9
+gates). And the build rate of a diagonal d = 64 model at n = 65536 with Brent-Kung
+(target >= 5 M gates/s, median of 3).
+
+Run: python bench/prefix_bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import replace
+
+import numpy as np
+
+import rnncirc as rc
+from rnncirc.analyze.formulas import evaluate_formula, prefix_formulas
+from rnncirc.compiler import lower
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from common import median_seconds, table, write_json  # noqa: E402
+
+TOPOLOGIES = ["sequential", "sklansky", "kogge-stone", "brent-kung", "ladner-fischer",
+              "han-carlson"]
+
+
+def diagonal_model(d: int, k: int = 4):
+    rng = np.random.default_rng(0)
+    W, B = rng.normal(size=(d, k)), rng.normal(size=(d, k))
+
+    @rc.rnn(state=d, inputs=k)
+    def diagonal(h, x):
+        return rc.exp(-rc.softplus(W @ x)) * h + B @ x
+
+    return diagonal
+
+
+def deltanet_model(dk: int, dv: int, k: int = 8):
+    rng = np.random.default_rng(1)
+    Wk, Wv, wb = rng.normal(size=(dk, k)), rng.normal(size=(dv, k)), rng.normal(size=k)
+
+    @rc.rnn(state=(dv, dk), inputs=k)
+    def deltanet(S, x):
+        key = Wk @ x
+        key = key / rc.sqrt((key * key).sum() + 1e-6)
+        beta = rc.sigmoid(wb @ x)
+        return S - beta * rc.outer(S @ key, key) + beta * rc.outer(Wv @ x, key)
+
+    return deltanet
+
+
+def dplr_model(d: int, k: int = 4):
+    rng = np.random.default_rng(2)
+    Wk, Wd, wb, B = (rng.normal(size=s) for s in [(d, k), (d, k), (k,), (d, k)])
+
+    @rc.rnn(state=d, inputs=k)
+    def dplr(h, x):
+        key = rc.tanh(Wk @ x)
+        return rc.sigmoid(Wd @ x) * h - rc.sigmoid(wb @ x) * key * (key @ h) + B @ x
+
+    return dplr
+
+
+def per_topology(model, n: int) -> list[dict]:
+    bound = math.ceil(math.log2(2 * n - 1))
+    rows = []
+    for topology in TOPOLOGIES:
+        circuit = rc.compile(model, n, topology=topology)
+        rows.append({"model": model.name, "kind": rc.classify(model).kind, "topology": topology,
+                     "n": n, "depth": circuit.depth, "size": circuit.size,
+                     "depth/lower_bound": circuit.depth / bound})
+    return rows
+
+
+def dplr_versus_dense(n: int, d: int, topology: str) -> dict:
+    model = dplr_model(d)
+    cls = rc.classify(model)
+    circuit = rc.compile(model, n, topology=topology)
+    dense_cls = _as_dense(cls)
+    _, size_formula = prefix_formulas(
+        lambda m: (lambda c: (c.depth, c.size))(lower(model, dense_cls, m, topology, "all")),
+        topology, "all")
+    dense_size = evaluate_formula(size_formula, n)
+    return {"model": f"dplr rank {cls.rank} d={d}", "topology": topology, "n": n,
+            "dplr_size": circuit.size, "dense_size": dense_size,
+            "dplr/dense": circuit.size / dense_size,
+            "dense_from_level": circuit.info.extra.get("dense_from_level")}
+
+
+def _as_dense(cls):
+    from rnncirc.analyze.classify import _dense_matrix
+    from rnncirc.analyze.jacobian import Outer, Select
+
+    form = cls.linear
+    m = form.offset.shape[0]
+    terms = [Select(form.diag, np.arange(m))] + [Outer(form.u[:, j], form.v[:, j])
+                                                 for j in range(cls.rank)]
+    matrix = _dense_matrix(terms, m, form.offset.builder)
+    return replace(cls, kind="dense", rank=None,
+                   linear=replace(form, diag=None, u=None, v=None, dense=matrix))
+
+
+def build_rate(n: int, d: int) -> dict:
+    model = diagonal_model(d)
+    rc.compile(model, 64, topology="brent-kung")  # compile the Numba kernels first
+    seconds, runs = median_seconds(lambda: rc.compile(model, n, topology="brent-kung"),
+                                   repeats=3, warmup=0)
+    size = rc.compile(model, n, topology="brent-kung").size
+    return {"model": f"diagonal d={d}", "topology": "brent-kung", "n": n, "size": size,
+            "build_s": seconds, "Mgates_s": size / seconds / 1e6}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    args = parser.parse_args()
+    n = 256 if args.quick else 1024
+    rows = per_topology(diagonal_model(16), n) + per_topology(deltanet_model(16, 16), n)
+    print(table(rows, list(rows[0])))
+    dplr = dplr_versus_dense(n, 16 if args.quick else 64, "brent-kung")
+    print()
+    print(table([dplr], list(dplr)))
+    rate = build_rate(4096 if args.quick else 65536, 64)
+    print()
+    print(table([rate], list(rate)))
+    print(f"\ntarget: build >= 5 M gates/s ({'met' if rate['Mgates_s'] >= 5 else 'MISSED'})")
+    print(f"wrote {write_json('prefix_bench', {'topologies': rows, 'dplr': dplr, 'rate': rate})}")
+
+
+if __name__ == "__main__":
+    main()
