@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     except RnncircError as err:
         _error(str(err))
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        sys.stderr.close()
+        return 0
     except OSError as err:  # unwritable --json/--save path and the like
         _error(f"{err.strerror or err}: {err.filename or ''}".rstrip(": "))
         return 2

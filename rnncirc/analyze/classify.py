@@ -112,8 +112,9 @@ def _classify(model: RNN) -> Classification:
         affine = replay_affine(cell, "flat")
         form = _reduced_form(affine, cell.state_shape)
     kind, form, rank = _decide(model, affine, form)
-    return Classification(kind, COMPLEXITY[kind], _reason(model, kind, rank, affine), rank,
-                          affine.side, form)
+    per_symbol = form.symbol_perm is not None
+    return Classification(kind, COMPLEXITY[kind], _reason(model, kind, rank, affine, per_symbol),
+                          rank, affine.side, form)
 
 
 # -- (2) which side of a matrix state the transition acts on -----------------------------------
@@ -312,7 +313,7 @@ def _symbol_permutations(affine: AffineStep, model: RNN, matrix: Sym):
     return perm, coef
 
 
-def _reason(model: RNN, kind: str, rank, affine: AffineStep) -> str:
+def _reason(model: RNN, kind: str, rank, affine: AffineStep, per_symbol: bool) -> str:
     side = {"right": " acting on the right of the matrix state (S_t = S_{t-1} A + B)",
             "left": " acting on the left of the matrix state (S_t = A S_{t-1} + B)",
             "flat": " acting elementwise on the flattened state" if len(
@@ -321,7 +322,8 @@ def _reason(model: RNN, kind: str, rank, affine: AffineStep) -> str:
     what = {
         "scalar": "A(x) is a scalar times the identity",
         "diagonal": "A(x) is diagonal",
-        "permutation-diagonal": "A(x) is a permutation times a diagonal",
+        "permutation-diagonal": "A(x) is a permutation times a diagonal (the permutation "
+                                + ("chosen by the input symbol)" if per_symbol else "fixed)"),
         "dplr": f"A(x) is diagonal plus rank {rank}",
         "dense": "A(x) has no structure rnncirc exploits (dense)",
     }[kind]

@@ -298,3 +298,38 @@ def evaluate_formula(expr, n: int) -> int:
     value = ev(expr, env)
     assert value.denominator == 1, (expr, n, value)
     return int(value)
+
+
+def format_formula(expr) -> str:
+    """A formula as people write it: ceil(log2(n)) instead of ceiling(log(n)/log(2)), and
+    the small-n cases of a Piecewise listed after the general case."""
+    import re
+
+    import sympy as sp
+
+    if expr is None:
+        return "n/a"
+    if isinstance(expr, sp.Piecewise) and expr.args[-1][1] is sp.true:
+        general = format_formula(expr.args[-1][0])
+        cases = []
+        for value, cond in expr.args[:-1]:
+            cases.append(f"{format_formula(value)} if {_condition(cond)}")
+        return f"{general}  ({'; '.join(cases)})" if cases else general
+    text = str(expr)
+    text = re.sub(r"ceiling\(log\(([^()]*(?:\([^()]*\))?[^()]*)\)/log\(2\)\)", r"ceil(log2(\1))",
+                  text)
+    text = re.sub(r"floor\(log\(([^()]*(?:\([^()]*\))?[^()]*)\)/log\(2\)\)", r"floor(log2(\1))",
+                  text)
+    return text.replace("**", "^")
+
+
+def _condition(cond) -> str:
+    import sympy as sp
+
+    if isinstance(cond, sp.Or):
+        values = [str(c.rhs) for c in cond.args if isinstance(c, sp.Eq)]
+        if len(values) == len(cond.args):
+            return "n in {" + ", ".join(sorted(values, key=int)) + "}"
+    if isinstance(cond, sp.Eq):
+        return f"n = {cond.rhs}"
+    return format_formula(cond)

@@ -14,6 +14,7 @@ from rnncirc.ir.circuit import Circuit
 def compile_with_report(model: RNN, length: int, topology: str = "auto",
                         outputs: str = "all", formulas: bool = True) -> tuple[Circuit, dict]:
     """Compile and gather everything the report shows (formulas included)."""
+    from rnncirc.analyze.formulas import format_formula
     from rnncirc.compiler import check_options, classify_model, lower, resolve_topology
 
     check_options(model, length, topology, outputs)
@@ -43,6 +44,8 @@ def compile_with_report(model: RNN, length: int, topology: str = "auto",
         "op_counts": circuit.op_counts,
         "depth_formula": None if depth_formula is None else str(depth_formula),
         "size_formula": None if size_formula is None else str(size_formula),
+        "depth_formula_text": format_formula(depth_formula) if formulas else None,
+        "size_formula_text": format_formula(size_formula) if formulas else None,
         "critical_path": critical_path_summary(circuit),
         "compile_seconds": round(seconds, 4),
     }
@@ -99,15 +102,18 @@ def format_report(report: dict, path: str | None = None) -> str:
         f"size           {report['size']:,} gates ({ops})",
         f"depth          {report['depth']:,}",
     ]
-    if report["depth_formula"]:
-        lines.append(f"depth(n)       {report['depth_formula']}")
-    if report["size_formula"]:
-        lines.append(f"size(n)        {report['size_formula']}")
+    if report.get("depth_formula_text"):
+        lines.append(f"depth(n)       {report['depth_formula_text']}")
+        lines.append(f"size(n)        {report['size_formula_text']}")
     if crit["length"]:
         ops_on_path = ", ".join(f"{name} {count:,}" for name, count in crit["ops"].items())
         unit = "prefix levels" if report["topology"] != "sequential" else "steps"
         lines.append(f"critical path  {crit['length']:,} gates over {unit} {crit['steps'][0]}.."
                      f"{crit['steps'][1]} ({ops_on_path})")
         lines.append(f"  in {unit[:-1]} {crit['example_step']}:  " + " -> ".join(crit["per_step"]))
+    if report.get("dplr_dense_from_level") is not None:
+        lines.append(f"dplr           low-rank combines up to prefix level "
+                     f"{report['dplr_dense_from_level'] - 1}, dense from level "
+                     f"{report['dplr_dense_from_level']} (rank would pass m/2)")
     lines.append(f"compile time   {report['compile_seconds']:.3f} s")
     return "\n".join(lines)
