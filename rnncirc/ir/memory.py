@@ -30,7 +30,8 @@ def _human(nbytes: float) -> str:
     raise AssertionError
 
 
-def ensure_fits(rows: int, bytes_per_row: float, what: str) -> None:
+def ensure_fits(rows: int, bytes_per_row: float, what: str,
+                advice: str = "use a smaller --length") -> None:
     """Raise `CircuitTooLargeError` if `rows` rows would not fit in memory (or in int32 ids)."""
     need = rows * bytes_per_row
     free = available_bytes()
@@ -39,4 +40,4 @@ def ensure_fits(rows: int, bytes_per_row: float, what: str) -> None:
             f"{what} would have about {rows:,} gates and need about {_human(need)} of memory, "
             f"but only {_human(free)} is available"
             + (" (and ids are limited to 2^31)" if rows > MAX_ROWS else "")
-            + "; use a smaller --length, or --outputs last / a parallel topology")
+            + f"; {advice}")

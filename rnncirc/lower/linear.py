@@ -147,7 +147,9 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
     m, c = form.offset.shape
     net = prefix.build(n, topology, outputs)
     ensure_fits(_estimate(cls, net, m, c), BYTES_PER_GATE + 16,
-                f"the {topology} lowering of {model.name} over {n} steps")
+                f"the {topology} lowering of {model.name} over {n} steps",
+                "use a smaller --length, --outputs last, or a topology of fewer combines "
+                "(brent-kung; or sequential)")
     builder = GateBuilder(capacity=1 << 16)
     k = model.cell.input.size
     inputs = builder.leaf(Op.INPUT, np.arange(n * k)).reshape(n, k)
@@ -198,8 +200,21 @@ def _estimate(cls: Classification, net, m: int, c: int) -> int:
                   + 2 * m * c, "dplr": 2 * m * m * c, "dense": 2 * m * m * c}[cls.kind]
     compose_cost = {"scalar": 1, "diagonal": m, "permutation-diagonal": 3 * m * m,
                     "dplr": 2 * m**3, "dense": 2 * m**3}[cls.kind]
-    with_a = sum(int(np.count_nonzero(level.left_lo > 0)) for level in net.levels)
-    return net.size * apply_cost + with_a * compose_cost + net.n * (compose_cost + m * c)
+    leaf_cost = {"scalar": 1, "diagonal": m, "permutation-diagonal": 2 * m,
+                 "dplr": m * (2 * (cls.rank or 1) + 1), "dense": m * m}[cls.kind]
+    total = net.size * apply_cost + net.n * (leaf_cost + m * c)
+    for level in net.levels:
+        with_a = level.left_lo > 0
+        if cls.kind != "dplr":
+            total += int(np.count_nonzero(with_a)) * compose_cost
+            continue
+        # a DPLR product stays low-rank (rank grows with the segment) until it passes m/2
+        r1 = cls.rank * (level.left_hi - level.left_lo + 1)[with_a]
+        r2 = cls.rank * (level.right_hi - level.right_lo + 1)[with_a]
+        dense = r1 + r2 > max(cls.rank, m // 2)
+        low = 2 * m * r1 * r2 + m * (r1 + r2) + m
+        total += int(np.where(dense, compose_cost, low).sum())
+    return total
 
 
 def _assemble(model, cls, builder: GateBuilder, inputs, out, levels, topology, outputs, n,
