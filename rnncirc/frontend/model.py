@@ -27,6 +27,37 @@ from rnncirc.frontend.tracer import Sym, SymbolSym, as_sym
 from rnncirc.ir.cell import CellBuilder, CellGraph
 
 
+class Real(np.ndarray):
+    """A float array whose comparisons give 1.0/0.0, as comparison gates do in a circuit.
+
+    Plain numpy returns booleans, and ``(h > 0) + (x > 0)`` would then be a logical or (True)
+    where the circuit computes 2.0; the eager reference must mean what the circuit means.
+    """
+
+    def _compare(self, other, ufunc):
+        return ufunc(np.asarray(self), np.asarray(other)).astype(np.float64).view(Real)
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    __hash__ = None
+
+
 @dataclass(frozen=True, eq=False)
 class RNN:
     """A recurrent model h_t = step(h_{t-1}, x_t), traced once into `cell`.
@@ -96,10 +127,10 @@ class RNN:
         batch, batched = self.check_inputs(xs)
         out = np.empty((batch.shape[0], batch.shape[1]) + self.state_shape)
         for b in range(batch.shape[0]):
-            h = self.init.copy()  # a step may update h in place (h += ...)
+            h = self.init.copy().view(Real)  # a step may update h in place (h += ...)
             for t in range(batch.shape[1]):
-                x = int(batch[b, t]) if self.alphabet else batch[b, t]
-                h = np.asarray(self.step(h, x), dtype=np.float64)
+                x = int(batch[b, t]) if self.alphabet else batch[b, t].view(Real)
+                h = np.array(self.step(h, x), dtype=np.float64).view(Real)
                 out[b, t] = h
         return out if batched else out[0]
 
