@@ -234,19 +234,24 @@ class DplrAlgebra:
             block = np.full((p, m, c, m), self.zero)
             block[dense] = np.moveaxis(products, 2, 3)
             terms.append(block)
-        low = ~dense
-        if low.any():
-            rv = right[low]
-            d, u, v = (self.store.get(rv, name) for name in ("d", "u", "v"))
-            xs = x[low]
-            w = matmul_ids(self.builder, np.swapaxes(v, 1, 2), xs)  # (q, R, c) = V^T X
-            q, rmax = u.shape[0], u.shape[2]
-            products = self.builder.gates(
-                Op.MUL, np.broadcast_to(u[:, :, :, None], (q, m, rmax, c)),
-                np.broadcast_to(w[:, None, :, :], (q, m, rmax, c)))
-            block = np.full((p, m, c, rmax + 1), self.zero)
-            block[low, :, :, :rmax] = np.moveaxis(products, 2, 3)
-            block[low, :, :, rmax] = scaled_terms(self.builder, d, xs)
+        low = np.flatnonzero(~dense)
+        if len(low):
+            block = np.full((p, m, c, self.max_rank + 1), self.zero)
+            ranks = self.rank[right[low]]
+            for r in np.unique(ranks):  # group by rank: no products with the zero padding
+                rows = low[ranks == r]
+                rv = right[rows]
+                d = self.store.get(rv, "d")
+                u = self.store.get(rv, "u")[:, :, :r]
+                v = self.store.get(rv, "v")[:, :, :r]
+                xs = x[rows]
+                w = matmul_ids(self.builder, np.swapaxes(v, 1, 2), xs)  # (q, r, c) = V^T X
+                q = len(rows)
+                products = self.builder.gates(
+                    Op.MUL, np.broadcast_to(u[:, :, :, None], (q, m, r, c)),
+                    np.broadcast_to(w[:, None, :, :], (q, m, r, c)))
+                block[rows, :, :, :r] = np.moveaxis(products, 2, 3)
+                block[rows, :, :, self.max_rank] = scaled_terms(self.builder, d, xs)
             terms.append(block)
         return terms
 
@@ -265,30 +270,27 @@ class DplrAlgebra:
             self._compose_low_rank(right[low], left[low], results[low])
 
     def _compose_low_rank(self, right, left, results) -> None:
-        b = self.builder
-        d2, u2, v2 = (self.store.get(right, name) for name in ("d", "u", "v"))
-        d1, u1, v1 = (self.store.get(left, name) for name in ("d", "u", "v"))
+        # one vectorized combine per (rank_right, rank_left) group: slicing to the true ranks
+        # keeps the zero padding out of the products
         r1, r2 = self.rank[left], self.rank[right]
-        cross = matmul_ids(b, np.swapaxes(v2, 1, 2), u1)  # (P, R, R) = V2^T U1
-        # first block: D2 U1 + U2 (V2^T U1), one tree per entry
+        pairs = r1 * (self.max_rank + 1) + r2
+        for key in np.unique(pairs):
+            group = pairs == key
+            self._compose_ranks(right[group], left[group], results[group],
+                                int(r1[group][0]), int(r2[group][0]))
+
+    def _compose_ranks(self, right, left, results, r1: int, r2: int) -> None:
+        b = self.builder
+        d2, d1 = self.store.get(right, "d"), self.store.get(left, "d")
+        u2, v2 = self.store.get(right, "u")[:, :, :r2], self.store.get(right, "v")[:, :, :r2]
+        u1, v1 = self.store.get(left, "u")[:, :, :r1], self.store.get(left, "v")[:, :, :r1]
+        cross = matmul_ids(b, np.swapaxes(v2, 1, 2), u1)  # (P, r2, r1) = V2^T U1
+        # U = [D2 U1 + U2 (V2^T U1), U2], V = [V1, D1 V2]: ranks add
         mixed = matmul_ids(b, u2, cross, [scaled_terms(b, d2, u1)])
-        d1v2 = scaled_terms(b, d1, v2)
-        p, rmax = len(results), self.max_rank
-        u = np.full((p, self.m, rmax), self.zero)
-        v = np.full((p, self.m, rmax), self.zero)
-        cols = np.arange(rmax)[None, :]
-        first = cols < r1[:, None]
-        second = (cols < r2[:, None])
-        rows = np.arange(p)[:, None]
-        # columns [0, r1) from the U1 side, [r1, r1 + r2) from the U2 side
-        dst_first = np.where(first, cols, rmax)
-        dst_second = np.where(second, r1[:, None] + cols, rmax)
-        u_ext = np.concatenate([u, np.full((p, self.m, 1), self.zero)], axis=2)
-        v_ext = np.concatenate([v, np.full((p, self.m, 1), self.zero)], axis=2)
-        u_ext[rows, :, dst_first] = np.swapaxes(mixed, 1, 2)
-        v_ext[rows, :, dst_first] = np.swapaxes(v1, 1, 2)
-        u_ext[rows, :, dst_second] = np.swapaxes(u2, 1, 2)
-        v_ext[rows, :, dst_second] = np.swapaxes(d1v2, 1, 2)
-        self.store.put(results, d=b.gates(Op.MUL, d2, d1), u=u_ext[:, :, :rmax],
-                       v=v_ext[:, :, :rmax])
+        p = len(results)
+        u = np.full((p, self.m, self.max_rank), self.zero)
+        v = np.full((p, self.m, self.max_rank), self.zero)
+        u[:, :, :r1], u[:, :, r1:r1 + r2] = mixed, u2
+        v[:, :, :r1], v[:, :, r1:r1 + r2] = v1, scaled_terms(b, d1, v2)
+        self.store.put(results, d=b.gates(Op.MUL, d2, d1), u=u, v=v)
         self.rank[results] = r1 + r2
