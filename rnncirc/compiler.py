@@ -74,10 +74,19 @@ def resolve_topology(cls, length: int, topology: str, outputs: str) -> str:
         return topology
     if length == 1:
         return "sequential"
+    from rnncirc.ir.memory import fits
+    from rnncirc.lower.linear import estimate_gates
+
     candidates = [t for t in prefix.TOPOLOGIES if t != "sequential"]
     networks = [prefix.build(length, t, outputs) for t in candidates]
-    best = min(range(len(candidates)), key=lambda i: (networks[i].depth, networks[i].size, i))
-    return candidates[best]
+    order = sorted(range(len(candidates)),
+                   key=lambda i: (networks[i].depth, networks[i].size, i))
+    # least depth first; a network whose circuit would not fit in memory is passed over
+    # (DPLR and dense combines make some networks far bigger than others)
+    for i in order:
+        if fits(estimate_gates(cls, networks[i])):
+            return candidates[i]
+    return candidates[order[0]]  # none fits: the lowering refuses it with the estimate
 
 
 def lower(model: RNN, cls, length: int, topology: str, outputs: str) -> Circuit:

@@ -30,12 +30,21 @@ def _human(nbytes: float) -> str:
     raise AssertionError
 
 
+#: bytes per gate assumed while building a prefix-lowered circuit (columns, levels, builder)
+BUILD_BYTES_PER_GATE = 41
+
+
+def fits(rows: int, bytes_per_row: float = BUILD_BYTES_PER_GATE) -> bool:
+    """Would `rows` rows fit in memory (and in int32 ids)?"""
+    return rows <= MAX_ROWS and rows * bytes_per_row <= 0.8 * available_bytes()
+
+
 def ensure_fits(rows: int, bytes_per_row: float, what: str,
                 advice: str = "use a smaller --length") -> None:
     """Raise `CircuitTooLargeError` if `rows` rows would not fit in memory (or in int32 ids)."""
     need = rows * bytes_per_row
     free = available_bytes()
-    if rows > MAX_ROWS or need > 0.8 * free:
+    if not fits(rows, bytes_per_row):
         raise CircuitTooLargeError(
             f"{what} would have about {rows:,} gates and need about {_human(need)} of memory, "
             f"but only {_human(free)} is available"

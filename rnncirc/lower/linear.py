@@ -20,8 +20,8 @@ from rnncirc.analyze.classify import Classification
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.tracer import concat
 from rnncirc.ir.builder import GateBuilder
-from rnncirc.ir.circuit import BYTES_PER_GATE, Circuit, CircuitInfo
-from rnncirc.ir.memory import ensure_fits
+from rnncirc.ir.circuit import Circuit, CircuitInfo
+from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
 from rnncirc.ir.ops import ARITY, Op
 from rnncirc.ir.simplify import simplify
 from rnncirc.lower import combine, prefix
@@ -146,7 +146,7 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
     side = form.affine.side
     m, c = form.offset.shape
     net = prefix.build(n, topology, outputs)
-    ensure_fits(_estimate(cls, net, m, c), BYTES_PER_GATE + 16,
+    ensure_fits(_estimate(cls, net, m, c), BUILD_BYTES_PER_GATE,
                 f"the {topology} lowering of {model.name} over {n} steps",
                 "use a smaller --length, --outputs last, or a topology of fewer combines "
                 "(brent-kung; or sequential)")
@@ -194,8 +194,13 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
     return _assemble(model, cls, builder, inputs, out, levels, topology, outputs, n, extra)
 
 
+def estimate_gates(cls: Classification, net) -> int:
+    """Upper estimate of the gate count of a prefix lowering, before building anything."""
+    m, c = cls.linear.offset.shape
+    return _estimate(cls, net, m, c)
+
+
 def _estimate(cls: Classification, net, m: int, c: int) -> int:
-    """Upper estimate of the gate count, to refuse what cannot fit before building it."""
     apply_cost = {"scalar": 2 * m * c, "diagonal": 2 * m * c, "permutation-diagonal": 3 * m * m
                   + 2 * m * c, "dplr": 2 * m * m * c, "dense": 2 * m * m * c}[cls.kind]
     compose_cost = {"scalar": 1, "diagonal": m, "permutation-diagonal": 3 * m * m,
