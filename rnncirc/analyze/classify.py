@@ -85,7 +85,7 @@ def classify(model: RNN) -> Classification:
     >>> import numpy as np, rnncirc as rc
     >>> @rc.rnn(state=3, inputs=2)
     ... def decay(h, x):
-    ...     return rc.sigmoid(np.ones((3, 2)) @ x) * h + x.sum()
+    ...     return rc.sigmoid(np.arange(6.0).reshape(3, 2) @ x) * h + x.sum()
     >>> rc.classify(decay).kind
     'diagonal'
     """

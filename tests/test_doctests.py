@@ -1,0 +1,19 @@
+"""The examples in docstrings run and print what they say."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["rnncirc", "rnncirc.compiler", "rnncirc.frontend.model", "rnncirc.frontend.functions",
+           "rnncirc.analyze.classify", "rnncirc.ir.circuit"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert tried > 0, f"{name} has no examples"
+    assert failures == 0
