@@ -9,6 +9,7 @@ True
 """
 
 from rnncirc.analyze.classify import Classification, classify
+from rnncirc.analyze.profile import DepthProfile, depth_profile
 from rnncirc.compiler import compile
 from rnncirc.errors import RnncircError
 from rnncirc.frontend.functions import (
@@ -30,13 +31,14 @@ from rnncirc.frontend.functions import (
     where,
 )
 from rnncirc.frontend.model import RNN, rnn
+from rnncirc.export.dot import to_dot
 from rnncirc.ir.circuit import Circuit
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "RNN", "Circuit", "Classification", "RnncircError", "abs", "classify", "compile", "concat",
-    "exp", "log", "lookup",
+    "RNN", "Circuit", "Classification", "DepthProfile", "RnncircError", "abs", "classify",
+    "compile", "concat", "depth_profile", "exp", "log", "lookup", "to_dot",
     "maximum", "minimum", "outer", "relu", "rnn", "sigmoid", "silu", "softplus", "sqrt",
     "stack", "tanh", "where",
 ]

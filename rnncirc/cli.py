@@ -12,6 +12,12 @@ import sys
 
 from rnncirc.compiler import TOPOLOGIES
 from rnncirc.errors import RnncircError
+from rnncirc.export.commands import (
+    add_compile_dot_argument,
+    add_dot_command,
+    add_profile_command,
+    compile_dot,
+)
 
 _EPILOG = """examples:
   rnncirc compile examples/elman.py --length 1024
@@ -75,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--no-formulas", action="store_true",
                           help="skip the exact depth(n)/size(n) formulas (they build a few "
                                "small circuits of the same family)")
+    add_compile_dot_argument(compile_)
     compile_.set_defaults(run=_cmd_compile)
 
     classify = commands.add_parser(
@@ -90,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--json", metavar="PATH",
                           help="also write the classification as JSON to PATH ('-' for stdout)")
     classify.set_defaults(run=_cmd_classify)
+    add_profile_command(commands)
+    add_dot_command(commands)
     return parser
 
 
@@ -108,6 +117,8 @@ def _cmd_compile(args) -> None:
             with open(args.json, "w") as out:
                 json.dump(report, out, indent=2)
             print(f"wrote {args.json}")
+    if args.dot:
+        compile_dot(model, circuit, args.dot)
     if args.save:
         with open(args.save, "wb") as out:  # a path would get ".npz" appended by numpy
             circuit.save(out)

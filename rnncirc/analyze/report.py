@@ -14,6 +14,7 @@ from rnncirc.ir.circuit import Circuit
 def compile_with_report(model: RNN, length: int, topology: str = "auto",
                         outputs: str = "all", formulas: bool = True) -> tuple[Circuit, dict]:
     """Compile and gather everything the report shows (formulas included)."""
+    from rnncirc.analyze.counts import counts_summary
     from rnncirc.analyze.formulas import format_formula
     from rnncirc.compiler import check_options, classify_model, lower, resolve_topology
 
@@ -49,6 +50,7 @@ def compile_with_report(model: RNN, length: int, topology: str = "auto",
         "critical_path": critical_path_summary(circuit),
         "compile_seconds": round(seconds, 4),
     }
+    report.update(counts_summary(circuit))
     if "dense_from_level" in circuit.info.extra:
         report["dplr_dense_from_level"] = circuit.info.extra["dense_from_level"]
     return circuit, report
@@ -102,6 +104,10 @@ def format_report(report: dict, path: str | None = None) -> str:
         f"size           {report['size']:,} gates ({ops})",
         f"depth          {report['depth']:,}",
     ]
+    if "multiplicative_depth" in report:
+        lines.append(f"mult. depth    {report['multiplicative_depth']:,} (products of two "
+                     f"non-constant values; {report['nonconstant_multiplications']:,} such "
+                     "multiplications)")
     if report.get("depth_formula_text"):
         lines.append(f"depth(n)       {report['depth_formula_text']}")
         lines.append(f"size(n)        {report['size_formula_text']}")

@@ -1,0 +1,212 @@
+"""depth_profile: rows equal rc.compile's circuits, formulas equal every measured row (exact
+arithmetic), reprs, plot, JSON and the ``rnncirc profile`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+import rnncirc as rc
+from rnncirc.analyze.counts import multiplicative_depth, nonconstant_multiplications
+from rnncirc.analyze.formulas import evaluate_formula
+from rnncirc.analyze.profile import (
+    DEFAULT_LENGTHS,
+    DepthProfile,
+    DepthProfiles,
+    depth_profile,
+    formula_text,
+)
+from rnncirc.errors import OptionError
+from rnncirc.export.commands import add_profile_command, parse_lengths
+
+from ..conftest import example
+from ..models import LINEAR, nonlinear
+
+
+def _assert_formulas_hold(profile: DepthProfile) -> None:
+    assert profile.depth_formula is not None and profile.size_formula is not None
+    for row in profile.rows:
+        n = row["length"]
+        assert evaluate_formula(profile.depth_formula, n) == row["depth"], (profile.model, n)
+        assert evaluate_formula(profile.size_formula, n) == row["size"], (profile.model, n)
+
+
+def test_default_lengths():
+    assert DEFAULT_LENGTHS[0] == 1 and DEFAULT_LENGTHS[-1] == 4096
+    assert {1 << k for k in range(13)} <= set(DEFAULT_LENGTHS)
+    assert list(DEFAULT_LENGTHS) == sorted(set(DEFAULT_LENGTHS))
+
+
+def test_formulas_equal_measured_rows_at_every_default_length():
+    profile = depth_profile(example("s5"))
+    assert profile.lengths == list(DEFAULT_LENGTHS)
+    _assert_formulas_hold(profile)
+
+
+@pytest.mark.parametrize("name", ["mingru", "parity", "mamba2", "lru"])
+def test_formulas_of_gallery_models(name):
+    profile = depth_profile(example(name), [n for n in DEFAULT_LENGTHS if n <= 512])
+    _assert_formulas_hold(profile)
+
+
+def test_formulas_of_an_unrolled_model_at_every_default_length():
+    @rc.rnn(state=4, inputs=2)
+    def small_elman(h, x):
+        return rc.tanh(np.full((4, 4), 0.2) @ h + np.ones((4, 2)) @ x)
+
+    profile = depth_profile(small_elman)
+    assert profile.family == "sequential" and profile.kind == "nonlinear"
+    _assert_formulas_hold(profile)
+    assert formula_text(profile.depth_formula) == "5n - 3"  # mul, 2 adds, add, tanh
+
+
+@pytest.mark.parametrize("name", ["scalar", "diagonal", "permutation", "symbol_permutation",
+                                  "dense", "gated_matrix"])
+def test_formulas_of_every_kind(name):
+    profile = depth_profile(LINEAR[name][0], [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 300])
+    _assert_formulas_hold(profile)
+
+
+def test_auto_formula_is_exact_at_unlisted_lengths_too():
+    """"auto" picks sklansky / brent-kung at small n: the formula has branches for them."""
+    model = LINEAR["diagonal"][0]
+    profile = depth_profile(model, [64, 128])
+    for n in range(1, 41):
+        circuit = rc.compile(model, n)
+        assert evaluate_formula(profile.depth_formula, n) == circuit.depth, n
+        assert evaluate_formula(profile.size_formula, n) == circuit.size, n
+    assert "ladner-fischer" in profile.formula_note
+
+
+@pytest.mark.parametrize("model,lengths", [
+    (nonlinear, [1, 2, 3, 7, 16, 40]),
+    (LINEAR["dplr"][0], [1, 2, 5, 9, 16, 33]),
+    (LINEAR["scalar"][0], [1, 4, 9, 12, 20]),
+])
+def test_rows_equal_rc_compile(model, lengths):
+    """Every row is the circuit rc.compile builds (unrolled rows come from one long build)."""
+    profile = depth_profile(model, lengths)
+    for row in profile.rows:
+        circuit = rc.compile(model, row["length"])
+        assert row["topology"] == circuit.topology
+        assert (row["depth"], row["size"]) == (circuit.depth, circuit.size)
+        assert row["op_counts"] == circuit.op_counts
+        assert row["multiplicative_depth"] == multiplicative_depth(circuit)
+        assert row["nonconstant_multiplications"] == nonconstant_multiplications(circuit)
+
+
+def test_explicit_topology_and_outputs_last():
+    model = LINEAR["diagonal"][0]
+    profile = depth_profile(model, [1, 2, 6, 16, 33], topology="brent-kung", outputs="last")
+    assert {row["topology"] for row in profile.rows} == {"brent-kung"}
+    _assert_formulas_hold(profile)
+    for row in profile.rows:
+        circuit = rc.compile(model, row["length"], topology="brent-kung", outputs="last")
+        assert (row["depth"], row["size"]) == (circuit.depth, circuit.size)
+    seq = depth_profile(nonlinear, [1, 3, 10], outputs="last")
+    for row in seq.rows:
+        circuit = rc.compile(nonlinear, row["length"], outputs="last")
+        assert (row["depth"], row["size"]) == (circuit.depth, circuit.size)
+
+
+def test_dplr_formula_is_na_and_says_why():
+    profile = depth_profile(LINEAR["deltanet"][0], [1, 2, 4, 8, 16])
+    assert profile.depth_formula is None and profile.size_formula is None
+    assert "DPLR" in profile.formula_note and "low-rank" in profile.formula_note
+    assert formula_text(None) == "n/a"
+    data = profile.to_dict()
+    assert data["depth_formula"] is None and data["depth_formula_text"] == "n/a"
+    assert "n/a" in profile._repr_html_() and "DPLR" in profile._repr_html_()
+
+
+def test_several_models_and_reprs():
+    profiles = depth_profile([LINEAR["diagonal"][0], nonlinear], [1, 2, 4, 8, 16])
+    assert isinstance(profiles, DepthProfiles) and len(profiles) == 2
+    assert profiles["nonlinear"].kind == "nonlinear"
+    assert [p.model for p in profiles] == ["diagonal", "nonlinear"]
+    page = profiles._repr_html_()
+    assert "<table>" in page and "diagonal" in page and "TC0" in page
+    assert formula_text(profiles["diagonal"].depth_formula) in page.replace("&gt;", ">")
+    text = repr(profiles)
+    assert "depth(n) =" in text and "mult.depth" in text
+    data = json.loads(json.dumps(profiles.to_dict()))
+    row = data["profiles"][1]["rows"][-1]
+    assert set(row) >= {"length", "depth", "size", "op_counts", "multiplicative_depth",
+                        "nonconstant_multiplications", "topology"}
+    assert depth_profile({"a": nonlinear}, [2])[0].model == "nonlinear"
+
+
+def test_formula_text():
+    profile = depth_profile(LINEAR["diagonal"][0], [1, 2, 64])
+    assert formula_text(profile.depth_formula).startswith("2⌈log2 n⌉")
+    assert "LF(n)" in formula_text(profile.size_formula)
+
+
+def test_bad_arguments():
+    with pytest.raises(OptionError, match="lengths"):
+        depth_profile(nonlinear, [0, 3])
+    with pytest.raises(OptionError, match="lengths"):
+        depth_profile(nonlinear, [])
+    with pytest.raises(OptionError, match="RNN"):
+        depth_profile("examples/mamba.py")
+    with pytest.raises(OptionError, match="topology"):
+        depth_profile(nonlinear, [2], topology="zigzag")
+    with pytest.raises(rc.errors.NotLinearError):
+        depth_profile(nonlinear, [2, 4], topology="sklansky")
+
+
+def test_plot_several_models_on_one_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    profiles = depth_profile([LINEAR["diagonal"][0], nonlinear], [1, 2, 4, 8, 16, 32])
+    path = tmp_path / "profile.png"
+    fig = profiles.plot(path)
+    assert path.stat().st_size > 10_000
+    depth_ax, size_ax = fig.axes[:2]
+    assert len(depth_ax.get_lines()) == len(size_ax.get_lines()) == 2
+    assert depth_ax.get_xscale() == "log" and depth_ax.xaxis.get_transform().base == 2
+    ys = [line.get_ydata() for line in depth_ax.get_lines()]
+    assert ys[1][-1] > 5 * ys[0][-1]  # the unrolled model's depth runs away
+    import matplotlib.pyplot as plt
+
+    fig2, ax = plt.subplots()
+    assert profiles[0].plot(ax=ax) is fig2 and len(ax.get_lines()) == 1
+    plt.close("all")
+
+
+def test_parse_lengths():
+    assert parse_lengths("1,2,5") == [1, 2, 5]
+    assert parse_lengths("3:20") == [3, 4, 6, 8, 12, 16, 20]
+    assert parse_lengths("1:9:4") == [1, 5, 9]
+    for bad in ("0:4", "a,b", "5:2", "1:2:3:4", ""):
+        with pytest.raises(OptionError):
+            parse_lengths(bad)
+
+
+def _run(argv):
+    parser = argparse.ArgumentParser()
+    add_profile_command(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+def test_profile_command(tmp_path, capsys, examples_dir):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    plot, out = tmp_path / "p.png", tmp_path / "p.json"
+    _run(["profile", f"{examples_dir}/s5.py", "--lengths", "1:64", "--plot", str(plot),
+          "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert "depth(n) = 5⌈log2 n⌉ + 8" in printed and "ladner-fischer" in printed
+    assert plot.stat().st_size > 10_000
+    data = json.loads(out.read_text())
+    assert data["model"] == "s5" and data["rows"][-1]["length"] == 64
+    _run(["profile", f"{examples_dir}/parity.py", "-l", "2,4", "--json", "-"])
+    assert json.loads(capsys.readouterr().out)["kind"] == "permutation-diagonal"
