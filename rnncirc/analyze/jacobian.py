@@ -18,7 +18,7 @@ the "left" side (S_t = A S + B). Then A is m x m, not (pq) x (pq).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,6 +54,8 @@ class AffineStep:
     terms: tuple  # Jacobian terms of the output w.r.t. r, output-shaped
     side: str  # "vector", "left", "right" or "flat"
     m: int  # size of the reduced state
+    #: one-step leaf templates already scalarized for this step (lowering reuses them)
+    templates: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def _ones(builder: CellBuilder, shape) -> Sym:

@@ -94,8 +94,17 @@ def _leaves(cls: Classification, builder: GateBuilder, inputs: np.ndarray,
 
 
 def _leaf_template(affine, tensors: list):
-    """One step's leaf tensors as a structurally hashed template (rows, consts, output ids)."""
-    template = GateBuilder()
+    """One step's leaf tensors as a structurally hashed template (rows, consts, output ids).
+
+    Cached on the affine step: every length of a profile reuses it.
+    """
+    key = tuple(t.node.id for t in tensors)
+    if key not in affine.templates:
+        affine.templates[key] = _build_leaf_template(affine, tensors)
+    return affine.templates[key]
+
+
+def _build_leaf_template(affine, tensors: list):    template = GateBuilder()
     x = affine.input
     slots = template.leaf(Op.INPUT, np.arange(x.size)).reshape((1,) + x.shape)
     flat = concat([t.reshape(-1) for t in tensors]) if len(tensors) > 1 else \
