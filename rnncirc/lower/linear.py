@@ -104,7 +104,8 @@ def _leaf_template(affine, tensors: list):
     return affine.templates[key]
 
 
-def _build_leaf_template(affine, tensors: list):    template = GateBuilder()
+def _build_leaf_template(affine, tensors: list):
+    template = GateBuilder()
     x = affine.input
     slots = template.leaf(Op.INPUT, np.arange(x.size)).reshape((1,) + x.shape)
     flat = concat([t.reshape(-1) for t in tensors]) if len(tensors) > 1 else \
