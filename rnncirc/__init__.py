@@ -10,6 +10,7 @@ True
 
 from rnncirc.analyze.classify import Classification, classify
 from rnncirc.analyze.profile import DepthProfile, depth_profile
+from rnncirc.boolean import BooleanCircuit, to_boolean
 from rnncirc.compiler import compile
 from rnncirc.errors import RnncircError
 from rnncirc.frontend.functions import (
@@ -37,7 +38,8 @@ from rnncirc.ir.circuit import Circuit
 __version__ = "0.1.0"
 
 __all__ = [
-    "RNN", "Circuit", "Classification", "DepthProfile", "RnncircError", "abs", "classify",
+    "RNN", "BooleanCircuit", "Circuit", "Classification", "DepthProfile", "RnncircError", "abs",
+    "classify", "to_boolean",
     "compile", "concat", "depth_profile", "exp", "log", "lookup", "to_dot",
     "maximum", "minimum", "outer", "relu", "rnn", "sigmoid", "silu", "softplus", "sqrt",
     "stack", "tanh", "where",

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from rnncirc.boolean.commands import add_boolean_command
 from rnncirc.compiler import TOPOLOGIES
 from rnncirc.errors import RnncircError
 from rnncirc.export.commands import (
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify.set_defaults(run=_cmd_classify)
     add_profile_command(commands)
     add_dot_command(commands)
+    add_boolean_command(commands)
     return parser
 
 

@@ -26,7 +26,8 @@ def check_options(model, length, topology: str, outputs: str) -> None:
 
 
 def compile(model: RNN, length: int, *, topology: str = "auto",  # noqa: A001 - public name
-            outputs: str = "all") -> Circuit:
+            outputs: str = "all", domain: str = "real", width: int | None = None,
+            **boolean_options):
     """Compile `model` over `length` steps into a gate-level `Circuit`.
 
     Parameters
@@ -35,6 +36,9 @@ def compile(model: RNN, length: int, *, topology: str = "auto",  # noqa: A001 - 
     length : int — the sequence length n (>= 1).
     topology : str — ``"auto"``, ``"sequential"`` or a prefix-network family.
     outputs : ``"all"`` (every h_t) or ``"last"`` (only h_n).
+    domain : ``"real"`` (an arithmetic circuit, the default) or ``"int"``: the same circuit
+        lowered to AND/XOR/NOT on `width`-bit two's-complement words (a `BooleanCircuit`;
+        further keyword arguments go to `rc.to_boolean`).
 
     Examples
     --------
@@ -46,6 +50,16 @@ def compile(model: RNN, length: int, *, topology: str = "auto",  # noqa: A001 - 
     >>> circuit.size, circuit.depth
     (7, 7)
     """
+    if domain not in ("real", "int"):
+        raise OptionError(f"domain must be 'real' or 'int', got {domain!r}")
+    if domain == "int":
+        from rnncirc.boolean.lower import compile_boolean
+
+        check_options(model, length, topology, outputs)
+        return compile_boolean(model, int(length), 8 if width is None else width, topology,
+                               outputs, **boolean_options)
+    if width is not None or boolean_options:
+        raise OptionError("width and boolean options need domain='int'")
     check_options(model, length, topology, outputs)
     # classify (exact, from the cell) -> pick the lowering -> build the gate-level circuit
     cls = classify_model(model)
