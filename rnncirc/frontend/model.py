@@ -77,6 +77,12 @@ class RNN:
         inputs = f"alphabet={self.alphabet}" if self.alphabet else f"inputs={self.input_size}"
         return f"RNN({self.name!r}, state={self.state_shape}, {inputs})"
 
+    def _repr_svg_(self):
+        """The cell diagram, inline in notebooks (None without Graphviz)."""
+        from rnncirc.export.dot import repr_svg
+
+        return repr_svg(self)
+
     def check_inputs(self, xs) -> tuple[np.ndarray, bool]:
         """Validate `xs`; return it as a batched array and whether a batch axis was given."""
         xs = np.asarray(xs)
