@@ -13,6 +13,7 @@ import sys
 from rnncirc.boolean.commands import add_boolean_command
 from rnncirc.compiler import TOPOLOGIES
 from rnncirc.errors import RnncircError
+from rnncirc.eval.run_command import add_run_command
 from rnncirc.export.commands import (
     add_compile_dot_argument,
     add_dot_command,
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_profile_command(commands)
     add_dot_command(commands)
     add_boolean_command(commands)
+    add_run_command(commands)
     return parser
 
 

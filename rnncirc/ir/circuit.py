@@ -126,6 +126,32 @@ class Circuit:
         """Number of gates on each level 1..depth (index 0 counts the leaves)."""
         return np.bincount(self.levels, minlength=self.depth + 1)
 
+    @cached_property
+    def multiplicative_depth(self) -> int:
+        """Most products of two non-constant values on any path (homomorphic-encryption levels)."""
+        from rnncirc.analyze.counts import multiplicative_depth
+
+        return multiplicative_depth(self)
+
+    @cached_property
+    def nonconstant_multiplications(self) -> int:
+        """Products of two non-constant values (the R1CS constraint count of ZK users)."""
+        from rnncirc.analyze.counts import nonconstant_multiplications
+
+        return nonconstant_multiplications(self)
+
+    @cached_property
+    def depth_per_op(self) -> dict[str, int]:
+        """For each op, the most gates of that op on any input-to-output path."""
+        from rnncirc.analyze.counts import depth_per_op
+
+        return depth_per_op(self)
+
+    def _repr_svg_(self):
+        from rnncirc.export.dot import repr_svg
+
+        return repr_svg(self)
+
     def critical_path(self) -> list[dict]:
         """One longest path, input to output: each gate with its level, op, step, cell op."""
         from rnncirc.analyze.levels import trace_back
@@ -141,10 +167,21 @@ class Circuit:
                  "cell_op": labels[self.node[g]] if 0 <= self.node[g] < len(labels) else None}
                 for g in path]
 
-    def evaluate(self, xs, *, method: str = "reference") -> np.ndarray:
+    def evaluate(self, xs, *, method: str = "fast", dtype: str = "float64",
+                 modulus: int | None = None) -> np.ndarray:
         """Evaluate on inputs shaped as for `RNN.run`; returns the same shapes.
 
         ``outputs="last"`` circuits return ``(*state)`` or ``(batch, *state)``.
+
+        Parameters
+        ----------
+        method : ``"fast"`` (default: levelized Numba kernels, `rnncirc.eval.fast`) or
+            ``"reference"`` (the plain numpy evaluator, the oracle; float64 only).
+        dtype : ``"float64"`` (default), ``"float32"``, or ``"int64"`` for exact arithmetic
+            modulo a prime (fast method only).
+        modulus : the prime p for ``dtype="int64"`` (default 2^31 - 1); giving it implies
+            int64. Inputs and constants are mapped to their exact residues mod p (a float
+            is the dyadic rational m/2^k); only add, sub, mul and neg gates are allowed.
 
         Examples
         --------
@@ -155,13 +192,28 @@ class Circuit:
         >>> circuit = rc.compile(running_sum, 3)
         >>> circuit.evaluate(np.array([[1.0], [2.0], [3.0]])).ravel().tolist()
         [1.0, 3.0, 6.0]
+        >>> circuit.evaluate(np.array([[1], [2], [-3]]), modulus=7).ravel().tolist()
+        [1, 3, 0]
         """
-        from rnncirc.eval.reference import evaluate_reference
+        if method == "reference":
+            from rnncirc.eval.reference import evaluate_reference
 
-        if method != "reference":
-            raise RnncircError(f"unknown evaluation method {method!r}; use 'reference'")
-        batch, batched = self.check_inputs(xs)
-        values = evaluate_reference(self, batch)
+            if dtype not in ("float64", np.float64) or modulus is not None:
+                raise RnncircError("method='reference' evaluates in float64 only; use "
+                                   "method='fast' for float32 or modular arithmetic")
+            batch, batched = self.check_inputs(xs)
+            values = evaluate_reference(self, batch)
+        elif method == "fast":
+            from rnncirc.eval.fast import evaluate_fast
+
+            batch, batched = self.check_inputs(xs)
+            raw = np.asarray(xs)
+            if np.issubdtype(raw.dtype, np.integer) and not self.info.alphabet:
+                batch = raw.reshape(batch.shape)  # keep integers exact (no float64 detour)
+            values = evaluate_fast(self, batch, dtype=dtype, modulus=modulus)
+        else:
+            raise RnncircError(f"unknown evaluation method {method!r}; use 'fast' or "
+                               "'reference'")
         if self.info.outputs == "last":
             values = values[:, 0]
         return values if batched else values[0]

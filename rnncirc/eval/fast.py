@@ -1,0 +1,311 @@
+"""The fast evaluator: a circuit's schedule run by the Numba kernels over a batch.
+
+`evaluate_fast` is what ``Circuit.evaluate`` calls by default; `Evaluator` is the reusable
+object behind it (one per circuit, cached), with `Evaluator.run` for callers that hold their
+data time-major (``(slots, batch)``, as the benchmark does) and want a preallocated output.
+
+Parallelism (``numba.get_num_threads()`` threads):
+
+* lanes: when the padded batch gives every thread at least one cache line of lanes, each
+  thread runs the whole schedule on its own lanes, with no synchronization at all;
+* levels: otherwise, a step whose work (gates times lanes) reaches ``wide_threshold`` is
+  split over the threads (`kernels.WIDE`), and the narrow steps between wide ones run
+  serially in one call (a long, narrow circuit such as an unrolled GRU never pays a per-step
+  fork/join). The threshold is high: on a small shared machine a fork/join can cost
+  milliseconds when another process holds a core, and time-tiled schedules
+  (`rnncirc.eval.schedule`) keep prefix networks narrow per step anyway.
+
+Memory: the register file holds ``schedule.n_regs`` rows of the padded batch, the widest
+set of simultaneously live values (`EvalStats`), next to the inputs and the outputs.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from rnncirc.errors import InputError, OptionError, RnncircError
+from rnncirc.eval import kernels
+from rnncirc.eval.schedule import Schedule, build_schedule
+from rnncirc.ir.circuit import Circuit
+from rnncirc.ir.ops import OP_NAMES
+
+#: a level is split over threads when gates x lanes reaches this (below it fork/join costs more)
+WIDE_THRESHOLD = 1 << 20
+#: default modulus for exact evaluation: the Mersenne prime 2^31 - 1
+DEFAULT_MODULUS = 2**31 - 1
+DTYPES = {"float64": np.float64, "float32": np.float32, "int64": np.int64}
+
+_CACHE_LINE = 64
+_SCHEDULES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class ModulusError(RnncircError):
+    """Exact modular evaluation was asked for something it cannot do exactly."""
+
+
+@dataclass(frozen=True)
+class EvalStats:
+    """What one evaluation used: the register file against one row per circuit node."""
+
+    batch: int
+    lanes: int  # batch padded to the vector width
+    width: int  # vector width W
+    dtype: str
+    n_regs: int
+    peak_bytes: int  # register file: n_regs x lanes x itemsize
+    naive_bytes: int  # one value per circuit node and batch element (the reference evaluator)
+    schedule_bytes: int
+    threads: int
+    mode: str  # "serial", "lanes" or "levels"
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def get_schedule(circuit: Circuit) -> Schedule:
+    """The circuit's schedule, computed on first use and kept as long as the circuit lives."""
+    schedule = _SCHEDULES.get(circuit)
+    if schedule is None:
+        schedule = build_schedule(circuit)
+        _SCHEDULES[circuit] = schedule
+    return schedule
+
+
+def vector_width(batch: int) -> int:
+    """Lanes per vector for a batch: 1 or 8 (the batch is padded to a multiple of 8).
+
+    Each width is one compiled kernel per dtype, so the choice is kept small.
+    """
+    return 1 if batch <= 1 else 8
+
+
+def check_modulus(p: int) -> int:
+    if isinstance(p, bool) or not isinstance(p, int | np.integer):
+        raise OptionError(f"modulus must be an int, got {p!r}")
+    p = int(p)
+    if not 2 < p < 2**31 or not _is_prime(p):
+        raise OptionError(f"modulus must be an odd prime below 2^31, got {p}")
+    return p
+
+
+def _is_prime(p: int) -> bool:
+    if p % 2 == 0:
+        return p == 2
+    return all(p % d for d in range(3, math.isqrt(p) + 1, 2))
+
+
+def residues(values: np.ndarray, p: int, what: str) -> np.ndarray:
+    """Exact residues mod p of numbers that are integers or dyadic rationals (any float).
+
+    A float is exactly m / 2^k, and 2 is invertible mod an odd prime, so every finite float
+    has one exact residue; integer arrays are reduced directly.
+    """
+    values = np.asarray(values)
+    if np.issubdtype(values.dtype, np.integer) or values.dtype == bool:
+        return np.mod(values.astype(np.int64), p)
+    values = values.astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ModulusError(f"{what} holds inf or NaN, which has no residue mod {p}")
+    mantissa, exponent = np.frexp(values)  # value = m * 2^e exactly, |m| < 2^53
+    m = (mantissa * 2.0**53).astype(np.int64)
+    e = exponent.astype(np.int64) - 53
+    powers, where = np.unique(e, return_inverse=True)
+    inverse_two = pow(2, -1, p)
+    factor = np.array([pow(2, int(k), p) if k >= 0 else pow(inverse_two, -int(k), p)
+                       for k in powers], dtype=np.int64)
+    return np.mod(np.mod(m, p) * factor[where.reshape(e.shape)], p)
+
+
+class Evaluator:
+    """Runs one circuit's schedule; cheap to create once the schedule exists."""
+
+    def __init__(self, circuit: Circuit, *, dtype="float64", modulus: int | None = None,
+                 wide_threshold: int = WIDE_THRESHOLD):
+        self.circuit = circuit
+        self.schedule = get_schedule(circuit)
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+        if name not in DTYPES:
+            raise OptionError(f"dtype must be float64, float32 or int64, got {dtype!r}")
+        if modulus is not None and name != "int64":
+            name = "int64"
+        if name == "int64":
+            self.modulus = check_modulus(DEFAULT_MODULUS if modulus is None else modulus)
+            bad = sorted(op for op in self.schedule.gate_ops if op not in kernels.MODP_OPS)
+            if bad:
+                raise ModulusError(
+                    "exact evaluation modulo p supports add, sub, mul and neg only; this "
+                    f"circuit has {', '.join(OP_NAMES[o] for o in bad)} gates")
+            self.const_values = residues(self.schedule.const_val, self.modulus, "a constant")
+        else:
+            self.modulus = 0
+            self.const_values = self.schedule.const_val.astype(DTYPES[name])
+        self.dtype = np.dtype(DTYPES[name])
+        self.wide_threshold = wide_threshold
+
+    # -- layout helpers --------------------------------------------------------------------
+    @staticmethod
+    def _flat(array: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """A (slots, batch) array as (flat buffer, slot stride, lane stride) in elements."""
+        if array.flags.c_contiguous:
+            return array.reshape(-1), array.shape[1], 1
+        if array.flags.f_contiguous:
+            return array.T.reshape(-1), 1, array.shape[0]
+        raise AssertionError("expected a C- or F-contiguous (slots, batch) array")
+
+    def _registers(self, lanes: int) -> np.ndarray:
+        """Zeroed register file, rows aligned to 64 bytes, constants filled in."""
+        n = max(1, self.schedule.n_regs) * lanes
+        extra = _CACHE_LINE // self.dtype.itemsize
+        buf = np.zeros(n + extra, dtype=self.dtype)
+        start = (-buf.ctypes.data % _CACHE_LINE) // self.dtype.itemsize
+        V = buf[start:start + n]
+        s = self.schedule
+        if len(s.const_reg):
+            V.reshape(-1, lanes)[s.const_reg] = self.const_values[:, None]
+        return V
+
+    def stats(self, batch: int, mode: str = "serial", threads: int = 1) -> EvalStats:
+        width = vector_width(batch)
+        lanes = -(-batch // width) * width
+        item = self.dtype.itemsize
+        s = self.schedule
+        return EvalStats(batch=batch, lanes=lanes, width=width, dtype=self.dtype.name,
+                         n_regs=s.n_regs, peak_bytes=s.n_regs * lanes * item,
+                         naive_bytes=s.num_nodes * batch * 8, schedule_bytes=s.nbytes(),
+                         threads=threads, mode=mode)
+
+    def plan(self, batch: int) -> tuple[str, int, list]:
+        """(mode, threads, segments): how a batch is split over threads and levels.
+
+        Segments are ``("serial", l0, l1)``, ``("lanes", l0, l1)`` or ``("wide", lv)``.
+        """
+        width = vector_width(batch)
+        chunks = -(-batch // width)
+        threads = numba.get_num_threads()
+        s = self.schedule
+        line_chunks = max(1, _CACHE_LINE // (width * self.dtype.itemsize))
+        if threads > 1 and chunks >= 2 * line_chunks:
+            return "lanes", threads, [("lanes", 0, s.n_levels)]
+        work = s.level_work.astype(np.int64) * chunks * width
+        if threads == 1 or work.max(initial=0) < self.wide_threshold:
+            return "serial", 1, [("serial", 0, s.n_levels)]
+        segments = []
+        start = 0
+        for lv in np.flatnonzero(work >= self.wide_threshold).tolist():
+            if lv > start:
+                segments.append(("serial", start, lv))
+            segments.append(("wide", lv))
+            start = lv + 1
+        if start < s.n_levels:
+            segments.append(("serial", start, s.n_levels))
+        return "levels", threads, segments
+
+    # -- evaluation ------------------------------------------------------------------------
+    def run(self, X: np.ndarray, out: np.ndarray | None = None, *, progress=None,
+            segment_gates: int | None = None) -> np.ndarray:
+        """Evaluate on input slots `X` ``(slots, batch)``; return outputs ``(n_out, batch)``.
+
+        `X` (and `out`, if given) may be C-contiguous (time-major) or the transpose of a
+        C-contiguous ``(batch, slots)`` array; its dtype must be the evaluator's. `progress`
+        is called as ``progress(done_gates, total_gates)`` between chunks of about
+        `segment_gates` gates.
+        """
+        s = self.schedule
+        if X.ndim != 2 or X.shape[0] != s.n_inputs:
+            raise InputError(f"expected input slots of shape ({s.n_inputs}, batch), got "
+                             f"{X.shape}")
+        batch = X.shape[1]
+        if X.dtype != self.dtype:
+            raise InputError(f"inputs must have dtype {self.dtype}, got {X.dtype}")
+        if not (X.flags.c_contiguous or X.flags.f_contiguous):
+            X = np.ascontiguousarray(X)
+        if out is None:
+            out = np.empty((s.n_outputs, batch), dtype=self.dtype)
+        elif out.shape != (s.n_outputs, batch) or out.dtype != self.dtype or not (
+                out.flags.c_contiguous or out.flags.f_contiguous):
+            raise InputError(f"out must be a contiguous ({s.n_outputs}, {batch}) array of "
+                             f"{self.dtype}")
+        if batch == 0 or s.n_outputs == 0:
+            return out
+        if X.size == 0:  # no input slots at all: any valid buffer will do
+            X = np.zeros((1, batch), dtype=self.dtype)
+        width = vector_width(batch)
+        chunks = -(-batch // width)
+        lanes_count = chunks * width
+        V = self._registers(lanes_count)
+        Xf, xs0, xs1 = self._flat(X)
+        Of, os0, os1 = self._flat(out)
+        lanes = (0,) * width
+        sched = (s.ga, s.gb, s.gc, s.go, s.run_op, s.run_kind, s.run_ptr, s.run_idx,
+                 s.run_base, s.run_stride, s.level_run_ptr,
+                 s.load_slot, s.load_reg, s.load_len, s.level_load_ptr,
+                 s.store_reg, s.store_pos, s.store_len, s.level_store_ptr)
+        io = (V, lanes_count, Xf, xs0, xs1, Of, os0, os1, batch, self.modulus, lanes)
+        mode, threads, segments = self.plan(batch)
+        if progress is not None or segment_gates is not None:
+            per_segment = segment_gates or max(1024, (1 << 24) // lanes_count)
+            segments = _split_segments(segments, s, per_segment)
+        level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
+        bounds = np.linspace(0, chunks, threads + 1).round().astype(np.int64)
+        for seg in segments:
+            if seg[0] == "serial":
+                kernels.run(kernels.SERIAL, seg[1], seg[2], 1, bounds, *io, *sched)
+            elif seg[0] == "lanes":
+                kernels.run(kernels.LANES, seg[1], seg[2], threads, bounds, *io, *sched)
+            else:
+                kernels.run(kernels.WIDE, seg[1], seg[1] + 1, 4 * threads, bounds, *io,
+                            *sched)
+            if progress is not None:
+                last = seg[2] if seg[0] != "wide" else seg[1] + 1
+                progress(int(level_gate_ptr[last]), s.n_gates)
+        return out
+
+
+def _split_segments(segments: list, s: Schedule, gates_per_segment: int) -> list:
+    """Cut serial/lane segments into pieces of about `gates_per_segment` gates."""
+    ptr = np.concatenate([[0], np.cumsum(s.level_work)])
+    result = []
+    for seg in segments:
+        if seg[0] == "wide":
+            result.append(seg)
+            continue
+        kind, l0, l1 = seg
+        while l0 < l1:
+            target = ptr[l0] + gates_per_segment
+            l_next = int(np.searchsorted(ptr, target, side="right")) - 1
+            l_next = min(l1, max(l0 + 1, l_next))
+            result.append((kind, l0, l_next))
+            l0 = l_next
+    return result
+
+
+def evaluate_fast(circuit: Circuit, values: np.ndarray, *, dtype="float64",
+                  modulus: int | None = None, progress=None,
+                  segment_gates: int | None = None) -> np.ndarray:
+    """Outputs for input-slot values ``(batch, slots)``: ``(batch, *circuit.outputs.shape)``.
+
+    The same contract as `rnncirc.eval.reference.evaluate_reference`, for float64, float32
+    or exact residues modulo a prime (``dtype="int64"`` or ``modulus=p``).
+    """
+    evaluator = Evaluator(circuit, dtype=dtype, modulus=modulus)
+    values = np.asarray(values)
+    if evaluator.modulus:
+        values = residues(values, evaluator.modulus, "an input")
+    batch = values.shape[0]
+    n_out = evaluator.schedule.n_outputs
+    if batch == 1:  # (1, slots) is already time-major
+        X = np.ascontiguousarray(values, dtype=evaluator.dtype).reshape(-1, 1)
+        out = evaluator.run(X, progress=progress, segment_gates=segment_gates).reshape(1, -1)
+    else:  # transposed once each way, so that the kernels copy whole vectors
+        X = np.empty((values.shape[1], batch), dtype=evaluator.dtype)
+        kernels.transpose(np.ascontiguousarray(values), X)
+        native = evaluator.run(X, progress=progress, segment_gates=segment_gates)
+        out = np.empty((batch, n_out), dtype=evaluator.dtype)
+        kernels.transpose(native, out)
+    return out.reshape((batch,) + circuit.outputs.shape)
+

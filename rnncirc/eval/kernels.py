@@ -1,0 +1,780 @@
+"""Numba kernels that walk a `Schedule` step by step over a batch.
+
+Data layout
+-----------
+The register file ``V`` is one flat C array: register ``r`` is the row
+``V[r*Bp : (r+1)*Bp]`` of ``Bp`` lanes (the batch, padded to a multiple of the vector width
+``W``), so every gate reads and writes contiguous memory. Inputs ``X`` and outputs ``O`` are
+flat buffers with element strides ``(s0, s1)``: slot ``s`` of batch lane ``j`` is
+``X[s*s0 + j*s1]``. Time-major data (s0 = batch, s1 = 1) is copied in whole blocks; the
+caller's ``(batch, slots)`` arrays (s0 = 1, s1 = slots) are read lane by lane (`transpose`
+turns them time-major first when that is cheaper).
+
+Gates
+-----
+An affine segment (consecutive registers, see `rnncirc.eval.schedule`) is one loop over
+``gates x Bp`` contiguous elements that LLVM vectorizes (`block_kernel`). An indexed segment
+reads each gate's registers from the index arrays and applies the op to one ``W``-lane
+vector (`gates_kernel`): arithmetic, comparisons, min/max, abs, sqrt and select are emitted
+as LLVM vector instructions on ``<W x dtype>`` through small `intrinsic`s, because Numba's
+own vectorizer does not vectorize a loop of 8 lanes; the transcendental ops are scalar.
+``W`` is a compile-time constant carried by the *type* of the ``lanes`` argument (a tuple of
+W zeros). Semantics follow `rnncirc.ir.ops` bit for bit (NaN propagation and ties of
+maximum/minimum as numpy, comparisons as 1.0/0.0, ``select(a, b, c) = b if a != 0 else c``),
+except that tanh may differ from numpy's by an ulp.
+
+Integers modulo p
+-----------------
+With an int64 register file and ``p > 0`` the kernels compute exactly modulo ``p``
+(2 < p < 2**31 prime, so a product of residues fits in int64): ADD, SUB, NEG as vector
+compare-and-correct, MUL as a scalar ``%``. Other ops are refused before a kernel runs
+(`rnncirc.eval.fast`).
+
+Compilation
+-----------
+`run` is the one cached entry point (``cache=True``): compiled once per (dtype, W) and
+reused across processes; `transpose` and the schedule builder are cached the same way.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+from rnncirc.ir.ops import Op
+
+ADD, SUB, MUL, DIV = int(Op.ADD), int(Op.SUB), int(Op.MUL), int(Op.DIV)
+MAX, MIN = int(Op.MAX), int(Op.MIN)
+LT, LE, GT, GE, EQ, NE = int(Op.LT), int(Op.LE), int(Op.GT), int(Op.GE), int(Op.EQ), int(Op.NE)
+NEG, TANH, SIGMOID, RELU = int(Op.NEG), int(Op.TANH), int(Op.SIGMOID), int(Op.RELU)
+EXP, LOG, SQRT, ABS = int(Op.EXP), int(Op.LOG), int(Op.SQRT), int(Op.ABS)
+SOFTPLUS, SILU, SELECT = int(Op.SOFTPLUS), int(Op.SILU), int(Op.SELECT)
+
+#: ops the modulo-p kernels implement
+MODP_OPS = frozenset({ADD, SUB, MUL, NEG})
+
+_I32 = ir.IntType(32)
+
+
+# -- LLVM vector intrinsics --------------------------------------------------------------------
+def _vec_ptr(context, builder, aryty, ary, offset, offty, vt):
+    """Pointer to ``<W x dtype>`` at element `offset` of the 1-D array `ary`."""
+    array = context.make_array(aryty)(context, builder, ary)
+    offset = context.cast(builder, offset, offty, types.intp)
+    return builder.bitcast(builder.gep(array.data, [offset]), vt.as_pointer())
+
+
+def _splat(builder, vt, value, width):
+    vec = ir.Constant(vt, ir.Undefined)
+    for i in range(width):
+        vec = builder.insert_element(vec, value, ir.Constant(_I32, i))
+    return vec
+
+
+def _vector_op(arity, build, domain=types.Float):
+    """An intrinsic ``vop(F, o, a, b, c, p, lanes)``: ``F[o:o+W] = build(F[a:a+W], ...)``.
+
+    `build(builder, vt, p_splat, *operands)` returns the result vector; unused operand
+    offsets are ignored; ``p`` is the modulus for integer arrays (ignored for floats). On an
+    array of the other `domain` (float ops on the int64 file of the modular kernels and vice
+    versa) it compiles to nothing: those branches exist in both kernels but never run.
+    """
+
+    @intrinsic
+    def vop(typingctx, F, o, a, b, c, p, lanes):
+        width = lanes.count
+        dtype = F.dtype
+
+        def codegen(context, builder, sig, args):
+            if not isinstance(dtype, domain):
+                return context.get_dummy_value()
+            et = context.get_value_type(dtype)
+            vt = ir.VectorType(et, width)
+            align = context.get_abi_sizeof(et)
+            xs = [builder.load(_vec_ptr(context, builder, sig.args[0], args[0], args[2 + i],
+                                        sig.args[2 + i], vt), align=align)
+                  for i in range(arity)]
+            pv = None
+            if isinstance(dtype, types.Integer):
+                pv = _splat(builder, vt, context.cast(builder, args[5], sig.args[5], dtype),
+                            width)
+            result = build(builder, vt, pv, *xs)
+            builder.store(result, _vec_ptr(context, builder, sig.args[0], args[0], args[1],
+                                           sig.args[1], vt), align=align)
+            return context.get_dummy_value()
+
+        return types.void(F, o, a, b, c, p, lanes), codegen
+
+    return vop
+
+
+def _zero(vt):
+    return ir.Constant(vt, None)
+
+
+def _llvm_call(builder, name, vt, *operands):
+    """Call the LLVM vector intrinsic `name` (e.g. llvm.fabs) on operands of type `vt`."""
+    et = vt.element
+    suffix = f"v{vt.count}{'f64' if isinstance(et, ir.DoubleType) else 'f32'}"
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt] * len(
+        operands)), f"{name}.{suffix}")
+    return builder.call(fn, list(operands))
+
+
+def _as_float(builder, vt, mask):
+    return builder.uitofp(mask, vt)
+
+
+def _maximum(builder, x, y):
+    # numpy's maximum: x if x > y or x is NaN, else y (so y on ties, e.g. -0.0 vs 0.0)
+    take_x = builder.or_(builder.fcmp_ordered(">", x, y), builder.fcmp_unordered("uno", x, x))
+    return builder.select(take_x, x, y)
+
+
+def _minimum(builder, x, y):
+    take_x = builder.or_(builder.fcmp_ordered("<", x, y), builder.fcmp_unordered("uno", x, x))
+    return builder.select(take_x, x, y)
+
+
+_vadd = _vector_op(2, lambda b, vt, p, x, y: b.fadd(x, y))
+_vsub = _vector_op(2, lambda b, vt, p, x, y: b.fsub(x, y))
+_vmul = _vector_op(2, lambda b, vt, p, x, y: b.fmul(x, y))
+_vdiv = _vector_op(2, lambda b, vt, p, x, y: b.fdiv(x, y))
+_vmax = _vector_op(2, lambda b, vt, p, x, y: _maximum(b, x, y))
+_vmin = _vector_op(2, lambda b, vt, p, x, y: _minimum(b, x, y))
+_vlt = _vector_op(2, lambda b, vt, p, x, y: _as_float(b, vt, b.fcmp_ordered("<", x, y)))
+_vle = _vector_op(2, lambda b, vt, p, x, y: _as_float(b, vt, b.fcmp_ordered("<=", x, y)))
+_vgt = _vector_op(2, lambda b, vt, p, x, y: _as_float(b, vt, b.fcmp_ordered(">", x, y)))
+_vge = _vector_op(2, lambda b, vt, p, x, y: _as_float(b, vt, b.fcmp_ordered(">=", x, y)))
+_veq = _vector_op(2, lambda b, vt, p, x, y: _as_float(b, vt, b.fcmp_ordered("==", x, y)))
+_vne = _vector_op(2, lambda b, vt, p, x, y: _as_float(b, vt, b.fcmp_unordered("!=", x, y)))
+_vneg = _vector_op(1, lambda b, vt, p, x: b.fneg(x))
+_vabs = _vector_op(1, lambda b, vt, p, x: _llvm_call(b, "llvm.fabs", vt, x))
+_vsqrt = _vector_op(1, lambda b, vt, p, x: _llvm_call(b, "llvm.sqrt", vt, x))
+_vrelu = _vector_op(1, lambda b, vt, p, x: _maximum(b, x, _zero(vt)))
+_vselect = _vector_op(3, lambda b, vt, p, x, y, z: b.select(
+    b.fcmp_unordered("!=", x, _zero(vt)), y, z))
+
+
+def _mod_add(b, vt, p, x, y):
+    s = b.add(x, y)
+    return b.select(b.icmp_signed(">=", s, p), b.sub(s, p), s)
+
+
+def _mod_sub(b, vt, p, x, y):
+    d = b.sub(x, y)
+    return b.select(b.icmp_signed("<", d, _zero(vt)), b.add(d, p), d)
+
+
+def _mod_neg(b, vt, p, x):
+    return b.select(b.icmp_signed("==", x, _zero(vt)), x, b.sub(p, x))
+
+
+_vadd_p = _vector_op(2, _mod_add, types.Integer)
+_vsub_p = _vector_op(2, _mod_sub, types.Integer)
+_vneg_p = _vector_op(1, _mod_neg, types.Integer)
+
+
+@intrinsic
+def _vcopy_from(typingctx, D, od, S, os, lanes):
+    """``D[od:od+W] = S[os:os+W]`` between two 1-D arrays of one dtype."""
+    width = lanes.count
+
+    def codegen(context, builder, sig, args):
+        et = context.get_value_type(sig.args[0].dtype)
+        vt = ir.VectorType(et, width)
+        align = context.get_abi_sizeof(et)
+        value = builder.load(_vec_ptr(context, builder, sig.args[2], args[2], args[3],
+                                      sig.args[3], vt), align=align)
+        builder.store(value, _vec_ptr(context, builder, sig.args[0], args[0], args[1],
+                                      sig.args[1], vt), align=align)
+        return context.get_dummy_value()
+
+    if D.dtype != S.dtype:
+        return None
+    return types.void(D, od, S, os, lanes), codegen
+
+
+# -- scalar helpers with the reference semantics -----------------------------------------------
+@numba.njit(error_model="numpy")
+def _sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@numba.njit(error_model="numpy")
+def _silu(x):
+    return x / (1.0 + math.exp(-x))
+
+
+@numba.njit(error_model="numpy")
+def _softplus(x):
+    # numpy's logaddexp(0, x)
+    if x > 0:
+        return x + math.log1p(math.exp(-x))
+    if x <= 0:
+        return math.log1p(math.exp(x))
+    return x + 0.0  # NaN
+
+
+# -- scalar forms of every op, for the long loops over affine segments -----------------------------
+# Each takes the modulus p (ignored by the float ops) so that one loop template serves all.
+@numba.njit(error_model="numpy")
+def _s_add(x, y, z, p):
+    return x + y
+
+
+@numba.njit(error_model="numpy")
+def _s_sub(x, y, z, p):
+    return x - y
+
+
+@numba.njit(error_model="numpy")
+def _s_mul(x, y, z, p):
+    return x * y
+
+
+@numba.njit(error_model="numpy")
+def _s_div(x, y, z, p):
+    return x / y
+
+
+@numba.njit(error_model="numpy")
+def _s_max(x, y, z, p):
+    return x if (x > y) | (x != x) else y
+
+
+@numba.njit(error_model="numpy")
+def _s_min(x, y, z, p):
+    return x if (x < y) | (x != x) else y
+
+
+@numba.njit(error_model="numpy")
+def _s_lt(x, y, z, p):
+    return 1.0 if x < y else 0.0
+
+
+@numba.njit(error_model="numpy")
+def _s_le(x, y, z, p):
+    return 1.0 if x <= y else 0.0
+
+
+@numba.njit(error_model="numpy")
+def _s_gt(x, y, z, p):
+    return 1.0 if x > y else 0.0
+
+
+@numba.njit(error_model="numpy")
+def _s_ge(x, y, z, p):
+    return 1.0 if x >= y else 0.0
+
+
+@numba.njit(error_model="numpy")
+def _s_eq(x, y, z, p):
+    return 1.0 if x == y else 0.0
+
+
+@numba.njit(error_model="numpy")
+def _s_ne(x, y, z, p):
+    return 1.0 if x != y else 0.0
+
+
+@numba.njit(error_model="numpy")
+def _s_neg(x, y, z, p):
+    return -x
+
+
+@numba.njit(error_model="numpy")
+def _s_abs(x, y, z, p):
+    return abs(x)
+
+
+@numba.njit(error_model="numpy")
+def _s_sqrt(x, y, z, p):
+    return math.sqrt(x)
+
+
+@numba.njit(error_model="numpy")
+def _s_relu(x, y, z, p):
+    return x if (x > 0) | (x != x) else 0.0
+
+
+@numba.njit(error_model="numpy")
+def _s_select(x, y, z, p):
+    return y if x != 0 else z
+
+
+@numba.njit(error_model="numpy")
+def _s_tanh(x, y, z, p):
+    return math.tanh(x)
+
+
+@numba.njit(error_model="numpy")
+def _s_sigmoid(x, y, z, p):
+    return _sigmoid(x)
+
+
+@numba.njit(error_model="numpy")
+def _s_exp(x, y, z, p):
+    return math.exp(x)
+
+
+@numba.njit(error_model="numpy")
+def _s_log(x, y, z, p):
+    return math.log(x)
+
+
+@numba.njit(error_model="numpy")
+def _s_softplus(x, y, z, p):
+    return _softplus(x)
+
+
+@numba.njit(error_model="numpy")
+def _s_silu(x, y, z, p):
+    return _silu(x)
+
+
+@numba.njit(error_model="numpy")
+def _s_add_p(x, y, z, p):
+    s = x + y
+    return s - p if s >= p else s
+
+
+@numba.njit(error_model="numpy")
+def _s_sub_p(x, y, z, p):
+    d = x - y
+    return d + p if d < 0 else d
+
+
+@numba.njit(error_model="numpy")
+def _s_mul_p(x, y, z, p):
+    return (x * y) % p
+
+
+@numba.njit(error_model="numpy")
+def _s_neg_p(x, y, z, p):
+    return x if x == 0 else p - x
+
+
+# Offsets are unsigned: with signed ones Numba adds negative-index wraparound to every access,
+# which keeps LLVM from vectorizing (and slices would cost reference counting per call).
+@numba.njit(inline="always", error_model="numpy")
+def _block1(f, V, oo, oa, n, p):
+    o, x = np.uint64(oo), np.uint64(oa)
+    for j in range(n):
+        u = np.uint64(j)
+        V[o + u] = f(V[x + u], V[x + u], V[x + u], p)
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _block2(f, V, oo, oa, ob, n, p):
+    o, x, y = np.uint64(oo), np.uint64(oa), np.uint64(ob)
+    for j in range(n):
+        u = np.uint64(j)
+        V[o + u] = f(V[x + u], V[y + u], V[y + u], p)
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _block3(f, V, oo, oa, ob, oc, n, p):
+    o, x, y, z = np.uint64(oo), np.uint64(oa), np.uint64(ob), np.uint64(oc)
+    for j in range(n):
+        u = np.uint64(j)
+        V[o + u] = f(V[x + u], V[y + u], V[z + u], p)
+
+
+@numba.njit(nogil=True, error_model="numpy")
+def _block_float(op, n, oo, oa, ob, oc, V, p):  # noqa: C901
+    if op == ADD:
+        _block2(_s_add, V, oo, oa, ob, n, p)
+    elif op == MUL:
+        _block2(_s_mul, V, oo, oa, ob, n, p)
+    elif op == SUB:
+        _block2(_s_sub, V, oo, oa, ob, n, p)
+    elif op == DIV:
+        _block2(_s_div, V, oo, oa, ob, n, p)
+    elif op == MAX:
+        _block2(_s_max, V, oo, oa, ob, n, p)
+    elif op == MIN:
+        _block2(_s_min, V, oo, oa, ob, n, p)
+    elif op == LT:
+        _block2(_s_lt, V, oo, oa, ob, n, p)
+    elif op == LE:
+        _block2(_s_le, V, oo, oa, ob, n, p)
+    elif op == GT:
+        _block2(_s_gt, V, oo, oa, ob, n, p)
+    elif op == GE:
+        _block2(_s_ge, V, oo, oa, ob, n, p)
+    elif op == EQ:
+        _block2(_s_eq, V, oo, oa, ob, n, p)
+    elif op == NE:
+        _block2(_s_ne, V, oo, oa, ob, n, p)
+    elif op == NEG:
+        _block1(_s_neg, V, oo, oa, n, p)
+    elif op == ABS:
+        _block1(_s_abs, V, oo, oa, n, p)
+    elif op == SQRT:
+        _block1(_s_sqrt, V, oo, oa, n, p)
+    elif op == RELU:
+        _block1(_s_relu, V, oo, oa, n, p)
+    elif op == SELECT:
+        _block3(_s_select, V, oo, oa, ob, oc, n, p)
+    elif op == TANH:
+        _block1(_s_tanh, V, oo, oa, n, p)
+    elif op == SIGMOID:
+        _block1(_s_sigmoid, V, oo, oa, n, p)
+    elif op == EXP:
+        _block1(_s_exp, V, oo, oa, n, p)
+    elif op == LOG:
+        _block1(_s_log, V, oo, oa, n, p)
+    elif op == SOFTPLUS:
+        _block1(_s_softplus, V, oo, oa, n, p)
+    elif op == SILU:
+        _block1(_s_silu, V, oo, oa, n, p)
+
+
+@numba.njit(nogil=True, error_model="numpy")
+def _block_modp(op, n, oo, oa, ob, oc, V, p):
+    if op == ADD:
+        _block2(_s_add_p, V, oo, oa, ob, n, p)
+    elif op == SUB:
+        _block2(_s_sub_p, V, oo, oa, ob, n, p)
+    elif op == MUL:
+        _block2(_s_mul_p, V, oo, oa, ob, n, p)
+    elif op == NEG:
+        _block1(_s_neg_p, V, oo, oa, n, p)
+
+
+@numba.njit(nogil=True, error_model="numpy")
+def block_kernel(op, n, oo, oa, ob, oc, V, p):
+    """An affine segment: ``n`` contiguous elements from offsets oa, ob, oc into oo.
+
+    ``p > 0`` selects arithmetic modulo p (both branches are compiled for every dtype; the
+    ops of the other domain are never reached, see `_vector_op`).
+    """
+    if p > 0:
+        _block_modp(op, n, oo, oa, ob, oc, V, p)
+    else:
+        _block_float(op, n, oo, oa, ob, oc, V, p)
+
+
+# -- one run of gates ----------------------------------------------------------------------------
+@numba.njit(nogil=True, error_model="numpy")
+def _gates_float(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes):  # noqa: C901
+    W = len(lanes)
+    if op == ADD:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vadd(V, ro, ra, rb, 0, p, lanes)
+    elif op == MUL:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vmul(V, ro, ra, rb, 0, p, lanes)
+    elif op == SUB:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vsub(V, ro, ra, rb, 0, p, lanes)
+    elif op == DIV:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vdiv(V, ro, ra, rb, 0, p, lanes)
+    elif op == MAX:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vmax(V, ro, ra, rb, 0, p, lanes)
+    elif op == MIN:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vmin(V, ro, ra, rb, 0, p, lanes)
+    elif op == LT:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vlt(V, ro, ra, rb, 0, p, lanes)
+    elif op == LE:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vle(V, ro, ra, rb, 0, p, lanes)
+    elif op == GT:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vgt(V, ro, ra, rb, 0, p, lanes)
+    elif op == GE:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vge(V, ro, ra, rb, 0, p, lanes)
+    elif op == EQ:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _veq(V, ro, ra, rb, 0, p, lanes)
+    elif op == NE:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vne(V, ro, ra, rb, 0, p, lanes)
+    elif op == NEG:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vneg(V, ro, ra, 0, 0, p, lanes)
+    elif op == ABS:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vabs(V, ro, ra, 0, 0, p, lanes)
+    elif op == SQRT:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vsqrt(V, ro, ra, 0, 0, p, lanes)
+    elif op == RELU:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vrelu(V, ro, ra, 0, 0, p, lanes)
+    elif op == SELECT:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vselect(V, ro, ra, rb, rc, p, lanes)
+    else:  # the transcendental ops are scalar anyway: W lanes as a block, gate by gate
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            block_kernel(op, W, ro, ra, 0, 0, V, p)
+
+
+@numba.njit(nogil=True, error_model="numpy")
+def _gates_modp(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes):
+    W = len(lanes)
+    if op == ADD:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vadd_p(V, ro, ra, rb, 0, p, lanes)
+    elif op == SUB:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vsub_p(V, ro, ra, rb, 0, p, lanes)
+    elif op == NEG:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vneg_p(V, ro, ra, 0, 0, p, lanes)
+    elif op == MUL:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            block_kernel(op, W, ro, ra, rb, 0, V, p)
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _regs(g, ga, gb, gc, go, st, Bp, col):
+    """Element offsets of gate g's registers: read from the index arrays (``st[8] == 0``) or
+    computed as first register + g * stride (``st = (a, sa, b, sb, c, sc, o, so, 1)``)."""
+    if st[8] == 0:
+        return ga[g] * Bp + col, gb[g] * Bp + col, gc[g] * Bp + col, go[g] * Bp + col
+    return ((st[0] + g * st[1]) * Bp + col, (st[2] + g * st[3]) * Bp + col,
+            (st[4] + g * st[5]) * Bp + col, (st[6] + g * st[7]) * Bp + col)
+
+
+@numba.njit(nogil=True, error_model="numpy")
+def gates_kernel(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes):
+    """Gates g0..g1-1 of one op, one W-lane vector per gate (``p > 0``: modulo p); see
+    `_regs` for `st`."""
+    if p > 0:
+        _gates_modp(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
+    else:
+        _gates_float(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
+
+
+# -- copies between the caller's arrays and the registers -----------------------------------------
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _load(V, ro, X, so, xs1, k0, k1, nb, vec, lanes):
+    """Register row at `ro` <- input slot whose first element is at `so` (lanes k0..k1)."""
+    W = len(lanes)
+    if vec:
+        for col in range(k0 * W, k1 * W, W):
+            _vcopy_from(V, ro + col, X, so + col, lanes)
+    else:
+        c1 = min(k1 * W, nb)
+        for j in range(k0 * W, c1):
+            V[ro + j] = X[so + j * xs1]
+        for j in range(max(c1, k0 * W), k1 * W):  # padding lanes: a copy of lane 0
+            V[ro + j] = X[so]
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _store(O, po, os1, V, ro, k0, k1, nb, vec, lanes):
+    W = len(lanes)
+    if vec:
+        for col in range(k0 * W, k1 * W, W):
+            _vcopy_from(O, po + col, V, ro + col, lanes)
+    else:
+        for j in range(k0 * W, min(k1 * W, nb)):
+            O[po + j * os1] = V[ro + j]
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _copy_block(D, od, S, os, n):
+    d, s = np.uint64(od), np.uint64(os)
+    for j in range(n):
+        u = np.uint64(j)
+        D[d + u] = S[s + u]
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _loads(lo, hi, k0, k1, V, Bp, X, xs0, xs1, nb, load_slot, load_reg, load_len, vec, full,
+           lanes):
+    """Load blocks lo..hi-1: consecutive slots into consecutive registers; one contiguous
+    copy when the inputs are time-major and the lanes are whole rows."""
+    for i in range(lo, hi):
+        n = load_len[i]
+        if full and xs0 == Bp:
+            _copy_block(V, load_reg[i] * Bp, X, load_slot[i] * xs0, n * Bp)
+        else:
+            for m in range(n):
+                _load(V, (load_reg[i] + m) * Bp, X, (load_slot[i] + m) * xs0, xs1, k0, k1, nb,
+                      vec, lanes)
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _stores(lo, hi, k0, k1, O, os0, os1, V, Bp, nb, store_pos, store_reg, store_len, vec,
+            full, lanes):
+    for i in range(lo, hi):
+        n = store_len[i]
+        if full and os0 == Bp:
+            _copy_block(O, store_pos[i] * os0, V, store_reg[i] * Bp, n * Bp)
+        else:
+            for m in range(n):
+                _store(O, (store_pos[i] + m) * os0, os1, V, (store_reg[i] + m) * Bp, k0, k1,
+                       nb, vec, lanes)
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _segment(q, a, e, k0, k1, full, V, Bp, ga, gb, gc, go, p, run_op, run_kind, run_ptr,
+             run_idx, run_base, run_stride, lanes):
+    """Gates a..e-1 (of the step order) of segment q: an affine segment as one block loop
+    when the lanes are whole rows, a strided one gate by gate with computed registers, an
+    indexed one gate by gate with registers from the index arrays."""
+    W = len(lanes)
+    off = a - run_ptr[q]
+    kind = run_kind[q]
+    if kind == 0:
+        i0 = run_idx[q] + off
+        st = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+        for col in range(k0 * W, k1 * W, W):
+            gates_kernel(run_op[q], i0, i0 + e - a, col, V, Bp, ga, gb, gc, go, st, p, lanes)
+        return
+    # (scalar reads: a row view run_base[q] would cost reference counting per segment)
+    if kind == 1 and full:
+        block_kernel(run_op[q], (e - a) * Bp, (run_base[q, 3] + off) * Bp,
+                     (run_base[q, 0] + off) * Bp, (run_base[q, 1] + off) * Bp,
+                     (run_base[q, 2] + off) * Bp, V, p)
+        return
+    st = (np.int64(run_base[q, 0]), np.int64(run_stride[q, 0]), np.int64(run_base[q, 1]),
+          np.int64(run_stride[q, 1]), np.int64(run_base[q, 2]), np.int64(run_stride[q, 2]),
+          np.int64(run_base[q, 3]), np.int64(run_stride[q, 3]), np.int64(1))
+    for col in range(k0 * W, k1 * W, W):
+        gates_kernel(run_op[q], off, off + e - a, col, V, Bp, ga, gb, gc, go, st, p, lanes)
+
+
+@numba.njit(nogil=True, error_model="numpy")
+def _levels(l0, l1, k0, k1, V, Bp, X, xs0, xs1, O, os0, os1, nb, p, lanes,
+            ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
+            level_run_ptr, load_slot, load_reg, load_len, level_load_ptr,
+            store_reg, store_pos, store_len, level_store_ptr):
+    """Steps l0..l1-1 on lane chunks k0..k1-1, serially."""
+    W = len(lanes)
+    full = k0 == 0 and k1 * W == Bp and nb == Bp
+    vec_in = xs1 == 1 and nb == Bp
+    vec_out = os1 == 1 and nb == Bp
+    for lv in range(l0, l1):
+        _loads(level_load_ptr[lv], level_load_ptr[lv + 1], k0, k1, V, Bp, X, xs0, xs1, nb,
+               load_slot, load_reg, load_len, vec_in, full and vec_in, lanes)
+        for q in range(level_run_ptr[lv], level_run_ptr[lv + 1]):
+            _segment(q, run_ptr[q], run_ptr[q + 1], k0, k1, full, V, Bp, ga, gb, gc, go, p,
+                     run_op, run_kind, run_ptr, run_idx, run_base, run_stride, lanes)
+        _stores(level_store_ptr[lv], level_store_ptr[lv + 1], k0, k1, O, os0, os1, V, Bp, nb,
+                store_pos, store_reg, store_len, vec_out, full and vec_out, lanes)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def transpose(src, dst):
+    """``dst[s, j] = src[j, s]`` (with a cast), in cache-sized blocks: the caller's
+    ``(batch, slots)`` arrays to and from the time-major layout the kernels stream best."""
+    rows, cols = src.shape
+    for c0 in range(0, cols, 256):
+        c1 = min(cols, c0 + 256)
+        for j in range(rows):
+            for c in range(c0, c1):
+                dst[c, j] = src[j, c]
+
+
+#: how `run` splits the work over threads
+SERIAL, LANES, WIDE = 0, 1, 2
+
+
+@numba.njit(nogil=True, error_model="numpy")
+def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1, nb, p,
+          lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
+          level_run_ptr, load_slot, load_reg, load_len, level_load_ptr,
+          store_reg, store_pos, store_len, level_store_ptr):
+    """Task t of a parallel step (see `run`)."""
+    chunks = Bp // len(lanes)
+    if mode == LANES:
+        _levels(l0, l1, bounds[t], bounds[t + 1], V, Bp, X, xs0, xs1, O, os0, os1, nb, p,
+                lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base,
+                run_stride, level_run_ptr, load_slot, load_reg, load_len, level_load_ptr,
+                store_reg, store_pos, store_len, level_store_ptr)
+        return
+    lv = l0 + step // 3
+    phase = step % 3
+    full = nb == Bp
+    if phase == 0:
+        vec_in = xs1 == 1 and nb == Bp
+        lo = level_load_ptr[lv]
+        n = level_load_ptr[lv + 1] - lo
+        _loads(lo + n * t // n_tasks, lo + n * (t + 1) // n_tasks, 0, chunks, V, Bp, X, xs0,
+               xs1, nb, load_slot, load_reg, load_len, vec_in, full and vec_in, lanes)
+    elif phase == 1:
+        q_lo = level_run_ptr[lv]
+        q_hi = level_run_ptr[lv + 1]
+        g_lo = run_ptr[q_lo]
+        n = run_ptr[q_hi] - g_lo
+        a = g_lo + n * t // n_tasks
+        b = g_lo + n * (t + 1) // n_tasks
+        q = q_lo + np.searchsorted(run_ptr[q_lo:q_hi + 1], a, side="right") - 1
+        while a < b:
+            e = min(run_ptr[q + 1], b)
+            _segment(q, a, e, 0, chunks, full, V, Bp, ga, gb, gc, go, p, run_op, run_kind,
+                     run_ptr, run_idx, run_base, run_stride, lanes)
+            a = e
+            q += 1
+    else:
+        vec_out = os1 == 1 and nb == Bp
+        lo = level_store_ptr[lv]
+        n = level_store_ptr[lv + 1] - lo
+        _stores(lo + n * t // n_tasks, lo + n * (t + 1) // n_tasks, 0, chunks, O, os0, os1,
+                V, Bp, nb, store_pos, store_reg, store_len, vec_out, full and vec_out, lanes)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def run(mode, l0, l1, n_tasks, bounds, V, Bp, X, xs0, xs1, O, os0, os1, nb, p, lanes,
+        ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
+        level_run_ptr, load_slot, load_reg, load_len, level_load_ptr,
+        store_reg, store_pos, store_len, level_store_ptr):
+    """Evaluate steps l0..l1-1: the one compiled entry point (per dtype and width W).
+
+    * SERIAL: one thread walks the steps over all lanes.
+    * LANES: thread t runs the steps on its own lane chunks ``bounds[t]..bounds[t+1]-1``;
+      the lanes of a batch are independent, so threads never wait for each other.
+    * WIDE: every step's loads, gates and stores are each split over `n_tasks` tasks (a
+      task's share of an affine segment is still affine).
+    """
+    if mode == SERIAL:
+        _levels(l0, l1, 0, Bp // len(lanes), V, Bp, X, xs0, xs1, O, os0, os1, nb, p, lanes,
+                ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
+                level_run_ptr, load_slot, load_reg, load_len, level_load_ptr,
+                store_reg, store_pos, store_len, level_store_ptr)
+        return
+    n_steps = 1 if mode == LANES else 3 * (l1 - l0)
+    for step in range(n_steps):
+        for t in prange(n_tasks):
+            _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1,
+                  nb, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base,
+                  run_stride, level_run_ptr, load_slot, load_reg, load_len,
+                  level_load_ptr, store_reg, store_pos, store_len, level_store_ptr)

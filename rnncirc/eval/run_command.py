@@ -1,0 +1,240 @@
+"""``rnncirc run``: evaluate a compiled (or saved) circuit on data from a file.
+
+    rnncirc run MODEL.py --length N --input xs.npy --output hs.npy
+    rnncirc run --load circuit.npz --input xs.npy --output hs.npy
+
+`add_run_command` registers the subcommand on the CLI's subparsers; the handler is stored as
+``run`` (``args.run(args)``) and raises `RnncircError` subclasses for user mistakes, which the
+CLI prints as one line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import zipfile
+
+import numpy as np
+
+from rnncirc.errors import InputError, OptionError
+
+_DESCRIPTION = (
+    "Evaluate the circuit of MODEL.py over N steps (or a circuit saved with 'rnncirc compile "
+    "--save', given with --load) on the sequences in an .npy file, with the levelized Numba "
+    "evaluator, and save the states h_1..h_n (or h_n with --outputs last) as .npy. Inputs "
+    "have shape (n, K) or (batch, n, K); models over an alphabet take integer symbols of "
+    "shape (n,) or (batch, n). A progress bar appears on a terminal when evaluation runs "
+    "long.")
+
+_EPILOG = """examples:
+  rnncirc run examples/gru.py --length 1000 --input xs.npy --output hs.npy
+  rnncirc run --load mamba.npz --input xs.npy --output hs.npy --dtype float32
+  rnncirc run examples/parity.py -n 64 --input symbols.npy --output hs.npy --check"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_run_command(subparsers) -> argparse.ArgumentParser:
+    """Register ``run`` on `subparsers` (an ``add_subparsers()`` result); return its parser."""
+    from rnncirc.compiler import TOPOLOGIES
+
+    run = subparsers.add_parser(
+        "run", help="evaluate a circuit on sequences from an .npy file",
+        description=_DESCRIPTION, epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("model_file", metavar="MODEL.py", nargs="?",
+                     help="a Python file defining one or more RNNs with @rc.rnn (not needed "
+                          "with --load)")
+    run.add_argument("--length", "-n", type=_positive_int, metavar="N",
+                     help="sequence length n to compile for (with MODEL.py)")
+    run.add_argument("--model", "-m", metavar="NAME",
+                     help="which RNN of the file when it defines several")
+    run.add_argument("--topology", default="auto", choices=TOPOLOGIES, metavar="T",
+                     help=f"how the recurrence is built: {', '.join(TOPOLOGIES)} "
+                          "(default auto)")
+    run.add_argument("--outputs", choices=("all", "last"), default="all",
+                     help="all: save every state h_1..h_n (default); last: only h_n")
+    run.add_argument("--load", metavar="CIRCUIT.npz",
+                     help="evaluate a circuit saved with 'rnncirc compile --save' instead of "
+                          "compiling MODEL.py")
+    run.add_argument("--input", "-i", required=True, metavar="XS.npy",
+                     help="the input sequences (.npy)")
+    run.add_argument("--output", "-o", metavar="HS.npy",
+                     help="where to save the states (.npy); without it only a summary is "
+                          "printed")
+    run.add_argument("--dtype", choices=("float64", "float32", "int64"), default="float64",
+                     help="arithmetic: float64 (default), float32, or int64 = exact modulo "
+                          "a prime (add/sub/mul/neg circuits only)")
+    run.add_argument("--modulus", type=int, metavar="P",
+                     help="the prime for --dtype int64 (default 2147483647); implies int64")
+    run.add_argument("--method", choices=("fast", "reference"), default="fast",
+                     help="fast: Numba kernels (default); reference: the numpy oracle")
+    run.add_argument("--check", action="store_true",
+                     help="also run the model eagerly (RNN.run) and report the largest "
+                          "difference (needs MODEL.py)")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="show a progress bar (default: on a terminal, when it runs long)")
+    run.set_defaults(run=run_command)
+    return run
+
+
+class _ProgressBar:
+    """A one-line bar on stderr, drawn only once evaluation has taken `delay` seconds."""
+
+    def __init__(self, enabled: bool, delay: float = 1.0, stream=None):
+        self.enabled = enabled
+        self.delay = delay
+        self.stream = stream or sys.stderr
+        self.start = time.perf_counter()
+        self.last = 0.0
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter() - self.start
+        if not self.enabled or now < self.delay or (now - self.last < 0.1 and done < total):
+            return
+        self.last = now
+        frac = done / total if total else 1.0
+        bar = "#" * int(30 * frac)
+        eta = now * (1 - frac) / frac if frac > 0 else 0.0
+        self.stream.write(f"\revaluating [{bar:<30}] {100 * frac:5.1f}%  {done:,}/{total:,} "
+                          f"gates  {now:.1f}s elapsed, ~{eta:.1f}s left")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _load_inputs(path: str) -> np.ndarray:
+    if not os.path.exists(path):
+        raise InputError(f"input file {path} does not exist")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read {path} as a .npy array: {err}") from None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            if len(data.files) != 1:
+                raise InputError(f"{path} holds {len(data.files)} arrays "
+                                 f"({', '.join(data.files)}); give a .npy file or an .npz "
+                                 "with exactly one array")
+            data = data[data.files[0]]
+    return data
+
+
+def _circuit_for(args):
+    """(circuit, model or None) from --load or MODEL.py + --length."""
+    import rnncirc as rc
+    from rnncirc.frontend.loader import pick_model
+
+    model = pick_model(args.model_file, args.model) if args.model_file else None
+    if args.load:
+        if not os.path.exists(args.load):
+            raise InputError(f"circuit file {args.load} does not exist")
+        if not zipfile.is_zipfile(args.load):
+            raise InputError(f"cannot read circuit file {args.load}: not an .npz written by "
+                             "'rnncirc compile --save'")
+        circuit = rc.Circuit.load(args.load)
+        if args.length is not None and args.length != circuit.length:
+            raise OptionError(f"--length {args.length} does not match the loaded circuit "
+                              f"(length {circuit.length}); drop --length with --load")
+        return circuit, model
+    if model is None:
+        raise OptionError("give a model file (rnncirc run MODEL.py --length N ...) or a saved "
+                          "circuit (--load CIRCUIT.npz)")
+    if args.length is None:
+        raise OptionError("--length N is required to compile MODEL.py (or use --load)")
+    return rc.compile(model, args.length, topology=args.topology, outputs=args.outputs), model
+
+
+def evaluate_with_progress(circuit, xs, *, method="fast", dtype="float64", modulus=None,
+                           progress=None):
+    """`Circuit.evaluate`, with a ``progress(done, total)`` callback for the fast method."""
+    if method == "reference" or progress is None:
+        return circuit.evaluate(xs, method=method, dtype=dtype, modulus=modulus)
+    from rnncirc.eval.fast import evaluate_fast
+
+    values, batched = circuit.check_inputs(xs)
+    raw = np.asarray(xs)
+    if np.issubdtype(raw.dtype, np.integer) and not circuit.info.alphabet:
+        values = raw.reshape(values.shape)
+    out = evaluate_fast(circuit, values, dtype=dtype, modulus=modulus, progress=progress)
+    if circuit.info.outputs == "last":
+        out = out[:, 0]
+    return out if batched else out[0]
+
+
+def run_command(args) -> None:
+    """The handler of ``rnncirc run``."""
+    if args.modulus is not None:
+        args.dtype = "int64"
+    if args.check and not args.model_file:
+        raise OptionError("--check compares against the model's eager run: give MODEL.py")
+    if args.check and args.dtype == "int64":
+        raise OptionError("--check compares floats with RNN.run; it cannot check int64 "
+                          "residues")
+    if args.method == "reference" and args.dtype != "float64":
+        raise OptionError("--method reference evaluates in float64 only")
+    xs = _load_inputs(args.input)
+    circuit, model = _circuit_for(args)
+    if args.output:
+        folder = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(folder):
+            raise OptionError(f"cannot write {args.output}: folder {folder} does not exist")
+
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = _ProgressBar(show, delay=1.0 if args.progress is None else 0.0)
+    start = time.perf_counter()
+    try:
+        hs = evaluate_with_progress(circuit, xs, method=args.method, dtype=args.dtype,
+                                    modulus=args.modulus, progress=bar)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+
+    batched = xs.ndim == (2 if circuit.info.alphabet else 3)
+    batch = xs.shape[0] if batched else 1
+    rate = circuit.size * batch / seconds if seconds > 0 else float("inf")
+    print(f"{circuit!r}")
+    print(f"evaluated {batch} sequence{'s' if batch != 1 else ''} with the {args.method} "
+          f"evaluator ({args.dtype}) in {seconds:.3f} s: {rate / 1e6:,.1f} M gate-evaluations/s")
+    if args.method == "fast":
+        from rnncirc.eval.fast import Evaluator
+
+        stats = Evaluator(circuit, dtype=args.dtype, modulus=args.modulus).stats(batch)
+        print(f"memory: register file {_human(stats.peak_bytes)} ({stats.n_regs:,} live "
+              f"values x {stats.lanes} lanes) instead of {_human(stats.naive_bytes)} for one "
+              f"value per node")
+    if args.check:
+        expected = np.asarray(model.run(xs))
+        if circuit.info.outputs == "last":
+            expected = np.take(expected, -1, axis=1 if batched else 0)
+        diff = float(np.max(np.abs(hs - expected), initial=0.0))
+        scale = float(np.max(np.abs(expected), initial=0.0))
+        print(f"check against {model.name}.run: max |difference| = {diff:.3g} "
+              f"(max |h| = {scale:.3g})")
+    if args.output:
+        np.save(args.output, hs)
+        print(f"wrote {args.output}: shape {hs.shape}, dtype {hs.dtype}")
+
+
+def _human(nbytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if nbytes < 1024 or unit == "TiB":
+            return f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    raise AssertionError
+

@@ -1,0 +1,304 @@
+"""The fast evaluator against the numpy reference evaluator and against RNN.run."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import rnncirc as rc
+from rnncirc.errors import InputError, OptionError, RnncircError
+from rnncirc.eval.fast import Evaluator, evaluate_fast, get_schedule
+from rnncirc.eval.reference import evaluate_reference
+from rnncirc.ir.ops import ARITY, Op
+
+from ..conftest import example
+from ..models import LINEAR
+from .circuits import GATE_OPS, circuits, make_circuit
+
+EXAMPLES = ["elman", "gru", "lstm", "mamba", "linear_attention", "parity"]
+BATCHES = [1, 3, 8, 17]
+
+
+def random_inputs(model, n, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    if model.alphabet:
+        return rng.integers(0, model.alphabet, size=(batch, n))
+    return rng.normal(size=(batch, n, model.input_size))
+
+
+def assert_close(got, expected, rtol=1e-9):
+    scale = max(1.0, float(np.nanmax(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * scale)
+
+
+# -- every example, every batch shape, both topologies ------------------------------------------
+@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("topology", ["sequential", "auto"])
+def test_examples_match_reference_and_run(name, topology):
+    model = example(name)
+    for n in (1, 6):
+        circuit = rc.compile(model, n, topology=topology)
+        for batch in BATCHES:
+            xs = random_inputs(model, n, batch, seed=batch)
+            values, _ = circuit.check_inputs(xs)
+            fast = evaluate_fast(circuit, values)
+            np.testing.assert_array_equal(fast.shape, (batch,) + circuit.outputs.shape)
+            assert_close(fast, evaluate_reference(circuit, values))
+            assert_close(circuit.evaluate(xs), model.run(xs))
+        assert_close(circuit.evaluate(xs[0]), model.run(xs[0]))  # unbatched
+
+
+@pytest.mark.parametrize("name", sorted(LINEAR))
+def test_linear_kinds_every_topology(name):
+    model = LINEAR[name][0]
+    xs = random_inputs(model, 9, 5, seed=3)
+    expected = model.run(xs)
+    for topology in ("sequential", "sklansky", "brent-kung", "ladner-fischer", "kogge-stone",
+                     "han-carlson"):
+        for outputs in ("all", "last"):
+            circuit = rc.compile(model, 9, topology=topology, outputs=outputs)
+            got = circuit.evaluate(xs)
+            assert_close(got, expected if outputs == "all" else expected[:, -1])
+            assert_close(got, circuit.evaluate(xs, method="reference"))
+
+
+def test_outputs_last_shapes():
+    model = example("elman")
+    circuit = rc.compile(model, 5, outputs="last")
+    xs = random_inputs(model, 5, 3)
+    assert circuit.evaluate(xs).shape == (3,) + model.state_shape
+    assert circuit.evaluate(xs[0]).shape == model.state_shape
+    assert_close(circuit.evaluate(xs), model.run(xs)[:, -1])
+
+
+def test_single_level_circuit_and_leaf_outputs():
+    # h_t = 2 x_t + 1: one level; h_0 never read; outputs of n = 1 at level 1
+    @rc.rnn(state=2, inputs=2)
+    def affine_in_x(h, x):
+        return 2.0 * x + 1.0
+
+    for n in (1, 4):
+        circuit = rc.compile(affine_in_x, n, topology="sequential")
+        xs = random_inputs(affine_in_x, n, 3)
+        assert circuit.depth <= 2
+        assert_close(circuit.evaluate(xs), affine_in_x.run(xs))
+
+    # passthrough state: the outputs are inputs and constants (depth 0, no gates at all)
+    @rc.rnn(state=2, inputs=1, init=np.array([5.0, 7.0]))
+    def shift(h, x):
+        return rc.concat([x, h[:1]])
+
+    circuit = rc.compile(shift, 1)
+    assert circuit.size == 0
+    xs = random_inputs(shift, 1, 4)
+    np.testing.assert_array_equal(circuit.evaluate(xs), shift.run(xs))
+
+
+# -- random circuits -----------------------------------------------------------------------------
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(circuit=circuits(), batch=st.sampled_from([1, 2, 3, 8, 9]), seed=st.integers(0, 99))
+def test_random_circuits_match_reference(circuit, batch, seed):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(batch, circuit.inputs.size)) * 2
+    with np.errstate(all="ignore"):
+        ref = evaluate_reference(circuit, values)
+    got = evaluate_fast(circuit, values)
+    assert got.shape == ref.shape
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    finite = np.isfinite(ref)
+    np.testing.assert_array_equal(got[~finite & ~np.isnan(ref)], ref[~finite & ~np.isnan(ref)])
+    np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-9, atol=1e-12)
+
+
+SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -2.5, np.inf, -np.inf, np.nan, 1e-310, 700.0,
+                    -700.0, 1e308, 40.0, -40.0, 3.0])
+
+
+@pytest.mark.parametrize("op", GATE_OPS, ids=lambda op: op.name.lower())
+def test_op_semantics_on_special_values(op):
+    """Each op on every pair of special values equals the numpy semantics, bit for bit
+    (tanh: numpy's own implementation may differ from libm by an ulp)."""
+    x, y = np.meshgrid(SPECIAL, SPECIAL)
+    triples = np.stack([x.ravel(), y.ravel(), np.roll(x.ravel(), 5)], axis=1)
+    gates = [(op, 3 * i, 3 * i + 1, 3 * i + 2) for i in range(len(triples))]
+    n_in = triples.size
+    circuit = make_circuit([], len(triples), 3, gates, n_in + np.arange(len(gates)))
+    for batch in (1, 3, 8):
+        values = np.stack([np.roll(triples.ravel(), 3 * j) for j in range(batch)])
+        with np.errstate(all="ignore"):
+            ref = evaluate_reference(circuit, values)
+        got = evaluate_fast(circuit, values)
+        if op == Op.TANH:
+            np.testing.assert_allclose(got, ref, rtol=1e-15, atol=0)
+            continue
+        same = (got.view(np.int64) == ref.view(np.int64)) | (np.isnan(got) & np.isnan(ref))
+        assert same.all(), (values[0].reshape(-1, 3)[~same[0, 0]], got[~same], ref[~same])
+
+
+# -- dtypes ---------------------------------------------------------------------------------
+def test_float32_close_to_float64():
+    for name in ("gru", "mamba"):
+        model = example(name)
+        circuit = rc.compile(model, 20)
+        xs = random_inputs(model, 20, 8)
+        got = circuit.evaluate(xs, dtype="float32")
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, circuit.evaluate(xs), rtol=1e-3, atol=1e-4)
+
+
+def test_bad_options():
+    circuit = rc.compile(example("elman"), 3)
+    xs = random_inputs(example("elman"), 3, 2)
+    with pytest.raises(OptionError, match="dtype"):
+        circuit.evaluate(xs, dtype="float16")
+    with pytest.raises(RnncircError, match="unknown evaluation method"):
+        circuit.evaluate(xs, method="magic")
+    with pytest.raises(RnncircError, match="float64 only"):
+        circuit.evaluate(xs, method="reference", dtype="float32")
+    with pytest.raises(InputError):
+        circuit.evaluate(xs[:, :2])
+
+
+# -- threads: the three modes give the same numbers ------------------------------------------
+def test_modes_serial_lanes_wide_agree():
+    model = LINEAR["diagonal"][0]
+    circuit = rc.compile(model, 64, topology="brent-kung")
+    xs = random_inputs(model, 64, 40)
+    values, _ = circuit.check_inputs(xs)
+    ref = evaluate_reference(circuit, values)
+    threads = numba.get_num_threads()
+    results = {}
+    for threshold in (1 << 40, 1):  # never wide / every level wide
+        for batch in (8, 40):  # one lane chunk / several
+            evaluator = Evaluator(circuit, wide_threshold=threshold)
+            mode, _, _ = evaluator.plan(batch)
+            out = evaluator.run(np.ascontiguousarray(values[:batch].T))
+            results[(mode, batch)] = out
+            np.testing.assert_allclose(out.T, ref[:batch].reshape(batch, -1), rtol=1e-12)
+    if threads > 1:
+        assert {mode for mode, _ in results} == {"serial", "lanes", "levels"}
+
+
+def test_time_major_and_batch_major_layouts_agree():
+    model = example("mamba")
+    circuit = rc.compile(model, 16)
+    xs = random_inputs(model, 16, 8)
+    values, _ = circuit.check_inputs(xs)
+    evaluator = Evaluator(circuit, dtype="float32")
+    X = values.astype(np.float32)
+    a = evaluator.run(np.ascontiguousarray(X.T))  # time-major: vector copies
+    b = evaluator.run(X.T)  # the caller's (batch, slots) array, read in place
+    out = np.empty((8, a.shape[0]), dtype=np.float32)
+    evaluator.run(X.T, out.T)  # preallocated output in the caller's layout
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, out.T)
+
+
+def test_progress_callback_reaches_the_end():
+    model = example("gru")
+    circuit = rc.compile(model, 12)
+    xs = random_inputs(model, 12, 2)
+    values, _ = circuit.check_inputs(xs)
+    calls = []
+    got = evaluate_fast(circuit, values, progress=lambda done, total: calls.append((done, total)),
+                        segment_gates=5000)
+    assert len(calls) > 1
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert calls[-1][0] == calls[-1][1] == get_schedule(circuit).n_gates
+    assert_close(got, evaluate_reference(circuit, values))
+
+
+# -- memory ----------------------------------------------------------------------------------------
+def test_register_file_follows_live_values_not_circuit_size():
+    model = example("gru")
+    short, long = rc.compile(model, 20), rc.compile(model, 200)
+    s_short, s_long = get_schedule(short), get_schedule(long)
+    assert s_long.n_regs < 1.2 * s_short.n_regs  # flat in n
+    stats = Evaluator(long).stats(8)
+    assert stats.peak_bytes == s_long.n_regs * 8 * 8
+    assert stats.peak_bytes * 20 < stats.naive_bytes
+
+
+def test_register_count_is_the_peak_of_live_values():
+    """n_regs equals the most values alive at once for the placement the schedule used,
+    recounted here from first principles (for both placements one must match)."""
+    model = example("lstm")
+    circuit = rc.compile(model, 5)
+    s = get_schedule(circuit)
+    counts = []
+    for late in (False, True):
+        counts.append(_peak_live(circuit, late))
+    assert s.n_regs in counts
+    assert s.n_regs == min(counts)
+
+
+def _peak_live(circuit, late: bool) -> int:
+    from rnncirc.analyze.levels import live_mask
+    from rnncirc.eval.schedule import _late_levels
+
+    out = circuit.outputs.reshape(-1).astype(np.int32)
+    live = live_mask(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, out)
+    level = circuit.levels.astype(np.int32)
+    if late:
+        level = _late_levels(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, level, live,
+                             out)
+    n = circuit.num_nodes
+    first = np.full(n, 1 << 30)
+    last = np.full(n, -1)
+    for g in np.flatnonzero(live & (ARITY[circuit.op] > 0)):
+        for u in (circuit.a[g], circuit.b[g], circuit.c[g])[:ARITY[circuit.op[g]]]:
+            first[u] = min(first[u], level[g])
+            last[u] = max(last[u], level[g])
+    is_input = np.zeros(n, bool)
+    is_input[circuit.inputs.ravel()] = True
+    birth = np.where(is_input, np.where(first == 1 << 30, 0, first), level)
+    death = np.maximum(last, birth)
+    consts = int(np.count_nonzero(live & (circuit.op == Op.CONST)))
+    values = np.flatnonzero(live & (circuit.op != Op.CONST))
+    alive = np.zeros(level.max() + 2, dtype=np.int64)
+    np.add.at(alive, birth[values], 1)
+    np.add.at(alive, death[values] + 1, -1)
+    return consts + int(np.cumsum(alive).max(initial=0))
+
+
+def test_time_tiled_schedule(monkeypatch):
+    """Wide circuits run tile by tile along time: same values, far fewer live registers, and
+    every gate on a later step than its operands."""
+    import rnncirc.eval.schedule as schedule
+
+    model = LINEAR["diagonal"][0]
+    xs = random_inputs(model, 64, 3)
+    plain = rc.compile(model, 64, topology="ladner-fischer")
+    plain_regs = get_schedule(plain).n_regs
+    assert get_schedule(plain).placement.endswith("levels")
+    monkeypatch.setattr(schedule, "TILE_WHEN_WIDER", 16)
+    monkeypatch.setattr(schedule, "TILE_GATES", 8)
+    tiled = rc.compile(model, 64, topology="ladner-fischer")
+    s = get_schedule(tiled)
+    assert s.placement.startswith("tiles")
+    assert s.n_regs < plain_regs
+    assert_close(tiled.evaluate(xs), model.run(xs))
+    values, _ = tiled.check_inputs(xs)
+    np.testing.assert_array_equal(evaluate_fast(tiled, values), evaluate_fast(plain, values))
+    from rnncirc.analyze.levels import live_mask
+    from rnncirc.eval.schedule import _tile_levels
+
+    live = live_mask(tiled.op, tiled.a, tiled.b, tiled.c, ARITY,
+                     tiled.outputs.reshape(-1).astype(np.int32))
+    steps, _ = _tile_levels(tiled.op, tiled.a, tiled.b, tiled.c, ARITY, tiled.levels, live,
+                            tiled.inputs.reshape(-1).astype(np.int32), tiled.inputs.shape[1], 4)
+    gates = np.flatnonzero(live & (ARITY[tiled.op] > 0))
+    for column, need in ((tiled.a, 1), (tiled.b, 2)):
+        used = gates[ARITY[tiled.op[gates]] >= need]
+        assert np.all(steps[column[used]] < steps[used])
+
+
+def test_batch_zero_and_no_inputs():
+    circuit = make_circuit([2.0, 3.0], 1, 0, [(Op.MUL, 0, 1, 0)], [2, 0])
+    got = evaluate_fast(circuit, np.zeros((4, 0)))
+    np.testing.assert_array_equal(got, np.tile([[6.0, 2.0]], (4, 1)).reshape(4, 1, 2))
+    assert evaluate_fast(circuit, np.zeros((0, 0))).shape == (0, 1, 2)
