@@ -11,6 +11,7 @@ import json
 import sys
 
 from rnncirc.boolean.commands import add_boolean_command
+from rnncirc.cli_types import positive_int
 from rnncirc.compiler import TOPOLOGIES
 from rnncirc.errors import RnncircError
 from rnncirc.eval.run_command import add_run_command
@@ -35,16 +36,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"rnncirc: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rnncirc", description=(
         "Compile recurrent neural networks into arithmetic circuits and measure their depth "
@@ -61,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "gates by op, exact formulas in n and the critical path.")
     compile_.add_argument("model_file", metavar="MODEL.py",
                           help="a Python file defining one or more RNNs with @rc.rnn")
-    compile_.add_argument("--length", "-n", type=_positive_int, required=True, metavar="N",
+    compile_.add_argument("--length", "-n", type=positive_int, required=True, metavar="N",
                           help="sequence length n to unroll over (>= 1)")
     compile_.add_argument("--model", "-m", metavar="NAME",
                           help="which RNN of the file (variable or model name) when it has "

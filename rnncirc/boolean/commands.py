@@ -18,6 +18,7 @@ import time
 
 from rnncirc.boolean.aig import BooleanCircuit
 from rnncirc.boolean.semantics import BooleanLoweringError
+from rnncirc.cli_types import positive_int
 
 #: export formats by file extension
 FORMATS = {".aag": "AIGER (ASCII)", ".aig": "AIGER (binary)", ".blif": "BLIF",
@@ -153,9 +154,9 @@ def add_boolean_command(subparsers) -> argparse.ArgumentParser:
                     ".bristol or .txt (Bristol Fashion).")
     parser.add_argument("model_file", metavar="MODEL.py",
                         help="a Python file defining one or more RNNs with @rc.rnn")
-    parser.add_argument("--length", "-n", type=_positive_int, required=True, metavar="N",
+    parser.add_argument("--length", "-n", type=positive_int, required=True, metavar="N",
                         help="sequence length n (>= 1)")
-    parser.add_argument("--width", "-w", type=_positive_int, required=True, metavar="W",
+    parser.add_argument("--width", "-w", type=positive_int, required=True, metavar="W",
                         help="word width in bits (2..32; lookup tables need W <= 12)")
     parser.add_argument("--output", "-o", metavar="PATH",
                         help="write the circuit to PATH (.aag .aig .blif .v .bristol .txt)")
@@ -184,16 +185,6 @@ def add_boolean_command(subparsers) -> argparse.ArgumentParser:
                         help="also write the report as JSON to PATH ('-' for stdout)")
     parser.set_defaults(run=run_boolean_command)
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run_boolean_command(args) -> None:

@@ -18,6 +18,7 @@ import zipfile
 
 import numpy as np
 
+from rnncirc.cli_types import positive_int
 from rnncirc.errors import InputError, OptionError
 
 _DESCRIPTION = (
@@ -34,16 +35,6 @@ _EPILOG = """examples:
   rnncirc run examples/parity.py -n 64 --input symbols.npy --output hs.npy --check"""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def add_run_command(subparsers) -> argparse.ArgumentParser:
     """Register ``run`` on `subparsers` (an ``add_subparsers()`` result); return its parser."""
     from rnncirc.compiler import TOPOLOGIES
@@ -55,7 +46,7 @@ def add_run_command(subparsers) -> argparse.ArgumentParser:
     run.add_argument("model_file", metavar="MODEL.py", nargs="?",
                      help="a Python file defining one or more RNNs with @rc.rnn (not needed "
                           "with --load)")
-    run.add_argument("--length", "-n", type=_positive_int, metavar="N",
+    run.add_argument("--length", "-n", type=positive_int, metavar="N",
                      help="sequence length n to compile for (with MODEL.py)")
     run.add_argument("--model", "-m", metavar="NAME",
                      help="which RNN of the file when it defines several")
