@@ -13,6 +13,7 @@ from rnncirc.analyze.profile import DepthProfile, depth_profile
 from rnncirc.boolean import BooleanCircuit, to_boolean
 from rnncirc.compiler import compile
 from rnncirc.errors import RnncircError
+from rnncirc.export.dot import to_dot
 from rnncirc.frontend.functions import (
     abs,
     concat,
@@ -32,7 +33,6 @@ from rnncirc.frontend.functions import (
     where,
 )
 from rnncirc.frontend.model import RNN, rnn
-from rnncirc.export.dot import to_dot
 from rnncirc.ir.circuit import Circuit
 
 __version__ = "0.1.0"

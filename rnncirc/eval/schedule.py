@@ -19,11 +19,11 @@ independent, so a kernel may run them in any order or in parallel. Three placeme
   levels of the circuit through memory.
 
 Within a step gates are sorted by ``(op, id)`` (two stable counting sorts) and cut into
-*segments* of one op (`_segments`): strided segments (`MIN_RUN` or more gates whose registers
-move by a constant stride per operand: the kernel computes the registers, reading no
-indices), affine ones among them (all strides 1: operands and results are contiguous blocks,
-one long vector loop), and indexed segments (each gate reads its registers from the index
-arrays).
+*segments* of one op (`_segments`): strided segments (`MIN_STRIDED` or more gates whose
+registers move by a constant stride per operand: the kernel computes the registers, reading
+no indices), affine ones (`MIN_AFFINE` or more gates, all strides 1: operands and results
+are contiguous blocks, one long vector loop), and indexed segments (each gate reads its
+registers from the index arrays).
 
 Arrays (CSR pointers have one entry per step plus one)
 -------------------------------------------------------
@@ -65,8 +65,10 @@ from rnncirc.ir.circuit import Circuit
 from rnncirc.ir.ops import ARITY, N_OPS
 
 _NEVER = np.iinfo(np.int32).max
-#: shortest run of gates with registers at constant strides made a strided/affine segment
-MIN_RUN = 4
+#: shortest runs of gates made affine / strided segments (shorter ones stay indexed: a
+#: segment costs a kernel call, about as much as 20-50 indexed gates)
+MIN_AFFINE = 16
+MIN_STRIDED = 64
 #: circuits whose widest level has more gates than this are evaluated in time tiles ...
 TILE_WHEN_WIDER = 8192
 #: ... of about this many gates per level and tile
@@ -419,16 +421,17 @@ def _stride_end(ga, gb, gc, go, i, end):
 
 
 @numba.njit(cache=True, nogil=True)
-def _segments(ga, gb, gc, go, gate_op, arity, level_gate_ptr, min_run):
+def _segments(ga, gb, gc, go, gate_op, arity, level_gate_ptr, min_affine, min_strided):
     """Cut each step into runs of one op, and runs into segments of three kinds.
 
-    A *strided* segment (at least `min_run` gates) has every register move by a constant
+    A *strided* segment (at least `min_strided` gates) has every register move by a constant
     stride per operand from one gate to the next (a stride 0 operand is one register shared
     by all, as a matrix entry times a row), so a kernel computes the registers instead of
-    reading them; when all used strides are 1 it is *affine*: operands and results are
-    contiguous blocks of the register file, one long vector loop. The gates in between form
-    *indexed* segments. Returns (op, kind: 0 indexed / 1 affine / 2 strided, CSR over gates,
-    CSR of the segments of each step).
+    reading them; when all used strides are 1 it is *affine* (at least `min_affine` gates):
+    operands and results are contiguous blocks of the register file, one long vector loop.
+    The gates in between form *indexed* segments. (Each segment costs a kernel call, so
+    short stretches are cheaper left indexed.) Returns (op, kind: 0 indexed / 1 affine /
+    2 strided, CSR over gates, CSR of the segments of each step).
     """
     n_levels = len(level_gate_ptr) - 1
     for count_only in (True, False):
@@ -451,15 +454,15 @@ def _segments(ga, gb, gc, go, gate_op, arity, level_gate_ptr, min_run):
                 i = r0
                 while i < r1:
                     j = _stride_end(ga, gb, gc, go, i, r1)
-                    if j - i < min_run:
+                    affine = j - i > 1 and go[i + 1] - go[i] == 1 and ga[i + 1] - ga[i] == 1 \
+                        and (k < 2 or gb[i + 1] - gb[i] == 1) and (k < 3 or gc[i + 1] - gc[i] == 1)
+                    if j - i < (min_affine if affine else min_strided):
                         i += 1
                         continue
                     if start < i:
                         if not count_only:
                             seg_op[q], seg_kind[q], seg_ptr[q] = gate_op[r0], 0, start
                         q += 1
-                    affine = go[i + 1] - go[i] == 1 and ga[i + 1] - ga[i] == 1 and (
-                        k < 2 or gb[i + 1] - gb[i] == 1) and (k < 3 or gc[i + 1] - gc[i] == 1)
                     if not count_only:
                         seg_op[q], seg_ptr[q] = gate_op[r0], i
                         seg_kind[q] = 1 if affine else 2
@@ -569,7 +572,8 @@ def build_schedule(circuit: Circuit) -> Schedule:
     (n_regs, ga, gb, gc, go, gate_op, level_gate_ptr, load_slot, load_reg, level_load_ptr,
      store_reg, store_pos, level_store_ptr, const_reg, const_idx) = built
     run_op, run_kind, run_ptr, level_run_ptr = _segments(ga, gb, gc, go, gate_op, ARITY,
-                                                         level_gate_ptr, MIN_RUN)
+                                                         level_gate_ptr, MIN_AFFINE,
+                                                         MIN_STRIDED)
     run_base, run_stride, run_idx, ga, gb, gc, go = _compact(ga, gb, gc, go, run_kind,
                                                              run_ptr)
     load_slot, load_reg, load_len, level_load_ptr = _copy_blocks(load_slot, load_reg,

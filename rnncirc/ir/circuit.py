@@ -292,10 +292,14 @@ class Circuit:
     def load(cls, path) -> Circuit:
         """Read a circuit written by `save`, and verify it."""
         try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in data.files}
-        except (OSError, ValueError) as err:
+            data = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as err:
             raise RnncircError(f"cannot read circuit file {path}: {err}") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a plain .npy array
+            raise RnncircError(f"{path} is not an rnncirc circuit (save one with "
+                               "'rnncirc compile --save' or Circuit.save)")
+        with data:
+            arrays = {name: data[name] for name in data.files}
         missing = {*_COLUMNS, "consts", "inputs", "outputs", "info"} - set(arrays)
         if missing:
             raise RnncircError(f"{path} is not an rnncirc circuit (missing {sorted(missing)})")

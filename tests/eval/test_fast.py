@@ -297,6 +297,28 @@ def test_time_tiled_schedule(monkeypatch):
         assert np.all(steps[column[used]] < steps[used])
 
 
+@pytest.mark.parametrize("name", ["dense", "dplr", "permutation", "gated_matrix"])
+def test_strided_and_affine_segments_every_mode(monkeypatch, name):
+    """With tiny minimum lengths most gates fall into strided/affine segments: evaluated as
+    blocks, strided gate loops or (lane-split) rows, they must equal the indexed path."""
+    import rnncirc.eval.schedule as schedule
+
+    model = LINEAR[name][0]
+    xs = random_inputs(model, 24, 40, seed=5)
+    expected = model.run(xs)
+    monkeypatch.setattr(schedule, "MIN_AFFINE", 2)
+    monkeypatch.setattr(schedule, "MIN_STRIDED", 2)
+    circuit = rc.compile(model, 24, topology="sklansky")
+    s = get_schedule(circuit)
+    assert {1, 2} <= set(np.unique(s.run_kind).tolist())
+    values, _ = circuit.check_inputs(xs)
+    for threshold in (1 << 40, 1):
+        for batch in (1, 8, 40):
+            evaluator = Evaluator(circuit, wide_threshold=threshold)
+            out = evaluator.run(np.ascontiguousarray(values[:batch].T))
+            assert_close(out.T.reshape(expected[:batch].shape), expected[:batch])
+
+
 def test_batch_zero_and_no_inputs():
     circuit = make_circuit([2.0, 3.0], 1, 0, [(Op.MUL, 0, 1, 0)], [2, 0])
     got = evaluate_fast(circuit, np.zeros((4, 0)))
