@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from dataclasses import replace
 
 import numpy as np
 
 import rnncirc as rc
+from rnncirc.analyze.classify import as_dense
 from rnncirc.analyze.formulas import evaluate_formula, prefix_formulas
 from rnncirc.compiler import lower
 
@@ -83,7 +83,7 @@ def dplr_versus_dense(n: int, d: int, topology: str) -> dict:
     model = dplr_model(d)
     cls = rc.classify(model)
     circuit = rc.compile(model, n, topology=topology)
-    dense_cls = _as_dense(cls)
+    dense_cls = as_dense(cls)
     _, size_formula = prefix_formulas(
         lambda m: (lambda c: (c.depth, c.size))(lower(model, dense_cls, m, topology, "all")),
         topology, "all")
@@ -92,19 +92,6 @@ def dplr_versus_dense(n: int, d: int, topology: str) -> dict:
             "dplr_size": circuit.size, "dense_size": dense_size,
             "dplr/dense": circuit.size / dense_size,
             "dense_from_level": circuit.info.extra.get("dense_from_level")}
-
-
-def _as_dense(cls):
-    from rnncirc.analyze.classify import _dense_matrix
-    from rnncirc.analyze.jacobian import Outer, Select
-
-    form = cls.linear
-    m = form.offset.shape[0]
-    terms = [Select(form.diag, np.arange(m))] + [Outer(form.u[:, j], form.v[:, j])
-                                                 for j in range(cls.rank)]
-    matrix = _dense_matrix(terms, m, form.offset.builder)
-    return replace(cls, kind="dense", rank=None,
-                   linear=replace(form, diag=None, u=None, v=None, dense=matrix))
 
 
 def build_rate(n: int, d: int) -> dict:

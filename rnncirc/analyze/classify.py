@@ -329,3 +329,29 @@ def _reason(model: RNN, kind: str, rank, affine: AffineStep, per_symbol: bool) -
     }[kind]
     return (f"{model.name} is linear in its state, h_t = A(x_t) h_(t-1) + b(x_t): {what}{side}; "
             f"the paper places this kind in {COMPLEXITY[kind]}")
+
+
+def as_dense(cls: Classification) -> Classification:
+    """The same classification with A forced to an explicit m x m matrix.
+
+    Lowering it gives the all-dense baseline a structured kind is compared against (a DPLR
+    model's circuit must be smaller than this one).
+    """
+    from dataclasses import replace
+
+    form = cls.linear
+    if form.dense is not None:
+        return cls
+    m = form.offset.shape[0]
+    terms = []
+    if form.diag is not None:
+        terms.append(Select(form.diag if form.diag.shape else form.diag * np.ones(m),
+                            np.arange(m)))
+    if form.u is not None:
+        terms += [Outer(form.u[:, j], form.v[:, j]) for j in range(cls.rank)]
+    if form.coef is not None and form.perm is not None:
+        terms.append(Select(form.coef, form.perm))
+    matrix = _dense_matrix(terms, m, form.offset.builder)
+    return replace(cls, kind="dense", rank=None,
+                   linear=replace(form, diag=None, u=None, v=None, coef=None, perm=None,
+                                  dense=matrix))

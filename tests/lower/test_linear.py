@@ -7,6 +7,7 @@ import pytest
 import sympy as sp
 
 import rnncirc as rc
+from rnncirc.analyze.classify import as_dense
 from rnncirc.analyze.formulas import evaluate_formula
 from rnncirc.analyze.report import family_formulas
 from rnncirc.lower import prefix
@@ -103,27 +104,10 @@ def test_dplr_is_smaller_than_dense():
     model = LINEAR["deltanet"][0]
     cls = rc.classify(model)
     circuit = rc.compile(model, 256, topology="brent-kung")
-    as_dense = rc.compiler.lower(model, _as_dense(model, cls), 256, "brent-kung", "all")
-    assert circuit.size < as_dense.size
+    dense_circuit = rc.compiler.lower(model, as_dense(cls), 256, "brent-kung", "all")
+    assert circuit.size < dense_circuit.size
     _check(model, circuit, 256, "all")
-    _check(model, as_dense, 256, "all")
-
-
-def _as_dense(model, cls):
-    """The same model's classification with A forced to a dense matrix (for comparison)."""
-    from dataclasses import replace
-
-    from rnncirc.analyze.classify import _dense_matrix
-    from rnncirc.analyze.jacobian import Outer, Select
-
-    form = cls.linear
-    m = form.offset.shape[0]
-    builder = form.offset.builder
-    terms = [Select(form.diag, np.arange(m))] + [
-        Outer(form.u[:, j], form.v[:, j]) for j in range(cls.rank)]
-    matrix = _dense_matrix(terms, m, builder)
-    return replace(cls, kind="dense", rank=None,
-                   linear=replace(form, diag=None, u=None, v=None, dense=matrix))
+    _check(model, dense_circuit, 256, "all")
 
 
 def test_nonzero_initial_state_is_folded_into_the_first_leaf():
