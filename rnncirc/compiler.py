@@ -63,7 +63,7 @@ def compile(model: RNN, length: int, *, topology: str = "auto",  # noqa: A001 - 
     check_options(model, length, topology, outputs)
     # classify (exact, from the cell) -> pick the lowering -> build the gate-level circuit
     cls = classify_model(model)
-    chosen = resolve_topology(cls, int(length), topology, outputs)
+    chosen = resolve_topology(model, cls, int(length), topology, outputs)
     return lower(model, cls, int(length), chosen, outputs)
 
 
@@ -73,8 +73,15 @@ def classify_model(model: RNN):
     return classify(model)
 
 
-def resolve_topology(cls, length: int, topology: str, outputs: str) -> str:
-    """The concrete topology: "auto" is the parallel network of least depth, then size."""
+def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str) -> str:
+    """The concrete topology: "auto" is the parallel network of least circuit depth, then size.
+
+    Scalar, diagonal and permutation combines cost the same gates and depth wherever they
+    sit, so their circuits order exactly as their networks (depth, then combines). Dense and
+    DPLR ones do not (A and B parts deepen at different rates per level, and a DPLR combine's
+    cost follows the rank of its segments), so for those the circuit depth and size of every
+    candidate are computed exactly by `lower.measure` (a fraction of the gates of a build).
+    """
     from rnncirc.lower import prefix
 
     if topology == "sequential":
@@ -93,14 +100,19 @@ def resolve_topology(cls, length: int, topology: str, outputs: str) -> str:
 
     candidates = [t for t in prefix.TOPOLOGIES if t != "sequential"]
     networks = [prefix.build(length, t, outputs) for t in candidates]
-    order = sorted(range(len(candidates)),
-                   key=lambda i: (networks[i].depth, networks[i].size, i))
-    # least depth first; a network whose circuit would not fit in memory is passed over
-    # (DPLR and dense combines make some networks far bigger than others)
-    for i in order:
-        if fits(estimate_gates(cls, networks[i])):
-            return candidates[i]
-    return candidates[order[0]]  # none fits: the lowering refuses it with the estimate
+    # a network whose circuit would not fit in memory is passed over (DPLR and dense
+    # combines make some networks far bigger than others)
+    usable = [i for i in range(len(candidates)) if fits(estimate_gates(cls, networks[i]))]
+    if not usable:  # none fits: the lowering refuses it with the estimate
+        return candidates[min(range(len(candidates)),
+                              key=lambda i: (networks[i].depth, networks[i].size, i))]
+    if cls.kind in ("dense", "dplr"):
+        from rnncirc.lower.measure import measure_linear
+
+        cost = {i: measure_linear(model, cls, length, candidates[i], outputs, networks[i])
+                for i in usable}
+        return candidates[min(usable, key=lambda i: (cost[i].depth, cost[i].size, i))]
+    return candidates[min(usable, key=lambda i: (networks[i].depth, networks[i].size, i))]
 
 
 def lower(model: RNN, cls, length: int, topology: str, outputs: str) -> Circuit:

@@ -132,8 +132,16 @@ def unroll_formulas(first, step, state_size: int, outputs: str = "all"):
     return depth, size
 
 
-#: lengths at which prefix-lowered circuits are built to determine the coefficients
-_FIT_LENGTHS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 16, 17, 21, 24, 31, 32, 33, 40, 48, 63, 64)
+#: lengths at which prefix-lowered circuits are measured to determine the coefficients: every
+#: n up to 72 (a regime may start late: Ladner-Fischer's irregular small cases end at 64), then
+#: both sides of 128 and 256, where the near-power-of-two terms switch
+_FIT_LENGTHS = tuple(range(1, 73)) + (80, 96, 100, 112, 119, 120, 121, 123, 124, 125, 126, 127,
+                                      128, 129, 130, 131, 133, 137, 144, 160, 192, 200,
+                                      249, 252, 253, 255, 256, 257, 258, 260)
+#: offsets j of the near-power-of-two indicator terms
+_NEAR = (1, 2, 4, 8, 16)
+#: the latest n at which a fitted regime may start
+_LATEST_START = 65
 
 
 def _ceil_log2(n: int) -> int:
@@ -143,37 +151,63 @@ def _ceil_log2(n: int) -> int:
 def prefix_formulas(measure, topology: str, outputs: str):
     """(depth_formula, size_formula) of a prefix-lowered family, exact at every fitted length.
 
-    `measure(n) -> (depth, size)` builds the circuit. The circuit is the network's combines
-    with a fixed gate cost and depth per combine, plus per-step leaves, so
-    size(n) = c0 + c1 n + c2 S(n) + c3 P(n) and depth(n) = d0 + d1 D(n) (+ d2 ceil(log2 n)),
-    with S, D the network's size and depth and P the combines that start at step 0 (they
-    build no A part). The coefficients are solved exactly from built circuits and checked on
-    every fitted length; lengths before the regime starts become Piecewise branches.
+    `measure(n) -> (depth, size)` gives the circuit's numbers (`lower.measure` computes them
+    exactly without building the circuit). A combine's gates and depth are fixed once its
+    segments are longer than a small bound (DPLR: once the rank passes m/2, the segment is
+    dense), so size(n) is c0 + c1 n + c2 S(n) + c3 P(n) (S, P: the network's combines, and
+    those starting at step 0, which build no A part) plus terms that count the combines of
+    short segments, and depth(n) is d0 + d1 D(n) + d2 ceil(log2 n) plus terms that switch near
+    powers of two (paths through the last columns of a Kogge-Stone level are longer when A
+    and B deepen at different rates). The basis holds closed forms for these: floor(n/2^j),
+    [n > 2^K - j] and [n <= 2^(K-1) + j] for small j (K = ceil(log2 n)); its coefficients are
+    solved exactly over the fitted lengths from the first n of the regime on, and lengths
+    before it become Piecewise branches. Returns None for a formula no basis combination
+    matches at every fitted length.
     """
+    from rnncirc.lower import prefix
+
+    lengths = np.array(_FIT_LENGTHS)
+    measured = np.array([measure(int(n)) for n in lengths])
+    nets = [prefix.build(int(n), topology, outputs) for n in lengths]
+    network = {"S": [net.size for net in nets], "D": [net.depth for net in nets],
+               "P": [sum(int(np.count_nonzero(level.left_lo == 0)) for level in net.levels)
+                     for net in nets]}
+    depth_terms, size_terms = _basis(topology, outputs)
+    depth = _fit(measured[:, 0], depth_terms, lengths, network)
+    size = _fit(measured[:, 1], size_terms, lengths, network)
+    return depth, size
+
+
+def _basis(topology: str, outputs: str):
+    """(depth terms, size terms): pairs (sympy expression, exact value at integer n)."""
     import sympy as sp
 
     from rnncirc.lower import prefix
 
-    n_sym = sp.Symbol("n", integer=True, positive=True)
-    lengths = np.array(_FIT_LENGTHS)
-    measured = np.array([measure(int(n)) for n in lengths])
-    nets = [prefix.build(int(n), topology, outputs) for n in lengths]
-    net_size = np.array([net.size for net in nets])
-    net_depth = np.array([net.depth for net in nets])
-    starts = np.array([sum(int(np.count_nonzero(level.left_lo == 0)) for level in net.levels)
-                       for net in nets])
-    logs = np.array([_ceil_log2(int(n)) for n in lengths])
-    floor_logs = np.array([int(n).bit_length() - 1 for n in lengths])
-    ones = np.ones(len(lengths))
-    size_basis = [ones, lengths, net_size, starts]
-    depth_basis = [ones, net_depth, logs, floor_logs]
-    size_exprs = [sp.Integer(1), n_sym, prefix.size_formula(topology, outputs),
-                  _starts_formula(topology, outputs, n_sym)]
-    depth_exprs = [sp.Integer(1), prefix.depth_formula(topology, outputs),
-                   sp.ceiling(sp.log(n_sym, 2)), sp.floor(sp.log(n_sym, 2))]
-    depth = _fit(measured[:, 0], depth_basis, depth_exprs, lengths, n_sym)
-    size = _fit(measured[:, 1], size_basis, size_exprs, lengths, n_sym)
+    n = sp.Symbol("n", integer=True, positive=True)
+    k = sp.ceiling(sp.log(n, 2))
+    power = 2**k
+    one = (sp.Integer(1), lambda v, net: 1)
+    ceil_log = (k, lambda v, net: _ceil_log2(v))
+    floor_log = (sp.floor(sp.log(n, 2)), lambda v, net: v.bit_length() - 1)
+    near = [(sp.floor((n + j - 1) / power), lambda v, net, j=j: (v + j - 1) >> _ceil_log2(v))
+            for j in _NEAR]
+    above = [(sp.floor((power / 2 + j) / n),
+              lambda v, net, j=j: _floor_fraction(Fraction(2) ** _ceil_log2(v) / 2 + j, v))
+             for j in _NEAR]
+    halves = [(sp.floor(n / 2**j), lambda v, net, j=j: v >> j) for j in range(1, 6)]
+    depth = [one, (prefix.depth_formula(topology, outputs), lambda v, net: net["D"]),
+             ceil_log, floor_log] + near + above
+    size = [one, (n, lambda v, net: v),
+            (prefix.size_formula(topology, outputs), lambda v, net: net["S"]),
+            (_starts_formula(topology, outputs, n), lambda v, net: net["P"]),
+            ceil_log, (n * k, lambda v, net: v * _ceil_log2(v)),
+            (power, lambda v, net: 1 << _ceil_log2(v))] + halves + near + above
     return depth, size
+
+
+def _floor_fraction(x: Fraction, v: int) -> int:
+    return math.floor(x / v)
 
 
 def _starts_formula(topology: str, outputs: str, n_sym):
@@ -185,33 +219,50 @@ def _starts_formula(topology: str, outputs: str, n_sym):
     return sp.ceiling(sp.log(n_sym, 2))
 
 
-def _fit(values: np.ndarray, basis: list[np.ndarray], exprs: list, lengths: np.ndarray,
-         n_sym):
-    """Exact integer/rational fit of values on the basis over lengths >= n0, n0 minimal."""
-    from fractions import Fraction
-
+def _fit(values: np.ndarray, terms: list, lengths: np.ndarray, network: dict):
+    """Exact rational fit of values on the terms over lengths >= n0, n0 minimal."""
     import sympy as sp
 
-    matrix = np.stack(basis, axis=1).astype(float)
-    for start in range(len(lengths) - 4):
+    n_sym = sp.Symbol("n", integer=True, positive=True)
+    columns = np.array([[evaluate(int(v), {key: network[key][i] for key in network})
+                         for _, evaluate in terms] for i, v in enumerate(lengths)],
+                       dtype=object)
+    for start in range(len(lengths)):
+        if int(lengths[start]) > _LATEST_START:
+            break
         rows = slice(start, None)
-        coef, *_ = np.linalg.lstsq(matrix[rows], values[rows].astype(float), rcond=None)
-        exact = [Fraction(c).limit_denominator(64) for c in coef]
-        predicted = [sum(c * int(b) for c, b in zip(exact, row, strict=True))
-                     for row in matrix[rows].astype(np.int64)]
-        if predicted != [int(v) for v in values[rows]]:
+        chosen = _independent(columns[rows])
+        approx = columns[rows][:, chosen].astype(np.float64)
+        guess, *_ = np.linalg.lstsq(approx, values[rows].astype(np.float64), rcond=None)
+        if np.abs(approx @ guess - values[rows]).max() > 1e-6 * max(1, np.abs(values).max()):
+            continue  # no exact fit from this start: skip the rational solve
+        matrix = sp.Matrix(columns[rows][:, chosen].tolist())
+        target = sp.Matrix([int(v) for v in values[rows]])
+        try:
+            coef = (matrix.T * matrix).LUsolve(matrix.T * target)
+        except (ValueError, ZeroDivisionError):
             continue
-        tail = sum((sp.Rational(c.numerator, c.denominator) * e
-                    for c, e in zip(exact, exprs, strict=True) if c != 0), sp.Integer(0))
+        if matrix * coef != target:
+            continue
+        tail = sum((c * terms[j][0] for c, j in zip(coef, chosen, strict=True) if c != 0),
+                   sp.Integer(0))
         if start == 0:
             return tail
+        # every length before the regime is listed (the fitted lengths start contiguous)
         head = [(int(values[i]), sp.Eq(n_sym, int(lengths[i]))) for i in range(start)]
-        first_regular = int(lengths[start])
-        gaps = [n for n in range(1, first_regular) if n not in lengths[:start]]
-        if gaps:
-            continue  # every length before the regime must be listed exactly
         return sp.Piecewise(*head, (tail, True))
     return None
+
+
+def _independent(columns: np.ndarray) -> list[int]:
+    """Indices of a maximal set of linearly independent columns, earliest (simplest) first."""
+    matrix = columns.astype(np.float64)
+    chosen: list[int] = []
+    for j in range(matrix.shape[1]):
+        trial = chosen + [j]
+        if np.linalg.matrix_rank(matrix[:, trial]) == len(trial):
+            chosen = trial
+    return chosen
 
 
 _RELATIONS = {

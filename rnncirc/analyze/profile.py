@@ -222,7 +222,7 @@ def _profile(model: RNN, lengths: list[int], topology: str, outputs: str) -> Dep
 
     start = time.perf_counter()
     cls = classify_model(model)
-    chosen = {n: _resolve(cls, n, topology, outputs) for n in lengths}
+    chosen = {n: _resolve(model, cls, n, topology, outputs) for n in lengths}
     rows: dict[int, dict] = {}
     unrolled = [n for n in lengths if chosen[n] == "sequential"]
     if unrolled and outputs == "all":
@@ -315,14 +315,15 @@ def _formulas(model, cls, topology, outputs, family, chosen, rows):
     """(depth, size, note): the family's formulas patched where another family is used."""
     from rnncirc.analyze.formulas import evaluate_formula
     from rnncirc.compiler import lower
+    from rnncirc.lower.measure import measure_linear
 
     measured = {row["length"]: (row["depth"], row["size"]) for row in rows}
     built = {n: measured[n] for n, t in chosen.items() if t == family}
 
     def measure(n: int) -> tuple[int, int]:
         if n not in built:
-            circuit = lower(model, cls, n, family, outputs)
-            built[n] = (circuit.depth, circuit.size)
+            exact = measure_linear(model, cls, n, family, outputs)
+            built[n] = (exact.depth, exact.size)
         return built[n]
 
     depth_f, size_f = cached_family_formulas(model, cls, family, outputs, measure)
@@ -331,7 +332,7 @@ def _formulas(model, cls, topology, outputs, family, chosen, rows):
     other = {n for n, t in chosen.items() if t != family}
     if topology == "auto" and cls.is_linear:  # where else does "auto" leave the family?
         for n in range(1, min(_AUTO_SCAN, max(chosen)) + 1):
-            topo = _resolve(cls, n, topology, outputs)
+            topo = _resolve(model, cls, n, topology, outputs)
             if topo != family:
                 other.add(n)
                 if n not in measured:
@@ -348,7 +349,8 @@ def _formulas(model, cls, topology, outputs, family, chosen, rows):
         patched.append(_with_branches(formula, differ))
     notes = []
     if other:
-        below = sorted({chosen.get(n) or _resolve(cls, n, topology, outputs) for n in other})
+        below = sorted({chosen.get(n) or _resolve(model, cls, n, topology, outputs)
+                        for n in other})
         notes.append(f"'{topology}' builds {family} from n = {max(other) + 1} on and "
                      f"{' or '.join(below)} below; the formulas hold at every such n")
     if missed:
@@ -364,14 +366,15 @@ def _formulas(model, cls, topology, outputs, family, chosen, rows):
     return patched[0], patched[1], note
 
 
-def _resolve(cls, n: int, topology: str, outputs: str) -> str:
-    """`resolve_topology`, memoized per classification (it builds every candidate network)."""
+def _resolve(model, cls, n: int, topology: str, outputs: str) -> str:
+    """`resolve_topology`, memoized per classification (it builds every candidate network,
+    and measures dense and DPLR circuits)."""
     from rnncirc.compiler import resolve_topology
 
     key = (id(cls), n, topology, outputs)
     hit = _RESOLVED.get(key)
     if hit is None or hit[0] is not cls:
-        hit = (cls, resolve_topology(cls, n, topology, outputs))
+        hit = (cls, resolve_topology(model, cls, n, topology, outputs))
         _RESOLVED[key] = hit
     return hit[1]
 
@@ -394,9 +397,10 @@ def _with_branches(formula, values: dict[int, int]):
 def _no_formula_note(cls, family: str) -> str:
     if cls.kind == "dplr":
         return (f"the {family} lowering of a DPLR model keeps each A = D + U V^T in low-rank "
-                f"form while its rank (which adds up along a segment) stays small, and "
-                f"multiplies densely after that; where it switches depends on n and the "
-                f"network, so no single closed form in n is exact (the rows are measured)")
+                f"form while its rank (which adds up along a segment) stays small, so a "
+                f"combine's cost depends on the lengths of its segments; the number of "
+                f"combines of each short length in this network has no term in rnncirc's "
+                f"closed-form basis yet (the rows are measured exactly)")
     return (f"rnncirc found no exact closed form in n for the {family} family of this model "
             f"(the rows are measured)")
 

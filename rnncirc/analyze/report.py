@@ -21,7 +21,7 @@ def compile_with_report(model: RNN, length: int, topology: str = "auto",
     check_options(model, length, topology, outputs)
     start = time.perf_counter()
     cls = classify_model(model)
-    chosen = resolve_topology(cls, length, topology, outputs)
+    chosen = resolve_topology(model, cls, length, topology, outputs)
     circuit = lower(model, cls, length, chosen, outputs)
     depth = circuit.depth  # levels are part of compiling: measured in compile_seconds
     seconds = time.perf_counter() - start
@@ -59,7 +59,7 @@ def compile_with_report(model: RNN, length: int, topology: str = "auto",
 def family_formulas(model: RNN, cls, topology: str, outputs: str):
     """(depth, size) of the circuit family as sympy expressions in n (None if unknown)."""
     from rnncirc.analyze.formulas import prefix_formulas, unroll_formulas
-    from rnncirc.compiler import lower
+    from rnncirc.lower.measure import measure_linear
 
     if topology == "sequential":
         from rnncirc.lower.unroll import template_pair
@@ -67,8 +67,8 @@ def family_formulas(model: RNN, cls, topology: str, outputs: str):
         return unroll_formulas(*template_pair(model), int(np.prod(model.state_shape)), outputs)
 
     def measure(n: int) -> tuple[int, int]:
-        circuit = lower(model, cls, n, topology, outputs)
-        return circuit.depth, circuit.size
+        exact = measure_linear(model, cls, n, topology, outputs)
+        return exact.depth, exact.size
 
     return prefix_formulas(measure, topology, outputs)
 

@@ -12,10 +12,16 @@ algebra                   A2 A1                        A2 X (per column of X)
 scalar (a I)              1 mul                        m mul
 diagonal                  m mul                        m mul
 permutation (static)      m mul, permutation = wiring  m mul (gather is wiring)
-permutation (per symbol)  O(m^2) eq/mul/add            O(m^2): gathers by data are sums
+permutation (per symbol)  4 C select, m mul            2 C select, m mul; 8 C once (C below)
 dplr, rank r1, r2         ~2 m r1 r2 + m (r1 + r2)    m (2 r + 1)
 dense                     m^3 mul, m^2 (m-1) add       m^2 mul
 ========================  ==========================  ==================================
+
+A per-symbol permutation is a value in the circuit, so it moves by sorting networks (Batcher's
+odd-even merge sort, `lower.sorting`): C = O(m log^2 m) comparators (19 for m = 8, 63 for 16,
+543 for 64), each a GT decision plus MIN/MAX keys ("8 C": the two key networks a right operand
+builds, see SymbolPermutationAlgebra) and two SELECTs per payload sorted; depth O(log^2 m) per
+combine. (AKS would give m log m comparators, with impractical constants.)
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy as np
 
 from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.ops import Op
+from rnncirc.lower import sorting
 
 
 class Store:
@@ -123,39 +130,74 @@ class PermutationAlgebra:
 
 
 class SymbolPermutationAlgebra:
-    """Permutation chosen by the input: the index perm[j] is a value in the circuit.
+    """Permutation chosen by the input: the indices are values in the circuit, moved by sorts.
 
-    Gathering by a data-dependent index is sum_k [perm[j] == k] x[k]: m^2 comparisons shared by
-    every gathered vector, then m^2 products per vector.
+    Row j of A reads r[perm[j]] with weight coef[j]. A gather y[j] = x[perm[j]] is a scatter of
+    x[i] to position inv[i] (inv the inverse of perm), i.e. a sort of the pairs (inv[i], x[i])
+    by key: Batcher's network (`lower.sorting`), O(m log^2 m) comparators. The swap decisions
+    are shared by every payload sorted by the same keys.
+
+    Composing needs perm of the left factor (A2 A1 r)[j] = coef2[j] coef1[perm2[j]] r[perm1[perm2
+    [j]]] and inv of the right one (inv = inv2[inv1[k]], a scatter of inv2 keyed by perm1). So a
+    value is kept as a factorization perm = pl o ir^-1 (`pl` = perm of its left operand, `ir` =
+    inv of its right operand, with `dec`, the decisions of the sort keyed by ir) and each operand
+    finishes the half it needs when it is used: as a right operand its inv is sorted out of
+    (pl, ir) (each value is the right operand of at most one combine), as a left operand its perm
+    is pl sorted by dec. Building both halves when the value is made would leave one of them
+    unread (dropped as dead) depending on how the value is used later, so the size per combine
+    would depend on the network's shape and no exact size formula in n would exist; this way
+    every combine costs the same.
+
+    Leaves are (pl = perm, ir = identity); their keys are 1..m read through the one-hot inputs
+    (see `lower.linear._leaves`, the identity too) so that no key is a constant that would fold
+    a comparator away at the leaves and not above them (again: equal cost at every level).
     """
 
     def __init__(self, builder: GateBuilder, m: int, capacity: int):
         self.builder, self.m = builder, m
-        self.store = Store(capacity, {"coef": (m,), "perm": (m,)})
-        self._positions = builder.const(np.arange(m, dtype=float))
+        self.network = sorting.SortingNetwork(m)
+        c = self.network.size
+        self.store = Store(capacity, {"coef": (m,), "pl": (m,), "ir": (m,), "dec": (c,),
+                                      "inv": (m,), "inv_dec": (c,)})
+        self._has_inv = np.zeros(capacity, dtype=bool)
 
     def put_leaves(self, values, leaves: dict) -> None:
-        self.store.put(values, coef=leaves["coef"], perm=leaves["perm"])
+        # one identity (and its sort decisions) shared by every leaf: built per leaf, it would
+        # be read only by the leaves used as one kind of operand (see the class docstring)
+        ident = leaves["ident"][None, :]
+        p = len(values)
+        self.store.put(values, coef=leaves["coef"], pl=leaves["perm"],
+                       ir=np.broadcast_to(ident, (p, self.m)),
+                       dec=np.broadcast_to(self.network.decisions(self.builder, ident),
+                                           (p, self.network.size)))
 
-    def _selectors(self, perm: np.ndarray) -> np.ndarray:
-        p, m = perm.shape
-        return self.builder.gates(Op.EQ, np.broadcast_to(perm[:, :, None], (p, m, m)),
-                                  np.broadcast_to(self._positions, (p, m, m)))
+    def _sort(self, decisions: np.ndarray, payload: np.ndarray) -> np.ndarray:
+        return self.network.apply(self.builder, decisions, payload[:, :, None])[:, :, 0]
 
-    def _gather(self, selectors: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """x[p, perm[p, j], c] for every (p, j, c), as ids (P, m, c)."""
-        return matmul_ids(self.builder, selectors, x)
+    def _as_right(self, values) -> np.ndarray:
+        """Decisions gathering by perm of each value (its inv as keys), built on first use."""
+        new = np.unique(values[~self._has_inv[values]])
+        if len(new):
+            b, net = self.builder, self.network
+            # inv = ir o pl^-1: ir scattered to the positions pl
+            inv = self._sort(net.decisions(b, self.store.get(new, "pl")),
+                             self.store.get(new, "ir"))
+            self.store.put(new, inv=inv, inv_dec=net.decisions(b, inv))
+            self._has_inv[new] = True
+        return self.store.get(values, "inv_dec")
 
     def apply_terms(self, right, x):
-        moved = self._gather(self._selectors(self.store.get(right, "perm")), x)
+        moved = self.network.apply(self.builder, self._as_right(right), x)
         return [scaled_terms(self.builder, self.store.get(right, "coef"), moved)]
 
     def compose(self, right, left, results) -> None:
-        selectors = self._selectors(self.store.get(right, "perm"))
-        stacked = np.stack([self.store.get(left, "coef"), self.store.get(left, "perm")], axis=2)
-        moved = self._gather(selectors, stacked)
-        coef = self.builder.gates(Op.MUL, self.store.get(right, "coef"), moved[:, :, 0])
-        self.store.put(results, coef=coef, perm=moved[:, :, 1])
+        by_inv2 = self._as_right(right)  # built by apply_terms of the same combine
+        coef1 = self._sort(by_inv2, self.store.get(left, "coef"))  # coef1[perm2[j]]
+        coef = self.builder.gates(Op.MUL, self.store.get(right, "coef"), coef1)
+        perm1 = self._sort(self.store.get(left, "dec"), self.store.get(left, "pl"))
+        # A2 A1 = perm1 o perm2 = perm1 o inv2^-1: left factor perm1, right factor inv2
+        self.store.put(results, coef=coef, pl=perm1, ir=self.store.get(right, "inv"),
+                       dec=by_inv2)
 
 
 class DenseAlgebra:

@@ -24,7 +24,7 @@ from rnncirc.ir.circuit import Circuit, CircuitInfo
 from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
 from rnncirc.ir.ops import ARITY, Op
 from rnncirc.ir.simplify import simplify
-from rnncirc.lower import combine, prefix
+from rnncirc.lower import combine, prefix, sorting
 from rnncirc.lower.scalarize import scalarize
 from rnncirc.lower.unroll import drop_dead
 
@@ -85,12 +85,36 @@ def _leaves(cls: Classification, builder: GateBuilder, inputs: np.ndarray,
     if form.perm is not None:
         leaves["perm"] = form.perm
     if form.symbol_perm is not None:  # per-symbol tables, read through the one-hot inputs
-        for name, table in (("perm", form.symbol_perm), ("coef", form.symbol_coef)):
-            k, m = table.shape
+        # keys are 1..m, not 0..m-1: a table column of zeros would fold to a constant key, and
+        # comparators on constants fold away at the leaves only (see SymbolPermutationAlgebra)
+        perm = _complete_permutations(form.symbol_perm, form.symbol_coef) + 1
+        k, m = perm.shape
+        for name, table in (("perm", perm), ("coef", form.symbol_coef)):
             terms = builder.gates(Op.MUL, np.broadcast_to(inputs[:, None, :], (n, m, k)),
                                   np.broadcast_to(builder.const(table.T), (n, m, k)))
             leaves[name] = builder.sum_rows(terms.reshape(n * m, k)).reshape(n, m)
+        # the identity 1..m once, as the sum of step 1's one-hot input times j: its value is
+        # known but the builder cannot fold it, so it sorts like any other key
+        ident = np.broadcast_to(inputs[0][None, :], (m, k))
+        terms = builder.gates(Op.MUL, ident, builder.const(np.arange(1.0, m + 1)[:, None]
+                                                           * np.ones((1, k))))
+        leaves["ident"] = builder.sum_rows(terms)
     return leaves
+
+
+def _complete_permutations(perm: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Per-symbol perm tables (k, m) made bijective: the sorting combines need a permutation.
+
+    A row with coefficient 0 reads nothing, and `classify` records it as reading itself, which
+    can repeat a column another row reads; such rows get the columns no row reads instead.
+    """
+    perm = np.array(perm, dtype=np.int64)
+    k, m = perm.shape
+    for s in range(k):  # per symbol, at trace time
+        if len(np.unique(perm[s])) < m:
+            zero = coef[s] == 0
+            perm[s, zero] = np.setdiff1d(np.arange(m), perm[s, ~zero])
+    return perm
 
 
 def _leaf_template(affine, tensors: list):
@@ -217,6 +241,14 @@ def _estimate(cls: Classification, net, m: int, c: int) -> int:
                     "dplr": 2 * m**3, "dense": 2 * m**3}[cls.kind]
     leaf_cost = {"scalar": 1, "diagonal": m, "permutation-diagonal": 2 * m,
                  "dplr": m * (2 * (cls.rank or 1) + 1), "dense": m * m}[cls.kind]
+    if cls.kind == "permutation-diagonal" and cls.linear.symbol_perm is not None:
+        # per-symbol permutations move by sorting networks of `comps` comparators (3 gates
+        # per comparator for the keys, 2 SELECT per payload): a right operand sorts its inverse
+        # out (3 + 2) and is sorted by it (3, then 2 per column of B); a compose sorts coef1
+        # and perm1 (2 + 2) and multiplies the coefficients
+        comps = sorting.comparator_count(m)
+        apply_cost = 8 * comps + 2 * comps * c + 2 * m * c
+        compose_cost = 4 * comps + m
     total = net.size * apply_cost + net.n * (leaf_cost + m * c)
     for level in net.levels:
         with_a = level.left_lo > 0

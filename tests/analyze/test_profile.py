@@ -112,13 +112,16 @@ def test_explicit_topology_and_outputs_last():
         assert (row["depth"], row["size"]) == (circuit.depth, circuit.size)
 
 
-def test_dplr_formula_is_na_and_says_why():
-    profile = depth_profile(LINEAR["deltanet"][0], [1, 2, 4, 8, 16])
-    assert profile.depth_formula is None and profile.size_formula is None
+def test_dplr_formula_gap_is_na_and_says_why():
+    # DPLR depth has a closed form on every network; Sklansky's size does not yet
+    profile = depth_profile(LINEAR["deltanet"][0], [1, 2, 4, 8, 16], topology="sklansky")
+    assert profile.depth_formula is not None and profile.size_formula is None
+    for row in profile.rows:
+        assert evaluate_formula(profile.depth_formula, row["length"]) == row["depth"]
     assert "DPLR" in profile.formula_note and "low-rank" in profile.formula_note
     assert formula_text(None) == "n/a"
     data = profile.to_dict()
-    assert data["depth_formula"] is None and data["depth_formula_text"] == "n/a"
+    assert data["size_formula"] is None and data["size_formula_text"] == "n/a"
     assert "n/a" in profile._repr_html_() and "DPLR" in profile._repr_html_()
 
 
@@ -204,7 +207,7 @@ def test_profile_command(tmp_path, capsys, examples_dir):
     _run(["profile", f"{examples_dir}/s5.py", "--lengths", "1:64", "--plot", str(plot),
           "--json", str(out)])
     printed = capsys.readouterr().out
-    assert "depth(n) = 5⌈log2 n⌉ + 8" in printed and "ladner-fischer" in printed
+    assert "depth(n) = 6⌈log2 n⌉ + 16" in printed and "ladner-fischer" in printed
     assert plot.stat().st_size > 10_000
     data = json.loads(out.read_text())
     assert data["model"] == "s5" and data["rows"][-1]["length"] == 64

@@ -18,11 +18,15 @@ from ..models import LINEAR, random_inputs
 TOPOLOGIES = ["sklansky", "kogge-stone", "brent-kung", "ladner-fischer", "han-carlson"]
 n_sym = sp.Symbol("n", integer=True, positive=True)
 
-# Families that may lack an exact formula (reported as null): DPLR costs vary with the rank
-# of each segment, and dense Kogge-Stone/Han-Carlson depths depend on more than
-# ceil/floor(log2 n). Everything else must have both; any formula given must be exact.
-NO_FORMULA = {("dplr", t) for t in TOPOLOGIES} | {("deltanet", t) for t in TOPOLOGIES} | {
-    ("dense", "kogge-stone"), ("dense", "han-carlson")}
+# Formulas rnncirc cannot state yet (reported as null, with a note): the size of a DPLR
+# lowering counts the combines of each short segment length, which has no term in the basis
+# for Sklansky, Ladner-Fischer and the reduction tree of outputs="last"; and one DeltaNet
+# Han-Carlson depth. Every other formula must exist and be exact; these must stay missing
+# (a formula appearing here is news: move it out of the set).
+MISSING = ({(m, t, "last", "size") for m in ("dplr", "deltanet") for t in TOPOLOGIES}
+           | {(m, t, "all", "size") for m in ("dplr", "deltanet")
+              for t in ("sklansky", "ladner-fischer")}
+           | {("deltanet", "han-carlson", "all", "depth")})
 
 
 def _value(expr, n: int) -> int:
@@ -47,8 +51,8 @@ def test_every_length_1_to_70_matches_run_and_formulas(name, topology):
     cls = rc.classify(model)
     for outputs, lengths in (("all", range(1, 71)), ("last", range(1, 71, 3))):
         depth_f, size_f = family_formulas(model, cls, topology, outputs)
-        if depth_f is None or size_f is None:
-            assert (name, topology) in NO_FORMULA, (outputs, name, topology)
+        for part, formula in (("depth", depth_f), ("size", size_f)):
+            assert (formula is None) == ((name, topology, outputs, part) in MISSING), part
         for n in lengths:
             circuit = rc.compile(model, n, topology=topology, outputs=outputs)
             circuit.verify()

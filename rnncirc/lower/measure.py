@@ -1,0 +1,239 @@
+"""Exact depth and size of a prefix lowering without building the whole circuit.
+
+Where this sits: `rc.compile(topology="auto")` compares every prefix family by the depth and
+size of the circuit it would build, and the formula fitter (`analyze.formulas`) samples many
+lengths; building each candidate in full would cost more than the compilation itself (a
+dense Kogge-Stone network at n = 1024 has about 10^8 gates). This module gets the same two
+numbers from a small fraction of the gates.
+
+Why it is exact. The circuit of a combine is a fixed function of its two operands' gate ids,
+so two values built by the same tree of combines over the same kind of leaves (every leaf but
+the first is one tiled template; leaf 0 also carries h_0) have entries of identical depth.
+Values are hash-consed by that *shape*, and the real lowering code (`lower.linear`,
+`lower.combine`) builds one combine per distinct (left shape, right shape) pair in a scratch
+builder: levels of the scratch gates are the levels the full circuit would have, so the depth
+of every output is read off its shape. Networks repeat shapes heavily (Kogge-Stone has one
+interior shape per level), so the scratch circuit holds roughly one apply per output plus one
+combine per distinct interior shape.
+
+Size is additive: every combine's gate count depends only on the representation of its
+operands (rank or dense for DPLR, zero patterns of B), which is a function of the segment
+lengths clipped at a small bound, and on whether it builds an A part. Gates per combine are
+read per such *class* from the scratch build and multiplied by the class counts of the full
+network (numpy over its index arrays). Leaves cost a fixed number of gates per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnncirc.analyze.classify import Classification
+from rnncirc.analyze.levels import compute_levels
+from rnncirc.frontend.model import RNN
+from rnncirc.ir.builder import GateBuilder
+from rnncirc.ir.ops import ARITY, Op
+from rnncirc.lower import combine, prefix
+
+
+@dataclass(frozen=True)
+class Measure:
+    """Depth and size of the circuit `lower_linear` would build, and the scratch cost."""
+
+    depth: int
+    size: int
+    scratch_gates: int
+
+
+def measure_linear(model: RNN, cls: Classification, length: int, topology: str,
+                   outputs: str = "all", net: prefix.PrefixNetwork | None = None) -> Measure:
+    """Exact (depth, size) of ``lower_linear(model, cls, length, topology, outputs)``."""
+    from rnncirc.lower.linear import lower_linear
+
+    n = length
+    # The first leaf is special-cased for n = 1, and tiny circuits are cheap. A per-symbol
+    # permutation operand finishes its own representation when it is first used (see
+    # `combine.SymbolPermutationAlgebra`), so one shape standing for many values would pay
+    # that once instead of once per value: those circuits are built.
+    if n <= 2 or cls.linear.symbol_perm is not None:
+        circuit = lower_linear(model, cls, n, topology, outputs)
+        return Measure(circuit.depth, circuit.size, circuit.size)
+    net = net if net is not None else prefix.build(n, topology, outputs)
+    shapes = _shapes(net)
+    scratch = _Scratch(model, cls, shapes, net)
+    depth = int(scratch.output_levels(shapes.output_shapes(net)).max(initial=0))
+    size = scratch.leaf_gates(n) + scratch.combine_gates(net)
+    return Measure(depth, size, scratch.builder_gates)
+
+
+@dataclass
+class _Shapes:
+    """Hash-consed shapes: value id -> shape id; per new shape its operand shapes."""
+
+    of_value: np.ndarray  # (n + net.size,) shape of every value of the network
+    length: np.ndarray  # segment length of each shape
+    levels: list  # per network level: (left shape, right shape, need_a, new shape) arrays
+
+    def output_shapes(self, net) -> np.ndarray:
+        return self.of_value[net.result]
+
+
+def _shapes(net) -> _Shapes:
+    n = net.n
+    of_value = np.empty(n + net.size, dtype=np.int64)
+    of_value[0] = 0  # leaf 0 carries h_0 (and no A part)
+    of_value[1:n] = 1
+    lengths = [1, 1]
+    table: dict[tuple[int, int, int], int] = {}
+    per_level = []
+    next_value = n
+    for level in net.levels:
+        left = of_value[level.left_src]
+        right = of_value[level.right_src]
+        need_a = (level.left_lo > 0).astype(np.int64)
+        keys = np.stack([left, right, need_a], axis=1)
+        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+        ids = np.empty(len(unique), dtype=np.int64)
+        fresh = []
+        for k, key in enumerate(map(tuple, unique.tolist())):  # one per distinct shape
+            shape = table.get(key)
+            if shape is None:
+                shape = table[key] = len(lengths)
+                lengths.append(lengths[key[0]] + lengths[key[1]])
+                fresh.append(k)
+            ids[k] = shape
+        of_value[next_value:next_value + len(level)] = ids[inverse.ravel()]
+        next_value += len(level)
+        fresh = np.asarray(fresh, dtype=np.int64)
+        per_level.append((unique[fresh, 0], unique[fresh, 1], unique[fresh, 2].astype(bool),
+                          ids[fresh]))
+    return _Shapes(of_value, np.asarray(lengths, dtype=np.int64), per_level)
+
+
+def _length_clip(cls: Classification, m: int) -> int:
+    """Segment length above which a combine's cost no longer changes with the length.
+
+    A DPLR segment of length L has rank L r until that passes max(r, m // 2), then it is dense;
+    B's zero pattern settles after two combines for every kind.
+    """
+    if cls.kind == "dplr":
+        return max(cls.rank, m // 2) // cls.rank + 2
+    return 3
+
+
+class _Scratch:
+    """The lowering of the distinct shapes only, in a scratch builder."""
+
+    def __init__(self, model: RNN, cls: Classification, shapes: _Shapes, net) -> None:
+        from rnncirc.lower.linear import _algebra, _leaves, _reduced, sum_terms
+
+        form = cls.linear
+        side = form.affine.side
+        m, _ = form.offset.shape
+        self.clip = _length_clip(cls, m)
+        self.shapes = shapes
+        builder = GateBuilder(capacity=1 << 12)
+        k = model.cell.input.size
+        h0 = _reduced(np.asarray(model.init), side)
+        has_h0 = bool(np.any(h0 != 0))
+
+        # leaves of step 0 (shape 0) and of one regular step (shape 1), built apart so that
+        # each one's gates can be counted
+        inputs = builder.leaf(Op.INPUT, np.arange(2 * k)).reshape(2, k)
+        first = _leaves(cls, builder, inputs[:1], first_needs_a=True)
+        leaf_rows = builder.n
+        regular = _leaves(cls, builder, inputs[1:], first_needs_a=True)
+        # per-step tensors stack; a static permutation (wiring) and the identity keys of
+        # per-symbol permutations are one for all steps, built with step 0 by the lowering
+        shared = {"ident"} | ({"perm"} if cls.linear.perm is not None else set())
+        leaves = {name: first[name] if name in shared
+                  else np.concatenate([first[name], regular[name]]) for name in regular}
+        algebra = _algebra(cls, builder, m, len(shapes.length))
+        algebra.put_leaves(np.arange(2), leaves)
+        parts = combine.Store(len(shapes.length), {"B": (m, form.offset.shape[1])})
+        offset = leaves["offset"]
+        # (first row, end row, class key, combines): whose gates are whose
+        groups = [(0, leaf_rows, "leaf 0", 1), (leaf_rows, builder.n, "leaf", 1)]
+        if has_h0:
+            offset = offset.copy()
+            fold_rows = builder.n
+            offset[:1] = sum_terms(builder, algebra.apply_terms(np.array([0]),
+                                                                builder.const(h0)[None])
+                                   + [offset[:1]])
+            groups.append((fold_rows, builder.n, "leaf 0", 0))
+        parts.put(np.arange(2), B=offset)
+
+        # one vectorized combine per (level, class) over the distinct shapes
+        builder.node_id = -1
+        for depth, (left, right, need_a, new) in enumerate(shapes.levels, start=1):
+            if hasattr(algebra, "level"):
+                algebra.level = depth
+            classes = self._classes(left, right, need_a)
+            for key in np.unique(classes, axis=0):
+                group = np.flatnonzero((classes == key).all(axis=1))
+                start = builder.n
+                gl, gr, gn = left[group], right[group], new[group]
+                terms = algebra.apply_terms(gr, parts.get(gl, "B"))
+                parts.put(gn, B=sum_terms(builder, terms + [parts.get(gr, "B")]))
+                if key[0]:
+                    algebra.compose(gr, gl, gn)
+                groups.append((start, builder.n, tuple(int(v) for v in key), len(group)))
+        self.builder, self.parts = builder, parts
+        self.builder_gates = _gates(builder, 0)
+        self.cost = self._costs(groups, parts.get(shapes.output_shapes(net), "B"))
+
+    def _costs(self, groups, outputs: np.ndarray) -> dict:
+        """Live gates per combine of each class (and per leaf), from the scratch circuit.
+
+        Gates no output reads (an A entry of step 0 that only meets a zero of h_0, the last
+        keys of a sort) are dropped by the full lowering, so they are not counted.
+        """
+        from rnncirc.analyze.levels import live_mask
+
+        rows = self.builder.arrays(copy=False)
+        live = live_mask(rows["op"], rows["a"], rows["b"], rows["c"], ARITY,
+                         outputs.ravel().astype(np.int64))
+        counted = np.concatenate([[0], np.cumsum(live & (ARITY[rows["op"]] > 0))])
+        totals: dict = {}
+        for start, end, key, count in groups:
+            gates, combines = totals.get(key, (0, 0))
+            totals[key] = (gates + int(counted[end] - counted[start]), combines + count)
+        cost = {}
+        for key, (gates, combines) in totals.items():
+            per_combine, remainder = divmod(gates, combines)
+            if remainder:
+                raise AssertionError(f"internal: combines of class {key} differ in gate count")
+            cost[key] = per_combine
+        return cost
+
+    def _classes(self, left, right, need_a) -> np.ndarray:
+        lengths = np.minimum(self.shapes.length, self.clip)
+        return np.stack([need_a.astype(np.int64), lengths[left], lengths[right]], axis=1)
+
+    def leaf_gates(self, n: int) -> int:
+        return self.cost["leaf 0"] + (n - 1) * self.cost.get("leaf", 0)
+
+    def combine_gates(self, net) -> int:
+        total = 0
+        of_value = self.shapes.of_value
+        for level in net.levels:
+            need_a = level.left_lo > 0
+            classes = self._classes(of_value[level.left_src], of_value[level.right_src],
+                                    need_a)
+            keys, counts = np.unique(classes, axis=0, return_counts=True)
+            total += sum(self.cost[tuple(int(v) for v in key)] * int(c)
+                         for key, c in zip(keys, counts, strict=True))
+        return total
+
+    def output_levels(self, output_shapes: np.ndarray) -> np.ndarray:
+        rows = self.builder.arrays(copy=False)
+        levels = compute_levels(rows["op"], rows["a"], rows["b"], rows["c"], ARITY)
+        b_ids = self.parts.get(output_shapes, "B")
+        return levels[b_ids.reshape(len(output_shapes), -1)].max(axis=1)
+
+
+def _gates(builder: GateBuilder, start: int) -> int:
+    """Gate rows (not constants or inputs) appended since row `start`."""
+    rows = builder.arrays(copy=False)
+    return int(np.count_nonzero(ARITY[rows["op"][start:]] > 0))

@@ -1,0 +1,74 @@
+"""`lower.measure`: exact depth and size without the full build, and `auto` by circuit depth."""
+
+from __future__ import annotations
+
+import pytest
+
+import rnncirc as rc
+from rnncirc.analyze.formulas import evaluate_formula
+from rnncirc.analyze.report import family_formulas
+from rnncirc.lower import prefix
+from rnncirc.lower.linear import lower_linear
+from rnncirc.lower.measure import measure_linear
+
+from ..conftest import example
+from ..models import LINEAR
+
+TOPOLOGIES = [t for t in prefix.TOPOLOGIES if t != "sequential"]
+
+
+@pytest.mark.parametrize("name", sorted(LINEAR))
+def test_measure_equals_the_built_circuit(name):
+    model = LINEAR[name][0]
+    cls = rc.classify(model)
+    for topology in TOPOLOGIES:
+        for outputs in ("all", "last"):
+            for n in (1, 2, 3, 5, 8, 13, 17, 31, 33, 64, 100):
+                built = lower_linear(model, cls, n, topology, outputs)
+                exact = measure_linear(model, cls, n, topology, outputs)
+                assert (exact.depth, exact.size) == (built.depth, built.size), \
+                    (topology, outputs, n)
+
+
+def test_measure_is_much_cheaper_than_building():
+    model = LINEAR["deltanet"][0]
+    cls = rc.classify(model)
+    exact = measure_linear(model, cls, 512, "kogge-stone")
+    assert exact.scratch_gates * 10 < exact.size
+
+
+@pytest.mark.parametrize("name", ["dplr", "deltanet", "dense"])
+def test_auto_picks_least_circuit_depth_then_size(name):
+    model = LINEAR[name][0]
+    cls = rc.classify(model)
+    for n in (6, 29, 61, 100):
+        built = {t: lower_linear(model, cls, n, t, "all") for t in TOPOLOGIES}
+        best = min(TOPOLOGIES, key=lambda t: (built[t].depth, built[t].size,
+                                              TOPOLOGIES.index(t)))
+        assert rc.compile(model, n).topology == best, n
+
+
+def test_auto_on_deltanet_beats_the_shallowest_network():
+    # Ladner-Fischer has the least network depth and fewest combines, but Kogge-Stone's
+    # circuit is shallower for DeltaNet: auto compares circuits, not networks
+    model = example("deltanet")
+    auto = rc.compile(model, 256)
+    ladner = rc.compile(model, 256, topology="ladner-fischer")
+    assert auto.topology == "kogge-stone" and auto.depth < ladner.depth
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,topology", [("dplr", "kogge-stone"), ("deltanet", "brent-kung"),
+                                           ("dense", "kogge-stone"), ("dense", "han-carlson"),
+                                           ("dplr", "ladner-fischer"), ("diagonal", "sklansky")])
+def test_formulas_hold_far_beyond_the_fitted_lengths(name, topology):
+    model = LINEAR[name][0]
+    cls = rc.classify(model)
+    depth_f, size_f = family_formulas(model, cls, topology, "all")
+    near = [k + d for k in (512, 1024, 2048) for d in (-9, -3, 0, 1, 5)]
+    lengths = list(range(261, 400, 7)) + near
+    for n in lengths:
+        exact = measure_linear(model, cls, n, topology)
+        assert evaluate_formula(depth_f, n) == exact.depth, n
+        if size_f is not None:
+            assert evaluate_formula(size_f, n) == exact.size, n
