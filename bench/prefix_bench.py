@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 
 import numpy as np
 
@@ -23,6 +24,7 @@ import rnncirc as rc
 from rnncirc.analyze.classify import as_dense
 from rnncirc.analyze.formulas import evaluate_formula, prefix_formulas
 from rnncirc.compiler import lower
+from rnncirc.lower.measure import measure_linear
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from common import median_seconds, table, write_json  # noqa: E402
@@ -69,13 +71,29 @@ def dplr_model(d: int, k: int = 4):
 
 
 def per_topology(model, n: int) -> list[dict]:
+    """Depth and size of every topology, built (build_s) and measured exactly without the full
+    build (measure_s, `lower.measure`: what `auto` compares), then auto's pick."""
     bound = math.ceil(math.log2(2 * n - 1))
+    cls = rc.classify(model)
     rows = []
     for topology in TOPOLOGIES:
+        start = time.perf_counter()
         circuit = rc.compile(model, n, topology=topology)
-        rows.append({"model": model.name, "kind": rc.classify(model).kind, "topology": topology,
-                     "n": n, "depth": circuit.depth, "size": circuit.size,
-                     "depth/lower_bound": circuit.depth / bound})
+        build_s = time.perf_counter() - start
+        row = {"model": model.name, "kind": cls.kind, "topology": topology, "n": n,
+               "depth": circuit.depth, "size": circuit.size,
+               "depth/lower_bound": circuit.depth / bound, "build_s": build_s,
+               "measure_s": None}
+        if topology != "sequential":
+            start = time.perf_counter()
+            exact = measure_linear(model, cls, n, topology)
+            row["measure_s"] = time.perf_counter() - start
+            assert (exact.depth, exact.size) == (circuit.depth, circuit.size)
+        rows.append(row)
+    auto = rc.compile(model, n)
+    rows.append({"model": model.name, "kind": cls.kind, "topology": f"auto: {auto.topology}",
+                 "n": n, "depth": auto.depth, "size": auto.size,
+                 "depth/lower_bound": auto.depth / bound, "build_s": None, "measure_s": None})
     return rows
 
 

@@ -10,6 +10,7 @@ length is a short transient followed by D(n + p) = D(n) + p*lambda; we simulate 
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from fractions import Fraction
@@ -139,7 +140,7 @@ _FIT_LENGTHS = tuple(range(1, 73)) + (80, 96, 100, 112, 119, 120, 121, 123, 124,
                                       128, 129, 130, 131, 133, 137, 144, 160, 192, 200,
                                       249, 252, 253, 255, 256, 257, 258, 260)
 #: offsets j of the near-power-of-two indicator terms
-_NEAR = (1, 2, 4, 8, 16)
+_NEAR = (1, 2, 3, 4, 6, 8, 12, 16)
 #: the latest n at which a fitted regime may start
 _LATEST_START = 65
 
@@ -148,7 +149,7 @@ def _ceil_log2(n: int) -> int:
     return (n - 1).bit_length()
 
 
-def prefix_formulas(measure, topology: str, outputs: str):
+def prefix_formulas(measure, topology: str, outputs: str, short_segments: int = 0):
     """(depth_formula, size_formula) of a prefix-lowered family, exact at every fitted length.
 
     `measure(n) -> (depth, size)` gives the circuit's numbers (`lower.measure` computes them
@@ -163,6 +164,10 @@ def prefix_formulas(measure, topology: str, outputs: str):
     solved exactly over the fitted lengths from the first n of the regime on, and lengths
     before it become Piecewise branches. Returns None for a formula no basis combination
     matches at every fitted length.
+
+    `short_segments` = c > 0 (DPLR) adds the terms that count combines by the length of their
+    segments below c, where a DPLR combine's cost still depends on the rank
+    (`_segment_terms`).
     """
     from rnncirc.lower import prefix
 
@@ -173,6 +178,8 @@ def prefix_formulas(measure, topology: str, outputs: str):
                "P": [sum(int(np.count_nonzero(level.left_lo == 0)) for level in net.levels)
                      for net in nets]}
     depth_terms, size_terms = _basis(topology, outputs)
+    if short_segments:
+        size_terms = size_terms + _segment_terms(topology, outputs, short_segments)
     depth = _fit(measured[:, 0], depth_terms, lengths, network)
     size = _fit(measured[:, 1], size_terms, lengths, network)
     return depth, size
@@ -204,6 +211,56 @@ def _basis(topology: str, outputs: str):
             ceil_log, (n * k, lambda v, net: v * _ceil_log2(v)),
             (power, lambda v, net: 1 << _ceil_log2(v))] + halves + near + above
     return depth, size
+
+
+def _segment_terms(topology: str, outputs: str, clip: int) -> list:
+    """Closed forms that count a network's combines by segment length below `clip`.
+
+    Sklansky, level l: column i (bit l-1 set) joins [.., 2^(l-1)) of length 2^(l-1) with a
+    newer segment of length b = (i mod 2^(l-1)) + 1, for floor((n + 2^(l-1) - b) / 2^l)
+    columns. The reduction tree (outputs="last"), level l: ceil(n / 2^(l-1)) values pair up;
+    all have length 2^(l-1) but the last, of length ((n-1) mod 2^(l-1)) + 1, which is paired
+    iff bit l-1 of n-1 is set. Below the first level whose segments reach `clip`, each level's
+    counts are floor((n + j) / 2^l); above it, only segments shorter than `clip` need a term
+    each (as finite sums over the levels).
+    """
+    import sympy as sp
+
+    if topology != "sklansky" and outputs != "last":
+        return []
+    n = sp.Symbol("n", integer=True, positive=True)
+    level = sp.Symbol("l", integer=True, positive=True)
+    k = sp.ceiling(sp.log(n, 2))
+    first_long = (clip - 1).bit_length() + 1  # first level whose older segment is >= clip
+    terms = [(sp.floor((n + j) / 2**l), lambda v, net, j=j, l=l: (v + j) >> l)
+             for l in range(1, first_long) for j in range(2**l)]
+    half = 2 ** (level - 1)
+    for b in range(1, clip):
+        if outputs == "last":
+            body = sp.Piecewise((1, sp.Eq(sp.Mod(n - 1, 2 * half), half + b - 1)), (0, True))
+        else:
+            body = sp.floor((n + half - b) / (2 * half))
+        terms.append((sp.Sum(body, (level, first_long, k)),
+                      functools.partial(_long_level_count, outputs, b, first_long)))
+    if outputs == "last":  # the top level's one combine starts at step 0: its own class
+        top = sp.Mod(n - 1, 2 ** (k - 1)) + 1
+        terms += [(sp.Piecewise((1, sp.Eq(top, b)), (0, True)),
+                   lambda v, net, b=b: int(_top_segment(v) == b)) for b in range(1, clip)]
+    return terms
+
+
+def _long_level_count(outputs: str, b: int, first_long: int, v: int, net) -> int:
+    """The value of one `_segment_terms` Sum over the levels at n = v, in integers."""
+    levels = range(first_long, _ceil_log2(v) + 1)
+    if outputs == "last":
+        return sum(int((v - 1) % (2 << (l - 1)) == (1 << (l - 1)) + b - 1) for l in levels)
+    return sum((v + (1 << (l - 1)) - b) >> l for l in levels)
+
+
+def _top_segment(v: int) -> int:
+    """((v - 1) mod 2^(K-1)) + 1 with K = ceil(log2 v), as the formula computes it (K = 0: 1)."""
+    k = _ceil_log2(v)
+    return 1 if k == 0 else (v - 1) % (1 << (k - 1)) + 1
 
 
 def _floor_fraction(x: Fraction, v: int) -> int:

@@ -297,7 +297,7 @@ def cached_family_formulas(model: RNN, cls, family: str, outputs: str, measure=N
     `measure(n) -> (depth, size)` lets the fit reuse circuits the caller already built.
     """
     from rnncirc.analyze.formulas import prefix_formulas
-    from rnncirc.analyze.report import family_formulas
+    from rnncirc.analyze.report import family_formulas, short_segments
 
     key = (id(model), family, outputs)
     hit = _FORMULA_CACHE.get(key)
@@ -306,7 +306,7 @@ def cached_family_formulas(model: RNN, cls, family: str, outputs: str, measure=N
     if family == "sequential" or measure is None:
         found = family_formulas(model, cls, family, outputs)
     else:
-        found = prefix_formulas(measure, family, outputs)
+        found = prefix_formulas(measure, family, outputs, short_segments(cls))
     _FORMULA_CACHE[key] = (model, found)
     return found
 

@@ -70,7 +70,14 @@ def family_formulas(model: RNN, cls, topology: str, outputs: str):
         exact = measure_linear(model, cls, n, topology, outputs)
         return exact.depth, exact.size
 
-    return prefix_formulas(measure, topology, outputs)
+    return prefix_formulas(measure, topology, outputs, short_segments(cls))
+
+
+def short_segments(cls) -> int:
+    """Segment length below which a combine's cost varies (DPLR rank); 0: it never does."""
+    from rnncirc.lower.measure import segment_clip
+
+    return segment_clip(cls) if cls.kind == "dplr" else 0
 
 
 def critical_path_summary(circuit: Circuit) -> dict:

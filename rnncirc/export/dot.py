@@ -33,6 +33,7 @@ import numba
 import numpy as np
 
 from rnncirc.errors import OptionError, RnncircError
+from rnncirc.ir.circuit import SHARED_NODE
 from rnncirc.ir.ops import ARITY, OP_NAMES, Op
 
 VIEWS = ("cell", "block", "gate")
@@ -336,13 +337,17 @@ def _cell_node_attrs(node, depends: bool, on_path: bool, is_blocker: bool, model
 
 # -- attribution of gates to leaves and combines ------------------------------------------------
 @numba.njit(cache=True, nogil=True)
-def _step_ranges(op, a, b, c, arity, input_step):
-    """lo/hi: the smallest and largest step whose inputs the row depends on (lo > hi: none)."""
+def _step_ranges(op, a, b, c, arity, input_step, shared):
+    """lo/hi: the smallest and largest step whose inputs the row depends on (lo > hi: none).
+
+    Shared rows (built once for every step) count as constants."""
     rows = len(op)
     lo = np.full(rows, 2**30, dtype=np.int32)
     hi = np.full(rows, -1, dtype=np.int32)
     for i in range(rows):
         k = arity[op[i]]
+        if shared[i]:
+            continue
         if k == 0:
             if input_step[i] >= 0:
                 lo[i] = input_step[i]
@@ -382,12 +387,16 @@ def attribute_gates(circuit, net) -> tuple[np.ndarray, np.ndarray]:
     n = net.n
     input_step = np.full(circuit.num_nodes, -1, dtype=np.int32)
     input_step[circuit.inputs] = np.arange(n, dtype=np.int32)[:, None]
-    lo, hi = _step_ranges(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, input_step)
+    shared = circuit.node == SHARED_NODE
+    lo, hi = _step_ranges(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, input_step, shared)
     gate = ARITY[circuit.op] > 0
     level = circuit.step.astype(np.int64)
     owner = np.full(circuit.num_nodes, -1, dtype=np.int64)
     leaf_gate = gate & (level == 0) & (lo == hi)
     owner[leaf_gate] = lo[leaf_gate]
+    # built once with step 0's leaves, for every step: the shared rows and what is computed
+    # from them alone (the identity's sort decisions)
+    owner[gate & (level == 0) & (shared | (lo > hi))] = 0
     if net.levels:
         span = n + 1
         seg_level = np.concatenate([np.full(len(lv), k + 1) for k, lv in enumerate(net.levels)])
@@ -401,6 +410,17 @@ def attribute_gates(circuit, net) -> tuple[np.ndarray, np.ndarray]:
         pos = np.clip(np.searchsorted(keys[order], row_keys), 0, len(keys) - 1)
         hit = keys[order][pos] == row_keys
         owner[rows[hit]] = n + order[pos[hit]]
+        # gates that read only one operand (a per-symbol permutation operand finishes its own
+        # representation where it is used) belong to a combine of that level that uses it
+        for side in ("right", "left"):
+            rows, row_keys = rows[~hit], row_keys[~hit]
+            side_lo = np.concatenate([getattr(lv, side + "_lo") for lv in net.levels])
+            side_hi = np.concatenate([getattr(lv, side + "_hi") for lv in net.levels])
+            side_keys = (seg_level * span + side_lo) * span + side_hi
+            by_side = np.argsort(side_keys)
+            pos = np.clip(np.searchsorted(side_keys[by_side], row_keys), 0, len(keys) - 1)
+            hit = side_keys[by_side][pos] == row_keys
+            owner[rows[hit]] = n + by_side[pos[hit]]
     owner = _spread_owner(owner, circuit.op, circuit.a, circuit.b, circuit.c, ARITY,
                           circuit.step)
     counts = np.bincount(owner[gate & (owner >= 0)], minlength=n + net.size)

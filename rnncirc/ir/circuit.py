@@ -9,7 +9,8 @@ op        uint8    an `Op` code (see `rnncirc.ir.ops`)
 a, b, c   int32    operand ids (-1 when unused); for CONST/INPUT rows ``a`` is the payload:
                    the index into `consts`, or the input slot
 step      int32    provenance: the time step the row was built for (0: shared leaves)
-node      int32    provenance: the cell node the row comes from (-1: none)
+node      int32    provenance: the cell node the row comes from (-1: none; SHARED_NODE:
+                   one value built once and read by every step, see below)
 ========  =======  =====================================================================
 
 ``inputs`` holds the ids of the INPUT rows, shape ``(n, K)`` (alphabet models: the one-hot
@@ -32,6 +33,10 @@ from rnncirc.errors import InputError, RnncircError
 from rnncirc.ir.ops import ARITY, N_OPS, OP_NAMES, Op
 
 _COLUMNS = ("op", "a", "b", "c", "step", "node")
+#: `node` of rows built once for all steps although they read step 0's inputs (the identity
+#: keys of per-symbol permutations, `lower.linear._leaves`): analyses that ask which steps a
+#: gate depends on treat them as constants
+SHARED_NODE = -2
 
 #: bytes per row kept by a Circuit (op, a, b, c, step, node) plus its cached levels
 BYTES_PER_GATE = 1 + 4 * 5 + 4

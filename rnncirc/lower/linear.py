@@ -20,7 +20,7 @@ from rnncirc.analyze.classify import Classification
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.tracer import concat
 from rnncirc.ir.builder import GateBuilder
-from rnncirc.ir.circuit import Circuit, CircuitInfo
+from rnncirc.ir.circuit import SHARED_NODE, Circuit, CircuitInfo
 from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
 from rnncirc.ir.ops import ARITY, Op
 from rnncirc.ir.simplify import simplify
@@ -96,9 +96,11 @@ def _leaves(cls: Classification, builder: GateBuilder, inputs: np.ndarray,
         # the identity 1..m once, as the sum of step 1's one-hot input times j: its value is
         # known but the builder cannot fold it, so it sorts like any other key
         ident = np.broadcast_to(inputs[0][None, :], (m, k))
+        provenance, builder.node_id = builder.node_id, SHARED_NODE
         terms = builder.gates(Op.MUL, ident, builder.const(np.arange(1.0, m + 1)[:, None]
                                                            * np.ones((1, k))))
         leaves["ident"] = builder.sum_rows(terms)
+        builder.node_id = provenance
     return leaves
 
 

@@ -111,13 +111,14 @@ def _shapes(net) -> _Shapes:
     return _Shapes(of_value, np.asarray(lengths, dtype=np.int64), per_level)
 
 
-def _length_clip(cls: Classification, m: int) -> int:
+def segment_clip(cls: Classification) -> int:
     """Segment length above which a combine's cost no longer changes with the length.
 
     A DPLR segment of length L has rank L r until that passes max(r, m // 2), then it is dense;
     B's zero pattern settles after two combines for every kind.
     """
     if cls.kind == "dplr":
+        m = cls.linear.offset.shape[0]
         return max(cls.rank, m // 2) // cls.rank + 2
     return 3
 
@@ -131,7 +132,7 @@ class _Scratch:
         form = cls.linear
         side = form.affine.side
         m, _ = form.offset.shape
-        self.clip = _length_clip(cls, m)
+        self.clip = segment_clip(cls)
         self.shapes = shapes
         builder = GateBuilder(capacity=1 << 12)
         k = model.cell.input.size

@@ -113,8 +113,8 @@ def test_explicit_topology_and_outputs_last():
 
 
 def test_dplr_formula_gap_is_na_and_says_why():
-    # DPLR depth has a closed form on every network; Sklansky's size does not yet
-    profile = depth_profile(LINEAR["deltanet"][0], [1, 2, 4, 8, 16], topology="sklansky")
+    # DPLR depth has a closed form on every network; Ladner-Fischer's size does not yet
+    profile = depth_profile(LINEAR["deltanet"][0], [1, 2, 4, 8, 16], topology="ladner-fischer")
     assert profile.depth_formula is not None and profile.size_formula is None
     for row in profile.rows:
         assert evaluate_formula(profile.depth_formula, row["length"]) == row["depth"]
