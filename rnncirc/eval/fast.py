@@ -6,8 +6,9 @@ data time-major (``(slots, batch)``, as the benchmark does) and want a prealloca
 
 Parallelism (``numba.get_num_threads()`` threads):
 
-* lanes: when the padded batch gives every thread at least one cache line of lanes, each
-  thread runs the whole schedule on its own lanes, with no synchronization at all;
+* lanes: when the batch gives every thread at least ``LANES_PER_THREAD`` lanes, each thread
+  runs the whole schedule on its own share of the batch in its own register file, with no
+  synchronization and no shared cache lines at all;
 * levels: otherwise, a step whose work (gates times lanes) reaches ``wide_threshold`` is
   split over the threads (`kernels.WIDE`), and the narrow steps between wide ones run
   serially in one call (a long, narrow circuit such as an unrolled GRU never pays a per-step
@@ -16,7 +17,8 @@ Parallelism (``numba.get_num_threads()`` threads):
   (`rnncirc.eval.schedule`) keep prefix networks narrow per step anyway.
 
 Memory: the register file holds ``schedule.n_regs`` rows of the padded batch, the widest
-set of simultaneously live values (`EvalStats`), next to the inputs and the outputs.
+set of simultaneously live values (`EvalStats`), next to the inputs and the outputs, plus
+a few scratch rows for fused trees (`rnncirc.eval.schedule`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ from rnncirc.ir.ops import OP_NAMES
 
 #: a level is split over threads when gates x lanes reaches this (below it fork/join costs more)
 WIDE_THRESHOLD = 1 << 20
+#: the batch is split over threads, each with its own register file, when every thread gets
+#: at least this many lanes (one vector; below that, and on a small machine shared with other
+#: work, a second thread costs more than it brings)
+LANES_PER_THREAD = 8
 #: default modulus for exact evaluation: the Mersenne prime 2^31 - 1
 DEFAULT_MODULUS = 2**31 - 1
 DTYPES = {"float64": np.float64, "float32": np.float32, "int64": np.int64}
@@ -125,9 +131,10 @@ class Evaluator:
     """Runs one circuit's schedule; cheap to create once the schedule exists."""
 
     def __init__(self, circuit: Circuit, *, dtype="float64", modulus: int | None = None,
-                 wide_threshold: int = WIDE_THRESHOLD):
+                 wide_threshold: int = WIDE_THRESHOLD, schedule: Schedule | None = None):
         self.circuit = circuit
-        self.schedule = get_schedule(circuit)
+        # (a schedule of one's own, e.g. build_schedule(circuit, fuse=False) to compare)
+        self.schedule = get_schedule(circuit) if schedule is None else schedule
         name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
         if name not in DTYPES:
             raise OptionError(f"dtype must be float64, float32 or int64, got {dtype!r}")
@@ -157,16 +164,19 @@ class Evaluator:
             return array.T.reshape(-1), 1, array.shape[0]
         raise AssertionError("expected a C- or F-contiguous (slots, batch) array")
 
-    def _registers(self, lanes: int) -> np.ndarray:
-        """Zeroed register file, rows aligned to 64 bytes, constants filled in."""
-        n = max(1, self.schedule.n_regs) * lanes
-        extra = _CACHE_LINE // self.dtype.itemsize
-        buf = np.zeros(n + extra, dtype=self.dtype)
+    def _registers(self, lanes: int, tasks: int, copies: int = 1) -> np.ndarray:
+        """`copies` zeroed register files, each 64-byte aligned, with the constants filled in;
+        after the registers, the scratch rows of fused trees, one set per task."""
+        line = _CACHE_LINE // self.dtype.itemsize
+        n = (max(1, self.schedule.n_regs) + self.schedule.n_scratch * tasks) * lanes
+        n = -(-n // line) * line
+        buf = np.zeros(copies * n + line, dtype=self.dtype)
         start = (-buf.ctypes.data % _CACHE_LINE) // self.dtype.itemsize
-        V = buf[start:start + n]
+        V = buf[start:start + copies * n]
         s = self.schedule
         if len(s.const_reg):
-            V.reshape(-1, lanes)[s.const_reg] = self.const_values[:, None]
+            for k in range(copies):
+                V[k * n:(k + 1) * n].reshape(-1, lanes)[s.const_reg] = self.const_values[:, None]
         return V
 
     def stats(self, batch: int, mode: str = "serial", threads: int = 1) -> EvalStats:
@@ -188,8 +198,7 @@ class Evaluator:
         chunks = -(-batch // width)
         threads = numba.get_num_threads()
         s = self.schedule
-        line_chunks = max(1, _CACHE_LINE // (width * self.dtype.itemsize))
-        if threads > 1 and chunks >= 2 * line_chunks:
+        if threads > 1 and batch // threads >= LANES_PER_THREAD:
             return "lanes", threads, [("lanes", 0, s.n_levels)]
         work = s.level_work.astype(np.int64) * chunks * width
         if threads == 1 or work.max(initial=0) < self.wide_threshold:
@@ -234,24 +243,29 @@ class Evaluator:
             return out
         if X.size == 0:  # no input slots at all: any valid buffer will do
             X = np.zeros((1, batch), dtype=self.dtype)
-        width = vector_width(batch)
-        chunks = -(-batch // width)
-        lanes_count = chunks * width
-        V = self._registers(lanes_count)
+        mode, threads, segments = self.plan(batch)
+        if mode == "lanes":  # a register file per thread, over its share of the batch
+            bounds = np.linspace(0, batch, threads + 1).round().astype(np.int64)
+            width = vector_width(int(np.diff(bounds).max()))
+            lanes_count = -(-int(np.diff(bounds).max()) // width) * width
+            V = self._registers(lanes_count, 1, threads)
+        else:
+            width = vector_width(batch)
+            lanes_count = -(-batch // width) * width
+            bounds = np.zeros(2, dtype=np.int64)
+            V = self._registers(lanes_count, 4 * threads if mode == "levels" else 1)
         Xf, xs0, xs1 = self._flat(X)
         Of, os0, os1 = self._flat(out)
         lanes = (0,) * width
         sched = (s.ga, s.gb, s.gc, s.go, s.run_op, s.run_kind, s.run_ptr, s.run_idx,
-                 s.run_base, s.run_stride, s.level_run_ptr,
-                 s.load_slot, s.load_reg, s.load_len, s.level_load_ptr,
-                 s.store_reg, s.store_pos, s.store_len, s.level_store_ptr)
+                 s.run_base, s.run_stride, s.level_run_ptr, s.grp, s.gi, s.fi,
+                 s.n_regs, s.n_scratch, s.load_slot, s.load_reg, s.load_len,
+                 s.level_load_ptr, s.store_reg, s.store_pos, s.store_len, s.level_store_ptr)
         io = (V, lanes_count, Xf, xs0, xs1, Of, os0, os1, batch, self.modulus, lanes)
-        mode, threads, segments = self.plan(batch)
         if progress is not None or segment_gates is not None:
             per_segment = segment_gates or max(1024, (1 << 24) // lanes_count)
             segments = _split_segments(segments, s, per_segment)
         level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
-        bounds = np.linspace(0, chunks, threads + 1).round().astype(np.int64)
         for seg in segments:
             if seg[0] == "serial":
                 kernels.run(kernels.SERIAL, seg[1], seg[2], 1, bounds, *io, *sched)

@@ -23,6 +23,15 @@ W zeros). Semantics follow `rnncirc.ir.ops` bit for bit (NaN propagation and tie
 maximum/minimum as numpy, comparisons as 1.0/0.0, ``select(a, b, c) = b if a != 0 else c``),
 except that tanh may differ from numpy's by an ulp.
 
+Fused trees
+-----------
+A program segment is a run of groups (`rnncirc.eval.schedule._group_programs`): for each
+group instruction, one loop over the group's G programs with the op tested once outside it,
+registers computed from strides (`_strided_instr`) or read from index rows
+(`_indexed_instr`). Instructions are ADD, SUB, MUL and the folded forms MULADD, DOT2 and DOT4,
+each op rounded as in the circuit (no FMA contraction). In a wide step every task moves the
+scratch registers (those at or above ``sbase``) to rows of its own.
+
 Integers modulo p
 -----------------
 With an int64 register file and ``p > 0`` the kernels compute exactly modulo ``p``
@@ -47,6 +56,7 @@ from numba import prange
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from rnncirc.eval.schedule import DOT2, DOT4, MULADD, N_FIELDS
 from rnncirc.ir.ops import Op
 
 ADD, SUB, MUL, DIV = int(Op.ADD), int(Op.SUB), int(Op.MUL), int(Op.DIV)
@@ -160,6 +170,43 @@ _vsqrt = _vector_op(1, lambda b, vt, p, x: _llvm_call(b, "llvm.sqrt", vt, x))
 _vrelu = _vector_op(1, lambda b, vt, p, x: _maximum(b, x, _zero(vt)))
 _vselect = _vector_op(3, lambda b, vt, p, x, y, z: b.select(
     b.fcmp_unordered("!=", x, _zero(vt)), y, z))
+# fused: a product then a sum, each rounded (no FMA contraction: the circuit's own rounding)
+_vmuladd = _vector_op(3, lambda b, vt, p, x, y, z: b.fadd(b.fmul(x, y), z))
+
+
+def _dot_codegen(n_pairs, width):
+    """Codegen of ``F[o:o+W] = sum of n_pairs products`` over operand offsets, summed as a
+    balanced tree in order (each op rounded, no FMA: the circuit's own rounding)."""
+
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        if not isinstance(aryty.dtype, types.Float):  # the modular kernels never reach it
+            return context.get_dummy_value()
+        et = context.get_value_type(aryty.dtype)
+        vt = ir.VectorType(et, width)
+        align = context.get_abi_sizeof(et)
+        xs = [builder.load(_vec_ptr(context, builder, aryty, args[0], args[i], sig.args[i], vt),
+                           align=align) for i in range(2, 2 + 2 * n_pairs)]
+        terms = [builder.fmul(xs[2 * i], xs[2 * i + 1]) for i in range(n_pairs)]
+        while len(terms) > 1:
+            terms = [builder.fadd(terms[i], terms[i + 1]) for i in range(0, len(terms), 2)]
+        builder.store(terms[0], _vec_ptr(context, builder, aryty, args[0], args[1], sig.args[1],
+                                         vt), align=align)
+        return context.get_dummy_value()
+
+    return codegen
+
+
+@intrinsic
+def _vdot2(typingctx, F, o, a, b, c, d, lanes):
+    """``F[o:o+W] = F[a:a+W] * F[b:b+W] + F[c:c+W] * F[d:d+W]`` (floats)."""
+    return types.void(F, o, a, b, c, d, lanes), _dot_codegen(2, lanes.count)
+
+
+@intrinsic
+def _vdot4(typingctx, F, o, a, b, c, d, e, f, g, h, lanes):
+    """``F[o:o+W] = (a*b + c*d) + (e*f + g*h)`` over the rows at those offsets (floats)."""
+    return types.void(F, o, a, b, c, d, e, f, g, h, lanes), _dot_codegen(4, lanes.count)
 
 
 def _mod_add(b, vt, p, x, y):
@@ -310,6 +357,11 @@ def _s_select(x, y, z, p):
 
 
 @numba.njit(error_model="numpy")
+def _s_muladd(x, y, z, p):
+    return x * y + z
+
+
+@numba.njit(error_model="numpy")
 def _s_tanh(x, y, z, p):
     return math.tanh(x)
 
@@ -359,6 +411,12 @@ def _s_mul_p(x, y, z, p):
 @numba.njit(error_model="numpy")
 def _s_neg_p(x, y, z, p):
     return x if x == 0 else p - x
+
+
+@numba.njit(error_model="numpy")
+def _s_muladd_p(x, y, z, p):
+    s = (x * y) % p + z
+    return s - p if s >= p else s
 
 
 # Offsets are unsigned: with signed ones Numba adds negative-index wraparound to every access,
@@ -423,6 +481,8 @@ def _block_float(op, n, oo, oa, ob, oc, V, p):  # noqa: C901
         _block1(_s_relu, V, oo, oa, n, p)
     elif op == SELECT:
         _block3(_s_select, V, oo, oa, ob, oc, n, p)
+    elif op == MULADD:
+        _block3(_s_muladd, V, oo, oa, ob, oc, n, p)
     elif op == TANH:
         _block1(_s_tanh, V, oo, oa, n, p)
     elif op == SIGMOID:
@@ -447,6 +507,8 @@ def _block_modp(op, n, oo, oa, ob, oc, V, p):
         _block2(_s_mul_p, V, oo, oa, ob, n, p)
     elif op == NEG:
         _block1(_s_neg_p, V, oo, oa, n, p)
+    elif op == MULADD:
+        _block3(_s_muladd_p, V, oo, oa, ob, oc, n, p)
 
 
 @numba.njit(nogil=True, error_model="numpy")
@@ -534,6 +596,10 @@ def _gates_float(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes):  # noqa:
         for g in range(g0, g1):
             ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
             _vselect(V, ro, ra, rb, rc, p, lanes)
+    elif op == MULADD:
+        for g in range(g0, g1):
+            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+            _vmuladd(V, ro, ra, rb, rc, p, lanes)
     else:  # the transcendental ops are scalar anyway: W lanes as a block, gate by gate
         for g in range(g0, g1):
             ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
@@ -555,10 +621,10 @@ def _gates_modp(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes):
         for g in range(g0, g1):
             ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
             _vneg_p(V, ro, ra, 0, 0, p, lanes)
-    elif op == MUL:
+    elif op == MUL or op == MULADD:
         for g in range(g0, g1):
             ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            block_kernel(op, W, ro, ra, rb, 0, V, p)
+            block_kernel(op, W, ro, ra, rb, rc, V, p)
 
 
 @numba.njit(inline="always", nogil=True, error_model="numpy")
@@ -579,6 +645,159 @@ def gates_kernel(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes):
         _gates_modp(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     else:
         _gates_float(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
+
+
+# -- fused trees ---------------------------------------------------------------------------------
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _mulmod(V, i, k, p):
+    return (V[i] * V[k]) % p
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _addmod(x, y, p):
+    s = x + y
+    return s - p if s >= p else s
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _tree_op(op, V, r, p, lanes):
+    """One instruction of a fused tree on W lanes: `r` holds the element offsets of its 8
+    operands and (last) of its result. ADD, SUB, MUL, MULADD ``a*b + c``, DOT2 and DOT4
+    (`rnncirc.eval.schedule`); ``p > 0``: modulo p, lane by lane."""
+    if p > 0:
+        if op == DOT2 or op == DOT4:
+            for j in range(len(lanes)):
+                s = _addmod(_mulmod(V, r[0] + j, r[1] + j, p), _mulmod(V, r[2] + j, r[3] + j, p),
+                            p)
+                if op == DOT4:
+                    s = _addmod(s, _addmod(_mulmod(V, r[4] + j, r[5] + j, p),
+                                           _mulmod(V, r[6] + j, r[7] + j, p), p), p)
+                V[r[8] + j] = s
+        else:
+            block_kernel(op, len(lanes), r[8], r[0], r[1], r[2], V, p)
+    elif op == DOT4:
+        _vdot4(V, r[8], r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], lanes)
+    elif op == DOT2:
+        _vdot2(V, r[8], r[0], r[1], r[2], r[3], lanes)
+    elif op == MULADD:
+        _vmuladd(V, r[8], r[0], r[1], r[2], p, lanes)
+    elif op == ADD:
+        _vadd(V, r[8], r[0], r[1], 0, p, lanes)
+    elif op == MUL:
+        _vmul(V, r[8], r[0], r[1], 0, p, lanes)
+    else:
+        _vsub(V, r[8], r[0], r[1], 0, p, lanes)
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _step(r, st):
+    return (r[0] + st[0], r[1] + st[1], r[2] + st[2], r[3] + st[3], r[4] + st[4],
+            r[5] + st[5], r[6] + st[6], r[7] + st[7], r[8] + st[8])
+
+
+@numba.njit(nogil=True, error_model="numpy")
+def _strided_instr(op, G, r, st, V, p, lanes):
+    """One instruction of G programs whose registers move by constant strides `st` from `r`
+    (element offsets); the op is tested once, outside the loop."""
+    if p > 0:
+        for _ in range(G):
+            _tree_op(op, V, r, p, lanes)
+            r = _step(r, st)
+    elif op == DOT4:
+        for _ in range(G):
+            _vdot4(V, r[8], r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], lanes)
+            r = _step(r, st)
+    elif op == DOT2:
+        for _ in range(G):
+            _vdot2(V, r[8], r[0], r[1], r[2], r[3], lanes)
+            r = _step(r, st)
+    elif op == MULADD:
+        for _ in range(G):
+            _vmuladd(V, r[8], r[0], r[1], r[2], p, lanes)
+            r = _step(r, st)
+    elif op == ADD:
+        for _ in range(G):
+            _vadd(V, r[8], r[0], r[1], 0, p, lanes)
+            r = _step(r, st)
+    elif op == MUL:
+        for _ in range(G):
+            _vmul(V, r[8], r[0], r[1], 0, p, lanes)
+            r = _step(r, st)
+    else:
+        for _ in range(G):
+            _vsub(V, r[8], r[0], r[1], 0, p, lanes)
+            r = _step(r, st)
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _at(r, sbase, shift, Bp, col):
+    """Element offset of register r; scratch registers (>= sbase) moved by the task's shift."""
+    return (r + shift if r >= sbase else r) * Bp + col
+
+
+@numba.njit(nogil=True, error_model="numpy")
+def _indexed_instr(op, r0, G, col, V, Bp, fi, sbase, shift, p, lanes):
+    """One instruction of G programs, registers from index rows r0..r0+G-1; the op is
+    tested once, and each loop reads only the fields its op uses."""
+    if p > 0 or op == DOT4:
+        for i in range(r0, r0 + G):
+            r = (_at(fi[i, 0], sbase, shift, Bp, col), _at(fi[i, 1], sbase, shift, Bp, col),
+                 _at(fi[i, 2], sbase, shift, Bp, col), _at(fi[i, 3], sbase, shift, Bp, col),
+                 _at(fi[i, 4], sbase, shift, Bp, col), _at(fi[i, 5], sbase, shift, Bp, col),
+                 _at(fi[i, 6], sbase, shift, Bp, col), _at(fi[i, 7], sbase, shift, Bp, col),
+                 _at(fi[i, 8], sbase, shift, Bp, col))
+            _tree_op(op, V, r, p, lanes)
+    elif op == DOT2:
+        for i in range(r0, r0 + G):
+            _vdot2(V, _at(fi[i, 8], sbase, shift, Bp, col), _at(fi[i, 0], sbase, shift, Bp, col),
+                   _at(fi[i, 1], sbase, shift, Bp, col), _at(fi[i, 2], sbase, shift, Bp, col),
+                   _at(fi[i, 3], sbase, shift, Bp, col), lanes)
+    elif op == MULADD:
+        for i in range(r0, r0 + G):
+            _vmuladd(V, _at(fi[i, 8], sbase, shift, Bp, col),
+                     _at(fi[i, 0], sbase, shift, Bp, col), _at(fi[i, 1], sbase, shift, Bp, col),
+                     _at(fi[i, 2], sbase, shift, Bp, col), p, lanes)
+    else:
+        for i in range(r0, r0 + G):
+            ro = _at(fi[i, 8], sbase, shift, Bp, col)
+            ra = _at(fi[i, 0], sbase, shift, Bp, col)
+            rb = _at(fi[i, 1], sbase, shift, Bp, col)
+            if op == ADD:
+                _vadd(V, ro, ra, rb, 0, p, lanes)
+            elif op == MUL:
+                _vmul(V, ro, ra, rb, 0, p, lanes)
+            else:
+                _vsub(V, ro, ra, rb, 0, p, lanes)
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _first(gi, m, f, shift, Bp, col):
+    """Element offset of field f of group instruction m's first program."""
+    return (gi[m, 4 + f] + (shift if (gi[m, 2] >> f) & 1 else 0)) * Bp + col
+
+
+@numba.njit(nogil=True, error_model="numpy")
+def group_kernel(k0, k1, col, V, Bp, grp, gi, fi, sbase, shift, p, lanes):
+    """Groups k0..k1-1 of fused trees (see `rnncirc.eval.schedule._group_programs`) on the
+    W lanes at `col`, instruction-major within each group; `shift` moves the scratch rows
+    (a task of a wide step has its own)."""
+    for k in range(k0, k1):
+        G = grp[k, 1]
+        for m in range(grp[k, 0], grp[k + 1, 0]):
+            op = gi[m, 0]
+            if gi[m, 1] != 0:
+                _indexed_instr(op, gi[m, 3], G, col, V, Bp, fi, sbase, shift, p, lanes)
+                continue
+            r = (_first(gi, m, 0, shift, Bp, col), _first(gi, m, 1, shift, Bp, col),
+                 _first(gi, m, 2, shift, Bp, col), _first(gi, m, 3, shift, Bp, col),
+                 _first(gi, m, 4, shift, Bp, col), _first(gi, m, 5, shift, Bp, col),
+                 _first(gi, m, 6, shift, Bp, col), _first(gi, m, 7, shift, Bp, col),
+                 _first(gi, m, 8, shift, Bp, col))
+            s0 = 4 + N_FIELDS
+            st = (gi[m, s0] * Bp, gi[m, s0 + 1] * Bp, gi[m, s0 + 2] * Bp, gi[m, s0 + 3] * Bp,
+                  gi[m, s0 + 4] * Bp, gi[m, s0 + 5] * Bp, gi[m, s0 + 6] * Bp,
+                  gi[m, s0 + 7] * Bp, gi[m, s0 + 8] * Bp)
+            _strided_instr(op, G, r, st, V, p, lanes)
 
 
 # -- copies between the caller's arrays and the registers -----------------------------------------
@@ -646,13 +865,19 @@ def _stores(lo, hi, k0, k1, O, os0, os1, V, Bp, nb, store_pos, store_reg, store_
 
 @numba.njit(inline="always", nogil=True, error_model="numpy")
 def _segment(q, a, e, k0, k1, full, V, Bp, ga, gb, gc, go, p, run_op, run_kind, run_ptr,
-             run_idx, run_base, run_stride, lanes):
+             run_idx, run_base, run_stride, grp, gi, fi, sbase, shift, lanes):
     """Gates a..e-1 (of the step order) of segment q: an affine segment as one block loop
     when the lanes are whole rows, a strided one gate by gate with computed registers, an
-    indexed one gate by gate with registers from the index arrays."""
+    indexed one gate by gate with registers from the index arrays, a program segment fused
+    tree by fused tree (scratch registers moved by `shift`)."""
     W = len(lanes)
     off = a - run_ptr[q]
     kind = run_kind[q]
+    if kind == 3:
+        g0 = run_idx[q] + off
+        for col in range(k0 * W, k1 * W, W):
+            group_kernel(g0, g0 + e - a, col, V, Bp, grp, gi, fi, sbase, shift, p, lanes)
+        return
     if kind == 0:
         i0 = run_idx[q] + off
         st = (0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -675,7 +900,8 @@ def _segment(q, a, e, k0, k1, full, V, Bp, ga, gb, gc, go, p, run_op, run_kind, 
 @numba.njit(nogil=True, error_model="numpy")
 def _levels(l0, l1, k0, k1, V, Bp, X, xs0, xs1, O, os0, os1, nb, p, lanes,
             ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
-            level_run_ptr, load_slot, load_reg, load_len, level_load_ptr,
+            level_run_ptr, grp, gi, fi, sbase, nscr, load_slot, load_reg, load_len,
+            level_load_ptr,
             store_reg, store_pos, store_len, level_store_ptr):
     """Steps l0..l1-1 on lane chunks k0..k1-1, serially."""
     W = len(lanes)
@@ -687,7 +913,8 @@ def _levels(l0, l1, k0, k1, V, Bp, X, xs0, xs1, O, os0, os1, nb, p, lanes,
                load_slot, load_reg, load_len, vec_in, full and vec_in, lanes)
         for q in range(level_run_ptr[lv], level_run_ptr[lv + 1]):
             _segment(q, run_ptr[q], run_ptr[q + 1], k0, k1, full, V, Bp, ga, gb, gc, go, p,
-                     run_op, run_kind, run_ptr, run_idx, run_base, run_stride, lanes)
+                     run_op, run_kind, run_ptr, run_idx, run_base, run_stride, grp, gi,
+                     fi, sbase, 0, lanes)
         _stores(level_store_ptr[lv], level_store_ptr[lv + 1], k0, k1, O, os0, os1, V, Bp, nb,
                 store_pos, store_reg, store_len, vec_out, full and vec_out, lanes)
 
@@ -711,15 +938,19 @@ SERIAL, LANES, WIDE = 0, 1, 2
 @numba.njit(nogil=True, error_model="numpy")
 def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1, nb, p,
           lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
-          level_run_ptr, load_slot, load_reg, load_len, level_load_ptr,
-          store_reg, store_pos, store_len, level_store_ptr):
-    """Task t of a parallel step (see `run`)."""
+          level_run_ptr, grp, gi, fi, sbase, nscr, load_slot, load_reg, load_len,
+          level_load_ptr, store_reg, store_pos, store_len, level_store_ptr):
+    """Task t of a parallel step (see `run`); in a wide step each task has its own
+    scratch registers."""
     chunks = Bp // len(lanes)
-    if mode == LANES:
-        _levels(l0, l1, bounds[t], bounds[t + 1], V, Bp, X, xs0, xs1, O, os0, os1, nb, p,
-                lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base,
-                run_stride, level_run_ptr, load_slot, load_reg, load_len, level_load_ptr,
-                store_reg, store_pos, store_len, level_store_ptr)
+    if mode == LANES:  # lanes bounds[t]..bounds[t+1]-1, in the t-th register file
+        size = len(V) // n_tasks
+        lo = bounds[t]
+        _levels(l0, l1, 0, chunks, V[t * size:(t + 1) * size], Bp, X[lo * xs1:], xs0, xs1,
+                O[lo * os1:], os0, os1, bounds[t + 1] - lo, p, lanes, ga, gb, gc, go, run_op,
+                run_kind, run_ptr, run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi,
+                sbase, nscr, load_slot, load_reg, load_len, level_load_ptr, store_reg,
+                store_pos, store_len, level_store_ptr)
         return
     lv = l0 + step // 3
     phase = step % 3
@@ -741,7 +972,8 @@ def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os
         while a < b:
             e = min(run_ptr[q + 1], b)
             _segment(q, a, e, 0, chunks, full, V, Bp, ga, gb, gc, go, p, run_op, run_kind,
-                     run_ptr, run_idx, run_base, run_stride, lanes)
+                     run_ptr, run_idx, run_base, run_stride, grp, gi, fi, sbase,
+                     t * nscr, lanes)
             a = e
             q += 1
     else:
@@ -755,26 +987,28 @@ def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os
 @numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def run(mode, l0, l1, n_tasks, bounds, V, Bp, X, xs0, xs1, O, os0, os1, nb, p, lanes,
         ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
-        level_run_ptr, load_slot, load_reg, load_len, level_load_ptr,
-        store_reg, store_pos, store_len, level_store_ptr):
+        level_run_ptr, grp, gi, fi, sbase, nscr, load_slot, load_reg, load_len,
+        level_load_ptr, store_reg, store_pos, store_len, level_store_ptr):
     """Evaluate steps l0..l1-1: the one compiled entry point (per dtype and width W).
 
     * SERIAL: one thread walks the steps over all lanes.
-    * LANES: thread t runs the steps on its own lane chunks ``bounds[t]..bounds[t+1]-1``;
-      the lanes of a batch are independent, so threads never wait for each other.
+    * LANES: thread t runs the steps on batch lanes ``bounds[t]..bounds[t+1]-1`` in its
+      own register file (`V` holds `n_tasks` of them, ``Bp`` lanes each): the lanes of a
+      batch are independent, so threads never wait for each other or share a cache line.
     * WIDE: every step's loads, gates and stores are each split over `n_tasks` tasks (a
       task's share of an affine segment is still affine).
     """
     if mode == SERIAL:
         _levels(l0, l1, 0, Bp // len(lanes), V, Bp, X, xs0, xs1, O, os0, os1, nb, p, lanes,
                 ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
-                level_run_ptr, load_slot, load_reg, load_len, level_load_ptr,
-                store_reg, store_pos, store_len, level_store_ptr)
+                level_run_ptr, grp, gi, fi, sbase, nscr, load_slot, load_reg,
+                load_len, level_load_ptr, store_reg, store_pos, store_len, level_store_ptr)
         return
     n_steps = 1 if mode == LANES else 3 * (l1 - l0)
     for step in range(n_steps):
         for t in prange(n_tasks):
             _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1,
                   nb, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base,
-                  run_stride, level_run_ptr, load_slot, load_reg, load_len,
-                  level_load_ptr, store_reg, store_pos, store_len, level_store_ptr)
+                  run_stride, level_run_ptr, grp, gi, fi, sbase, nscr, load_slot,
+                  load_reg, load_len, level_load_ptr, store_reg, store_pos, store_len,
+                  level_store_ptr)

@@ -18,19 +18,34 @@ independent, so a kernel may run them in any order or in parallel. Three placeme
   prefix network this keeps each step's working set in cache instead of streaming whole
   levels of the circuit through memory.
 
+Fused trees
+-----------
+Before placement, `_fuse` merges every add/sub/mul gate whose only reader is another
+add/sub/mul into that reader (a dot product of a matmul: m products summed by a balanced
+adder tree; a scaled sum ``a*x + y``). Only the root of such a tree is scheduled; it reads
+the tree's leaves and is evaluated at once, its inner values in scratch rows after the
+registers, with the circuit's own association (bit for bit the same numbers). Products fold
+into the instruction that sums them: MULADD ``a*b + c`` and the balanced sums DOT2, DOT4;
+a tree of one MULADD is an ordinary gate of arity 3, any other tree a *program*. Programs of
+one shape sit together in their step (sorted by their leftmost leaf, so the trees of a matmul
+row share operands) and run in groups, instruction-major (`_group_programs`).
+
 Within a step gates are sorted by ``(op, id)`` (two stable counting sorts) and cut into
 *segments* of one op (`_segments`): strided segments (`MIN_STRIDED` or more gates whose
 registers move by a constant stride per operand: the kernel computes the registers, reading
 no indices), affine ones (`MIN_AFFINE` or more gates, all strides 1: operands and results
 are contiguous blocks, one long vector loop), and indexed segments (each gate reads its
-registers from the index arrays).
+registers from the index arrays). The programs of a step form one more kind of segment,
+a run of groups.
 
 Arrays (CSR pointers have one entry per step plus one)
 -------------------------------------------------------
-* segments: ``run_op``, ``run_kind`` (0 indexed, 1 affine, 2 strided), ``run_ptr`` (CSR over
-  the gates in step order), ``level_run_ptr`` (CSR of the segments of each step); a strided
-  or affine segment keeps its first gate's registers (a, b, c, out) in ``run_base`` and
-  their strides in ``run_stride``, an indexed one the offset ``run_idx`` of its gates in
+* segments: ``run_op``, ``run_kind`` (0 indexed, 1 affine, 2 strided, 3 programs),
+  ``run_ptr`` (CSR over the gates in step order; over groups for programs),
+  ``level_run_ptr`` (CSR of the segments of each step); a strided or affine segment keeps
+  its first gate's registers (a, b, c, out) in ``run_base`` and their strides in
+  ``run_stride``, a program segment its first group in ``run_idx``, an indexed one the
+  offset ``run_idx`` of its gates in
 * ``ga, gb, gc, go`` (int32, one per gate of an indexed segment): operand and result
   **registers**, not row ids. Strided gates cost no index memory at all.
 * ``load_slot``, ``load_reg``, ``load_len``, ``level_load_ptr``: blocks of input slots
@@ -40,6 +55,8 @@ Arrays (CSR pointers have one entry per step plus one)
   output positions (flat index into ``circuit.outputs``) written from registers computed on
   it.
 * ``const_reg``, ``const_val``: registers filled with constants once, never recycled.
+* ``grp``, ``gi``, ``fi``: groups of programs, their instructions and index rows
+  (`_group_programs`); ``n_scratch`` scratch rows per task after the ``n_regs`` registers.
 
 Registers and liveness
 ----------------------
@@ -62,7 +79,7 @@ import numpy as np
 
 from rnncirc.analyze.levels import live_mask
 from rnncirc.ir.circuit import Circuit
-from rnncirc.ir.ops import ARITY, N_OPS
+from rnncirc.ir.ops import ARITY, N_OPS, Op
 
 _NEVER = np.iinfo(np.int32).max
 #: shortest runs of gates made affine / strided segments (shorter ones stay indexed: a
@@ -73,6 +90,13 @@ MIN_STRIDED = 64
 TILE_WHEN_WIDER = 8192
 #: ... of about this many gates per level and tile
 TILE_GATES = 1024
+#: fused trees use at most this many scratch rows ...
+MAX_NEED = 8
+#: ... and hold at most this many gates; up to GROUP trees of one shape run interleaved
+MAX_TREE = 256
+GROUP = 32
+#: a group of trees is cut where its strides break once it has this many
+MIN_STRIDED_GROUP = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +119,10 @@ class Schedule:
     run_base: np.ndarray
     run_stride: np.ndarray
     level_run_ptr: np.ndarray
+    grp: np.ndarray
+    gi: np.ndarray
+    fi: np.ndarray
+    n_scratch: int
     load_slot: np.ndarray
     load_reg: np.ndarray
     load_len: np.ndarray
@@ -118,6 +146,31 @@ class Schedule:
     def max_width(self) -> int:
         """Gates on the widest level."""
         return int(self.level_work.max(initial=0))
+
+    def register_traffic(self) -> tuple[int, int]:
+        """(register rows read or written, index bytes read) by one pass over the schedule.
+
+        A gate moves its operand rows and its result row (a MULADD gate: three and one); a
+        fused tree moves the rows its instructions read from registers and its result row,
+        not the scratch rows in between (they stay in L1). Indices: 4 bytes per row of an
+        indexed gate, 36 per instruction of an indexed group instruction, 88 per group
+        instruction.
+        """
+        counts = np.diff(self.run_ptr)
+        per_gate = EVAL_ARITY[self.run_op].astype(np.int64) + 1
+        plain = self.run_kind != 3
+        rows = int(np.sum((per_gate * counts)[plain]))
+        index = int(np.sum((4 * per_gate * counts)[self.run_kind == 0]))
+        gi = self.gi
+        size = np.repeat(self.grp[:-1, 1], np.diff(self.grp[:, 0]))
+        operands = np.select([gi[:, 0] == DOT4, gi[:, 0] == DOT2, gi[:, 0] == MULADD],
+                             [8, 4, 3], 2)
+        fields = np.arange(N_FIELDS) < operands[:, None]
+        fields[:, OUT] = True
+        real = fields & ((gi[:, 2:3] >> np.arange(N_FIELDS)) & 1 == 0)
+        rows += int(np.sum(real.sum(axis=1) * size))
+        index += 4 * N_FIELDS * len(self.fi) + 4 * gi.shape[1] * len(gi)
+        return rows, index
 
     def nbytes(self) -> int:
         """Memory the schedule itself takes (index arrays), independent of the batch."""
@@ -226,23 +279,257 @@ def _tile_levels(op, a, b, c, arity, level, live, in_rows, k, tile):
         total += m
     return step, total
 
+#: pseudo-ops of the evaluator, after the circuit's own ops: ``MULADD`` is a fused tree of one
+#: instruction ``a*b + c`` (a gate of arity 3 that can sit in affine/strided segments),
+#: ``PROGRAM`` a fused tree of several instructions (see `_fuse`)
+MULADD = N_OPS
+PROGRAM = N_OPS + 1
+N_EVAL_OPS = N_OPS + 2
+#: arity of every op the schedule holds, pseudo-ops included (a program reads its own list)
+EVAL_ARITY = np.concatenate([ARITY, np.array([3, 0], dtype=ARITY.dtype)])
+#: program instructions (`fi_op`): the tree ops themselves, MULADD, and the balanced sums of
+#: products DOT2 ``a*b + c*d`` and DOT4 ``(a*b + c*d) + (e*f + g*h)``
+DOT2 = N_OPS + 2
+DOT4 = N_OPS + 3
+#: fields of an instruction: up to 8 operand registers, then the result's (`OUT`)
+N_FIELDS = 9
+OUT = 8
+#: the deepest balanced sum of products one instruction evaluates (fold 3: DOT4, 4 products)
+MAX_FOLD = 3
+_ADD, _SUB, _MUL = int(Op.ADD), int(Op.SUB), int(Op.MUL)
+
+
+@numba.njit(inline="always")
+def _tree_op(o):
+    return o == _ADD or o == _SUB or o == _MUL
+
+
+@numba.njit(inline="always")
+def _need2(nx, ny):
+    """Scratch slots of a node whose computed children need nx, ny (0: not computed):
+    Sethi-Ullman, the child needing more goes first and its slot takes the result."""
+    if nx == 0 and ny == 0:
+        return 1
+    if nx == 0 or ny == 0:
+        return nx + ny
+    return max(nx, ny) if nx != ny else nx + 1
+
 
 @numba.njit(cache=True, nogil=True)
-def _build(op, a, b, c, arity, level, live, in_rows, out_flat, n_levels, n_ops):
-    """Everything of the schedule in linear passes (see the module docstring)."""
+def _fuse(op, a, b, c, arity, live, out_flat, max_need, max_size):
+    """Fuse add/sub/mul trees whose inner values have one reader into one evaluator op.
+
+    A gate is *absorbed* into its reader when both are add, sub or mul, it is live, not an
+    output, and that reader is its only one (a dot product of a matmul: m products summed by
+    a balanced adder tree, or a scaled sum ``a*x + y``). The tree is then evaluated at once
+    where its root sits, its inner values in a few scratch rows that stay in L1 instead of
+    registers; its association is kept, so the result is bit for bit the circuit's.
+
+    Folding: ``fold[g] = 1`` for a product of two unfused values, ``k + 1`` for an add of two
+    absorbed nodes of fold k (a balanced sum of 2^k products, up to `MAX_FOLD`): such a
+    node is one instruction (DOT2, DOT4) that reads its products' operands directly. An add
+    with one product of fold 1 is a MULADD. Trees are cut so that they need at most
+    `max_need` scratch rows (Sethi-Ullman order) and hold at most `max_size` gates.
+
+    Returns (absorbed, eop: the op each kept gate is scheduled as, fold, need, size: circuit
+    gates of each tree, n_instr: instructions of each tree).
+    """
     n = len(op)
-    # first / last level on which each row is read by a live gate
-    first = np.full(n, _NEVER, dtype=np.int32)
-    last = np.full(n, -1, dtype=np.int32)
-    level_gate_ptr = np.zeros(n_levels + 1, dtype=np.int64)
+    readers = np.zeros(n, dtype=np.int32)
     for g in range(n):
         k = arity[op[g]]
         if k == 0 or not live[g]:
             continue
+        readers[a[g]] += 1
+        if k >= 2:
+            readers[b[g]] += 1
+        if k >= 3:
+            readers[c[g]] += 1
+    for r in out_flat:
+        readers[r] += 2  # stored: never absorbed
+    absorbed = np.zeros(n, dtype=np.bool_)
+    fold = np.zeros(n, dtype=np.int8)
+    need = np.zeros(n, dtype=np.int32)
+    size = np.ones(n, dtype=np.int32)
+    n_instr = np.ones(n, dtype=np.int32)
+    eop = op.copy()
+    for g in range(n):
+        if not live[g] or not _tree_op(op[g]):
+            continue
+        x, y = a[g], b[g]
+        is_add = op[g] == _ADD
+        can_x = _tree_op(op[x]) and readers[x] == 1
+        can_y = _tree_op(op[y]) and readers[y] == 1
+        if is_add and can_x and can_y and fold[x] == fold[y] and 1 <= fold[x] < MAX_FOLD \
+                and size[x] + size[y] < max_size:  # a balanced sum of products
+            absorbed[x] = absorbed[y] = True
+            fold[g] = fold[x] + 1
+            need[g] = 1
+            size[g] = 1 + size[x] + size[y]
+            continue
+        # needs of the children if absorbed (0: a product folded into this instruction)
+        nx = 0 if is_add and fold[x] == 1 else need[x]
+        ny = 0 if is_add and fold[y] == 1 else need[y]
+        best = -1
+        for choice in range(4):  # both, x only, y only, none
+            tx = can_x and (choice == 0 or choice == 1)
+            ty = can_y and (choice == 0 or choice == 2)
+            if (choice == 0 and not (can_x and can_y)) or (choice == 1 and not can_x) or \
+                    (choice == 2 and not can_y):
+                continue
+            s = 1 + (size[x] if tx else 0) + (size[y] if ty else 0)
+            if _need2(nx if tx else 0, ny if ty else 0) <= max_need and s <= max_size:
+                best = choice
+                break
+        tx = best == 0 or best == 1
+        ty = best == 0 or best == 2
+        absorbed[x] = absorbed[x] or tx
+        absorbed[y] = absorbed[y] or ty
+        need[g] = _need2(nx if tx else 0, ny if ty else 0)
+        size[g] = 1 + (size[x] if tx else 0) + (size[y] if ty else 0)
+        fold[g] = 1 if op[g] == _MUL and not tx and not ty else 0
+        n_instr[g] = 1 + (n_instr[x] if tx and not (is_add and fold[x] == 1) else 0) + \
+            (n_instr[y] if ty and not (is_add and fold[y] == 1) else 0)
+    for g in range(n):
+        if live[g] and _tree_op(op[g]) and not absorbed[g] and size[g] > 1:
+            x, y = a[g], b[g]
+            fx = absorbed[x] and fold[x] == 1
+            fy = absorbed[y] and fold[y] == 1
+            one = op[g] == _ADD and n_instr[g] == 1 and fold[g] == 0 and (fx != fy)
+            eop[g] = MULADD if one else PROGRAM
+    return absorbed, eop, fold, need, size, n_instr
+
+
+@numba.njit(cache=True, nogil=True)
+def _emit(g, reg, sbase, op, a, b, absorbed, fold, need, fi, fi_op, at, stack):
+    """Instructions of the tree rooted at g into fi/fi_op from row `at`; returns the next row.
+
+    A depth-first walk with an explicit stack of frames (node, destination register, first
+    free scratch slot, state): the child needing more scratch is computed first into the
+    node's destination, the other one into the next scratch slot, then the node's own
+    instruction combines them (products folded into it and unfused values are read in
+    place). A balanced sum of products is one DOT instruction over its leaves, in order.
+    Scratch slot s is register ``sbase + s``.
+    """
+    top = 0
+    stack[0, 0], stack[0, 1], stack[0, 2], stack[0, 3] = g, reg[g], 0, 0
+    while top >= 0:
+        node, dst, free, state = stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3]
+        x, y = a[node], b[node]
+        fi[at, :] = 0
+        fi[at, OUT] = dst
+        if fold[node] >= 2:  # DOT2 / DOT4: the leaves of its products, left to right
+            fi_op[at] = DOT2 if fold[node] == 2 else DOT4
+            k = 0
+            for half in (x, y):
+                if fold[node] == 2:
+                    fi[at, k], fi[at, k + 1] = reg[a[half]], reg[b[half]]
+                    k += 2
+                else:
+                    for m in (a[half], b[half]):
+                        fi[at, k], fi[at, k + 1] = reg[a[m]], reg[b[m]]
+                        k += 2
+            at += 1
+            top -= 1
+            continue
+        is_add = op[node] == _ADD
+        fx = is_add and absorbed[x] and fold[x] == 1  # products folded into this one
+        fy = is_add and absorbed[y] and fold[y] == 1
+        sx = absorbed[x] and not fx  # computed subtrees
+        sy = absorbed[y] and not fy
+        first, second = (x, y) if need[x] >= need[y] else (y, x)
+        if sx and sy and state < 2:
+            stack[top, 3] = state + 1
+            child = first if state == 0 else second
+            cdst = dst if state == 0 else sbase + free
+            cfree = free if state == 0 else free + 1
+            top += 1
+            stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3] = child, cdst, cfree, 0
+            continue
+        if (sx or sy) and not (sx and sy) and state == 0:
+            stack[top, 3] = 1
+            top += 1
+            stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3] = \
+                x if sx else y, dst, free, 0
+            continue
+        # the node's own instruction: where each child's value is
+        vx = reg[x]
+        vy = reg[y]
+        if sx and sy:
+            vx = dst if first == x else sbase + free
+            vy = dst if first == y else sbase + free
+        elif sx:
+            vx = dst
+        elif sy:
+            vy = dst
+        if fx and fy:
+            fi_op[at] = DOT2
+            fi[at, 0], fi[at, 1], fi[at, 2], fi[at, 3] = reg[a[x]], reg[b[x]], reg[a[y]], reg[b[y]]
+        elif fx or fy:
+            m, other = (x, vy) if fx else (y, vx)
+            fi_op[at] = MULADD
+            fi[at, 0], fi[at, 1], fi[at, 2] = reg[a[m]], reg[b[m]], other
+        else:
+            fi_op[at] = op[node]
+            fi[at, 0], fi[at, 1] = vx, vy
+        at += 1
+        top -= 1
+    return at
+
+
+@numba.njit(inline="always")
+def _operands(g, op, a, b, c, arity, absorbed, eop, out):
+    """Rows gate g reads into `out` (a fused tree: its leaves); returns how many."""
+    if eop[g] < N_OPS:
+        k = arity[op[g]]
+        out[0] = a[g]
+        if k >= 2:
+            out[1] = b[g]
+        if k >= 3:
+            out[2] = c[g]
+        return k
+    # walk the tree: operands of absorbed gates are inner nodes, the rest are leaves
+    k = 0
+    top = 1
+    out[len(out) - 1] = g  # the walk's stack grows down from the end of `out`
+    while top > 0:
+        node = out[len(out) - top]
+        top -= 1
+        for u in (a[node], b[node]):
+            if absorbed[u]:
+                top += 1
+                out[len(out) - top] = u
+            else:
+                out[k] = u
+                k += 1
+    return k
+
+
+@numba.njit(cache=True, nogil=True)
+def _build(op, a, b, c, arity, level, live, in_rows, out_flat, n_levels, fused):
+    """Everything of the schedule in linear passes (see the module docstring); `fused` is
+    what `_fuse` returned: absorbed gates are not scheduled, a fused tree reads its leaves."""
+    absorbed, eop, fold, need, size, n_instr = fused
+    n = len(op)
+    biggest = 1  # gates of the largest tree
+    for g in range(n):
+        biggest = max(biggest, size[g])
+    leaves = np.empty(biggest + 3, dtype=np.int32)
+    # first / last level on which each row is read by a live gate
+    first = np.full(n, _NEVER, dtype=np.int32)
+    last = np.full(n, -1, dtype=np.int32)
+    level_gate_ptr = np.zeros(n_levels + 1, dtype=np.int64)
+    level_work = np.zeros(n_levels, dtype=np.int64)
+    for g in range(n):
+        k = arity[op[g]]
+        if k == 0 or not live[g] or absorbed[g]:
+            continue
         lv = level[g]
         level_gate_ptr[lv + 1] += 1
+        level_work[lv] += size[g]
+        k = _operands(g, op, a, b, c, arity, absorbed, eop, leaves)
         for which in range(k):
-            u = a[g] if which == 0 else (b[g] if which == 1 else c[g])
+            u = leaves[which]
             if lv < first[u]:
                 first[u] = lv
             if lv > last[u]:
@@ -255,10 +542,11 @@ def _build(op, a, b, c, arity, level, live, in_rows, out_flat, n_levels, n_ops):
     gates = np.empty(n_gates, dtype=np.int32)
     fill = level_gate_ptr[:-1].copy()
     for g in range(n):
-        if live[g] and arity[op[g]] > 0:
+        if live[g] and arity[op[g]] > 0 and not absorbed[g]:
             gates[fill[level[g]]] = g
             fill[level[g]] += 1
     tmp = np.empty(n_gates, dtype=np.int32)
+    n_ops = N_EVAL_OPS
     counts = np.zeros(n_ops + 1, dtype=np.int64)
     for lv in range(n_levels):
         lo, hi = level_gate_ptr[lv], level_gate_ptr[lv + 1]
@@ -266,14 +554,25 @@ def _build(op, a, b, c, arity, level, live, in_rows, out_flat, n_levels, n_ops):
             continue
         counts[:] = 0
         for i in range(lo, hi):
-            counts[op[gates[i]] + 1] += 1
+            counts[eop[gates[i]] + 1] += 1
         for k in range(n_ops):
             counts[k + 1] += counts[k]
         for i in range(lo, hi):
             g = gates[i]
-            tmp[lo + counts[op[g]]] = g
-            counts[op[g]] += 1
+            tmp[lo + counts[eop[g]]] = g
+            counts[eop[g]] += 1
         gates[lo:hi] = tmp[lo:hi]
+        # fused trees (last in the step) by their leftmost leaf: trees that share operands
+        # sit together (a row of a matmul), so their registers move by constant strides
+        p0 = hi - (counts[PROGRAM] - counts[PROGRAM - 1])
+        if hi - p0 > 1:
+            key = np.empty(hi - p0, dtype=np.int64)
+            for i in range(p0, hi):
+                u = gates[i]
+                while absorbed[a[u]]:
+                    u = a[u]
+                key[i - p0] = a[u]
+            gates[p0:hi] = gates[p0:hi][np.argsort(key, kind="mergesort")]
 
     # inputs: born on the level of their first reader (0 if only an output reads them)
     birth = np.empty(n, dtype=np.int32)
@@ -363,22 +662,46 @@ def _build(op, a, b, c, arity, level, live, in_rows, out_flat, n_levels, n_ops):
                 part[i] = part[m - 1 - i]
                 part[m - 1 - i] = t
 
-    # the schedule arrays, in registers
+    # the schedule arrays, in registers; fused trees as programs after the registers
     ga = np.zeros(n_gates, dtype=np.int32)
     gb = np.zeros(n_gates, dtype=np.int32)
     gc = np.zeros(n_gates, dtype=np.int32)
     go = np.empty(n_gates, dtype=np.int32)
     gate_op = np.empty(n_gates, dtype=np.uint8)
+    n_progs = 0
+    n_fi = 0
+    max_need = 1
+    for i in range(n_gates):
+        g = gates[i]
+        if eop[g] == PROGRAM:
+            n_progs += 1
+            n_fi += n_instr[g]
+            max_need = max(max_need, need[g])
+    prog_ptr = np.zeros(n_progs + 1, dtype=np.int64)
+    fi = np.zeros((n_fi, N_FIELDS), dtype=np.int32)  # operand registers, then the result's
+    fi_op = np.empty(n_fi, dtype=np.uint8)
+    stack = np.empty((biggest + 1, 4), dtype=np.int32)
+    sbase = next_reg
+    m = 0
     for i in range(n_gates):
         g = gates[i]
         k = arity[op[g]]
-        gate_op[i] = op[g]
+        gate_op[i] = eop[g]
         go[i] = reg[g]
-        ga[i] = reg[a[g]]
-        if k >= 2:
-            gb[i] = reg[b[g]]
-        if k >= 3:
-            gc[i] = reg[c[g]]
+        if eop[g] == PROGRAM:
+            prog_ptr[m + 1] = _emit(g, reg, sbase, op, a, b, absorbed, fold, need, fi, fi_op,
+                                    prog_ptr[m], stack)
+            m += 1
+        elif eop[g] == MULADD:  # m*other, the product folded
+            x, y = a[g], b[g]
+            mul, other = (x, y) if absorbed[x] else (y, x)
+            ga[i], gb[i], gc[i] = reg[a[mul]], reg[b[mul]], reg[other]
+        else:
+            ga[i] = reg[a[g]]
+            if k >= 2:
+                gb[i] = reg[b[g]]
+            if k >= 3:
+                gc[i] = reg[c[g]]
     load_slot = np.empty(n_loads, dtype=np.int32)
     load_reg = np.empty(n_loads, dtype=np.int32)
     for i in range(n_loads):
@@ -403,7 +726,8 @@ def _build(op, a, b, c, arity, level, live, in_rows, out_flat, n_levels, n_ops):
     for i in range(n_consts):
         const_idx[i] = a[const_rows[i]]
     return (next_reg, ga, gb, gc, go, gate_op, level_gate_ptr, load_slot, load_reg,
-            level_load_ptr, store_reg, store_pos, level_store_ptr, const_reg, const_idx)
+            level_load_ptr, store_reg, store_pos, level_store_ptr, const_reg, const_idx,
+            level_work, prog_ptr, fi, fi_op, max_need - 1)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -450,6 +774,12 @@ def _segments(ga, gb, gc, go, gate_op, arity, level_gate_ptr, min_affine, min_st
                 while r1 < end and gate_op[r1] == gate_op[r0]:
                     r1 += 1
                 k = arity[gate_op[r0]]
+                if gate_op[r0] == PROGRAM:  # programs: one segment of their own
+                    if not count_only:
+                        seg_op[q], seg_kind[q], seg_ptr[q] = PROGRAM, 3, r0
+                    q += 1
+                    r0 = r1
+                    continue
                 start = r0  # of the pending indexed stretch
                 i = r0
                 while i < r1:
@@ -521,6 +851,7 @@ def _compact(ga, gb, gc, go, run_kind, run_ptr):
     base = np.zeros((n_runs, 4), dtype=np.int32)  # a, b, c, o of the first gate
     stride = np.zeros((n_runs, 4), dtype=np.int32)
     run_idx = np.full(n_runs, -1, dtype=np.int64)
+    n_progs = 0
     n_indexed = 0
     for q in range(n_runs):
         if run_kind[q] == 0:
@@ -532,7 +863,10 @@ def _compact(ga, gb, gc, go, run_kind, run_ptr):
     k = 0
     for q in range(n_runs):
         g0, g1 = run_ptr[q], run_ptr[q + 1]
-        if run_kind[q] != 0:
+        if run_kind[q] == 3:  # programs: the index of the first one
+            run_idx[q] = n_progs
+            n_progs += g1 - g0
+        elif run_kind[q] != 0:
             base[q, 0], base[q, 1], base[q, 2], base[q, 3] = ga[g0], gb[g0], gc[g0], go[g0]
             if g1 - g0 > 1:
                 stride[q, 0], stride[q, 1] = ga[g0 + 1] - ga[g0], gb[g0 + 1] - gb[g0]
@@ -545,13 +879,138 @@ def _compact(ga, gb, gc, go, run_kind, run_ptr):
     return base, stride, run_idx, ia, ib, ic, io
 
 
-def build_schedule(circuit: Circuit) -> Schedule:
-    """The schedule of `circuit` (see the module docstring). Linear in the circuit size."""
+@numba.njit(inline="always")
+def _same_shape(p, q, prog_ptr, fi, fi_op, sbase):
+    """Programs p and q run the same instructions on the same scratch slots."""
+    n = prog_ptr[p + 1] - prog_ptr[p]
+    if prog_ptr[q + 1] - prog_ptr[q] != n:
+        return False
+    for j in range(n):
+        i, k = prog_ptr[p] + j, prog_ptr[q] + j
+        if fi_op[i] != fi_op[k]:
+            return False
+        for f in range(N_FIELDS):
+            if (fi[i, f] >= sbase or fi[k, f] >= sbase) and fi[i, f] != fi[k, f]:
+                return False
+    return True
+
+
+@numba.njit(inline="always")
+def _continues(p, prog_ptr, fi):
+    """Program p moves every register by the same stride from p - 1 as p - 1 from p - 2
+    (programs of one shape)."""
+    for j in range(prog_ptr[p + 1] - prog_ptr[p]):
+        i, h, k = prog_ptr[p] + j, prog_ptr[p - 1] + j, prog_ptr[p - 2] + j
+        for f in range(N_FIELDS):
+            if fi[i, f] - fi[h, f] != fi[h, f] - fi[k, f]:
+                return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _group_programs(run_kind, run_ptr, run_idx, prog_ptr, fi, fi_op, sbase, gmax, min_strided):
+    """Runs of up to `gmax` same-shaped programs of a segment (a matmul's dot products) as
+    *groups*, evaluated instruction-major: instruction j of every program of the group, then
+    instruction j + 1. Each program has its own scratch rows (slot s of the g-th program is
+    register ``sbase + s*G + g``), so consecutive instructions are independent (no
+    store-to-load chains) and of one op. A group instruction whose registers all move by a
+    constant stride from program to program reads no indices at all.
+
+    Returns (run_ptr with a program segment counting its groups, run_idx: its first group,
+    grp: per group its first group instruction and size G, gi: per group instruction
+    ``(op, indexed, scratch-field bits, first index row, N_FIELDS first registers, N_FIELDS
+    strides)``, fi: the register rows of the indexed group instructions).
+    """
+    n_runs = len(run_kind)
+    n_progs = len(prog_ptr) - 1
+    first = np.zeros(n_progs + 1, dtype=np.bool_)  # program p starts a group
+    for q in range(n_runs):
+        if run_kind[q] == 3:
+            first[run_idx[q]] = True
+    # a group grows while its registers keep moving by constant strides; one that is
+    # irregular from the start (fewer than `min_strided` programs regular) just grows
+    size = 0
+    regular = True
+    n_groups = 0
+    n_gi = 0
+    for p in range(n_progs):
+        cut = first[p] or size == gmax or not _same_shape(p - 1, p, prog_ptr, fi, fi_op, sbase)
+        if not cut and size >= 2 and regular and not _continues(p, prog_ptr, fi):
+            regular = False
+            cut = size >= min_strided
+        if cut:
+            first[p] = True
+            size = 0
+            regular = True
+            n_groups += 1
+            n_gi += prog_ptr[p + 1] - prog_ptr[p]
+        size += 1
+    group_of = np.empty(n_progs + 1, dtype=np.int64)  # group of each program (and the end)
+    group_prog = np.empty(n_groups + 1, dtype=np.int64)  # first program of each group
+    k = -1
+    for p in range(n_progs):
+        if first[p]:
+            k += 1
+            group_prog[k] = p
+        group_of[p] = k
+    group_of[n_progs] = n_groups
+    group_prog[n_groups] = n_progs
+    grp = np.zeros((n_groups + 1, 2), dtype=np.int64)
+    gi = np.zeros((n_gi, 4 + 2 * N_FIELDS), dtype=np.int32)
+    rows = np.empty((len(fi_op), N_FIELDS), dtype=np.int32)  # indexed group instructions
+    n_rows = 0
+    m = 0
+    for k in range(n_groups):
+        p0 = group_prog[k]
+        G = group_prog[k + 1] - p0
+        grp[k, 0], grp[k, 1] = m, G
+        for j in range(prog_ptr[p0 + 1] - prog_ptr[p0]):
+            i0 = prog_ptr[p0] + j
+            gi[m, 0] = fi_op[i0]
+            regular = True
+            for f in range(N_FIELDS):
+                r = fi[i0, f]
+                if r >= sbase:  # scratch: slot (r - sbase) of each program, stride 1
+                    gi[m, 2] |= 1 << f
+                    gi[m, 4 + f], gi[m, 4 + N_FIELDS + f] = sbase + (r - sbase) * G, 1
+                    continue
+                step = fi[prog_ptr[p0 + 1] + j, f] - r if G > 1 else 0
+                gi[m, 4 + f], gi[m, 4 + N_FIELDS + f] = r, step
+                for g in range(2, G):
+                    if fi[prog_ptr[p0 + g] + j, f] != r + g * step:
+                        regular = False
+            if not regular:
+                gi[m, 1], gi[m, 3] = 1, n_rows
+                for g in range(G):
+                    for f in range(N_FIELDS):
+                        r = fi[prog_ptr[p0 + g] + j, f]
+                        rows[n_rows, f] = sbase + (r - sbase) * G + g if r >= sbase else r
+                    n_rows += 1
+            m += 1
+    grp[n_groups, 0] = m
+    new_ptr = np.empty(n_runs + 1, dtype=np.int64)
+    new_idx = run_idx.copy()
+    new_ptr[0] = 0
+    for q in range(n_runs):
+        units = run_ptr[q + 1] - run_ptr[q]
+        if run_kind[q] == 3:
+            g0 = group_of[run_idx[q]]
+            units = group_of[run_idx[q] + units] - g0
+            new_idx[q] = g0
+        new_ptr[q + 1] = new_ptr[q] + units
+    return new_ptr, new_idx, grp, gi, rows[:n_rows].copy()
+
+def build_schedule(circuit: Circuit, *, fuse: bool = True) -> Schedule:
+    """The schedule of `circuit` (see the module docstring). Linear in the circuit size.
+
+    ``fuse=False`` schedules every gate on its own (no fused trees), as a baseline.
+    """
     op, a, b, c = circuit.op, circuit.a, circuit.b, circuit.c
     out_flat = np.ascontiguousarray(circuit.outputs.reshape(-1), dtype=np.int32)
     in_rows = np.ascontiguousarray(circuit.inputs.reshape(-1), dtype=np.int32)
     level = circuit.levels
     live = live_mask(op, a, b, c, ARITY, out_flat)
+    fused = _fuse(op, a, b, c, ARITY, live, out_flat, MAX_NEED, MAX_TREE if fuse else 1)
     n_levels = int(circuit.depth) + 1
     width = int(np.bincount(level[live], minlength=1)[1:].max(initial=0))
     n_steps, k = circuit.inputs.shape if circuit.inputs.ndim == 2 else (1, 0)
@@ -559,38 +1018,43 @@ def build_schedule(circuit: Circuit) -> Schedule:
     if tile is not None:
         steps, n_levels = _tile_levels(op, a, b, c, ARITY, level, live, in_rows, max(k, 1),
                                        tile)
-        built = _build(op, a, b, c, ARITY, steps, live, in_rows, out_flat, n_levels, N_OPS)
+        built = _build(op, a, b, c, ARITY, steps, live, in_rows, out_flat, n_levels, fused)
         placement = f"tiles of {tile} steps"
     else:
-        built = _build(op, a, b, c, ARITY, level, live, in_rows, out_flat, n_levels, N_OPS)
+        built = _build(op, a, b, c, ARITY, level, live, in_rows, out_flat, n_levels, fused)
         placement = "levels"
         late = _late_levels(op, a, b, c, ARITY, level, live, out_flat)
         if not np.array_equal(late, level):
-            other = _build(op, a, b, c, ARITY, late, live, in_rows, out_flat, n_levels, N_OPS)
+            other = _build(op, a, b, c, ARITY, late, live, in_rows, out_flat, n_levels, fused)
             if other[0] < built[0]:
                 built, placement = other, "late levels"
     (n_regs, ga, gb, gc, go, gate_op, level_gate_ptr, load_slot, load_reg, level_load_ptr,
-     store_reg, store_pos, level_store_ptr, const_reg, const_idx) = built
-    run_op, run_kind, run_ptr, level_run_ptr = _segments(ga, gb, gc, go, gate_op, ARITY,
+     store_reg, store_pos, level_store_ptr, const_reg, const_idx, level_work, prog_ptr, fi,
+     fi_op, n_scratch) = built
+    run_op, run_kind, run_ptr, level_run_ptr = _segments(ga, gb, gc, go, gate_op, EVAL_ARITY,
                                                          level_gate_ptr, MIN_AFFINE,
                                                          MIN_STRIDED)
     run_base, run_stride, run_idx, ga, gb, gc, go = _compact(ga, gb, gc, go, run_kind,
                                                              run_ptr)
+    run_ptr, run_idx, grp, gi, fi = _group_programs(run_kind, run_ptr, run_idx, prog_ptr, fi,
+                                                    fi_op, n_regs, GROUP, MIN_STRIDED_GROUP)
     load_slot, load_reg, load_len, level_load_ptr = _copy_blocks(load_slot, load_reg,
                                                                  level_load_ptr)
     store_pos, store_reg, store_len, level_store_ptr = _copy_blocks(store_pos, store_reg,
                                                                     level_store_ptr)
+    gates = live & (ARITY[op] > 0)
     return Schedule(
         n_levels=n_levels, n_regs=int(n_regs), n_outputs=len(out_flat),
-        n_inputs=int(circuit.inputs.size), n_gates=int(level_gate_ptr[-1]),
+        n_inputs=int(circuit.inputs.size), n_gates=int(level_work.sum()),
         ga=ga, gb=gb, gc=gc, go=go, run_op=run_op, run_kind=run_kind, run_ptr=run_ptr,
         run_idx=run_idx, run_base=run_base, run_stride=run_stride,
-        level_run_ptr=level_run_ptr,
+        level_run_ptr=level_run_ptr, grp=grp, gi=gi, fi=fi,
+        n_scratch=int(n_scratch) * GROUP,
         load_slot=load_slot, load_reg=load_reg, load_len=load_len,
         level_load_ptr=level_load_ptr, store_reg=store_reg, store_pos=store_pos,
         store_len=store_len, level_store_ptr=level_store_ptr, const_reg=const_reg,
         const_val=np.asarray(circuit.consts, dtype=np.float64)[const_idx],
-        level_work=np.diff(level_gate_ptr), gate_ops=frozenset(np.unique(run_op).tolist()),
+        level_work=level_work, gate_ops=frozenset(np.unique(op[gates]).tolist()),
         num_nodes=circuit.num_nodes, placement=placement)
 
 
