@@ -59,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "several")
     compile_.add_argument("--topology", default="auto", choices=TOPOLOGIES, metavar="T",
                           help="how the recurrence is built: auto (default: for a linear "
-                               "model the prefix network of least depth, then least size; a "
-                               "nonlinear model is unrolled), sequential (the unrolled "
+                               "model the prefix network whose circuit has least depth, then "
+                               "least size; a nonlinear model is unrolled), sequential (the "
+                               "unrolled "
                                "baseline), or a prefix network: sklansky, kogge-stone, "
                                "brent-kung, ladner-fischer, han-carlson")
     compile_.add_argument("--outputs", choices=("all", "last"), default="all",

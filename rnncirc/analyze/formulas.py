@@ -226,6 +226,8 @@ def _segment_terms(topology: str, outputs: str, clip: int) -> list:
     """
     import sympy as sp
 
+    if topology == "ladner-fischer" and outputs == "all":
+        return _ladner_fischer_segment_terms(clip)
     if topology != "sklansky" and outputs != "last":
         return []
     n = sp.Symbol("n", integer=True, positive=True)
@@ -247,6 +249,70 @@ def _segment_terms(topology: str, outputs: str, clip: int) -> list:
         terms += [(sp.Piecewise((1, sp.Eq(top, b)), (0, True)),
                    lambda v, net, b=b: int(_top_segment(v) == b)) for b in range(1, clip)]
     return terms
+
+
+#: aggregate counts over Ladner-Fischer combines (a, b: older and newer segment lengths, L the
+#: longest low-rank length): what a DPLR combine's cost is linear in, per region
+_LF_COUNTS = ("low_rank_combines", "low_rank_older", "low_rank_newer", "low_rank_products",
+              "dense_older_converted", "dense_older_converted_length",
+              "dense_newer_converted", "dense_newer_converted_length",
+              "short_newer", "short_newer_length")
+
+
+def _ladner_fischer_segment_terms(clip: int) -> list:
+    """Counts of Ladner-Fischer combines by segment length, as exact sympy functions of n.
+
+    The network's own size has no closed form (`prefix.size_formula`: a floor/ceil
+    recursion), nor have these counts; like `size_ladner_fischer(n)` they are unevaluated
+    functions that evaluate exactly at integer n (from the network's index arrays). A DPLR
+    combine of segments a (older) and b (newer) costs a bilinear polynomial in (a, b) while
+    a + b <= L (low rank), a dense product plus a linear conversion of each operand of length
+    <= L otherwise, and its B part a cost linear in b while b <= L.
+    """
+    import sympy as sp
+
+    n = sp.Symbol("n", integer=True, positive=True)
+    low = clip - 2  # segment_clip = L + 2
+    terms = []
+    for index, name in enumerate(_LF_COUNTS):
+        function = _network_count_function(f"ladner_fischer_{name}", index, low)
+        terms.append((function(n), lambda v, net, index=index, low=low:
+                      _ladner_fischer_counts(v, low)[index]))
+    return terms
+
+
+@functools.cache
+def _network_count_function(name: str, index: int, low: int):
+    import sympy as sp
+
+    def eval_(cls, m):
+        if m.is_Integer and m >= 1:
+            return sp.Integer(_ladner_fischer_counts(int(m), low)[index])
+        return None
+
+    return type(name, (sp.Function,), {"eval": classmethod(eval_), "is_integer": True,
+                                       "is_nonnegative": True})
+
+
+@functools.lru_cache(maxsize=4096)
+def _ladner_fischer_counts(n: int, low: int) -> tuple[int, ...]:
+    from rnncirc.lower import prefix
+
+    net = prefix.build(n, "ladner-fischer", "all")
+    if not net.levels:
+        return (0,) * len(_LF_COUNTS)
+    cat = {name: np.concatenate([getattr(lv, name) for lv in net.levels])
+           for name in ("left_lo", "left_hi", "right_lo", "right_hi")}
+    a = cat["left_hi"] - cat["left_lo"] + 1
+    b = cat["right_hi"] - cat["right_lo"] + 1
+    compose = cat["left_lo"] > 0
+    low_pair = compose & (a + b <= low)
+    dense = compose & ~low_pair
+    short_b = b <= low
+    return (int(low_pair.sum()), int(a[low_pair].sum()), int(b[low_pair].sum()),
+            int((a * b)[low_pair].sum()), int((dense & (a <= low)).sum()),
+            int(a[dense & (a <= low)].sum()), int((dense & short_b).sum()),
+            int(b[dense & short_b].sum()), int(short_b.sum()), int(b[short_b].sum()))
 
 
 def _long_level_count(outputs: str, b: int, first_long: int, v: int, net) -> int:

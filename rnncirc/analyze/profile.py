@@ -398,9 +398,10 @@ def _no_formula_note(cls, family: str) -> str:
     if cls.kind == "dplr":
         return (f"the {family} lowering of a DPLR model keeps each A = D + U V^T in low-rank "
                 f"form while its rank (which adds up along a segment) stays small, so a "
-                f"combine's cost depends on the lengths of its segments; the number of "
-                f"combines of each short length in this network has no term in rnncirc's "
-                f"closed-form basis yet (the rows are measured exactly)")
+                f"combine's cost depends on the lengths of its segments; no combination of "
+                f"rnncirc's terms (network counts, short-segment counts, log2 and "
+                f"power-of-two terms) matched every measured length (the rows are measured "
+                f"exactly)")
     return (f"rnncirc found no exact closed form in n for the {family} family of this model "
             f"(the rows are measured)")
 

@@ -112,12 +112,23 @@ def test_explicit_topology_and_outputs_last():
         assert (row["depth"], row["size"]) == (circuit.depth, circuit.size)
 
 
-def test_dplr_formula_gap_is_na_and_says_why():
-    # DPLR depth has a closed form on every network; Ladner-Fischer's size does not yet
-    profile = depth_profile(LINEAR["deltanet"][0], [1, 2, 4, 8, 16], topology="ladner-fischer")
-    assert profile.depth_formula is not None and profile.size_formula is None
-    for row in profile.rows:
-        assert evaluate_formula(profile.depth_formula, row["length"]) == row["depth"]
+def test_dplr_ladner_fischer_formulas_hold():
+    # its size counts the network's combines by segment length (exact functions of n)
+    profile = depth_profile(LINEAR["deltanet"][0], [1, 2, 4, 8, 16, 100],
+                            topology="ladner-fischer")
+    _assert_formulas_hold(profile)
+    assert "ladner_fischer_low_rank" in str(profile.size_formula)
+
+
+def test_missing_formula_is_na_and_says_why(monkeypatch):
+    from rnncirc.analyze import formulas
+    from rnncirc.analyze import profile as profile_module
+
+    monkeypatch.setattr(formulas, "_fit", lambda *args: None)
+    profile_module._FORMULA_CACHE.clear()
+    profile = depth_profile(LINEAR["deltanet"][0], [1, 2, 4, 8], topology="sklansky")
+    profile_module._FORMULA_CACHE.clear()
+    assert profile.depth_formula is None and profile.size_formula is None
     assert "DPLR" in profile.formula_note and "low-rank" in profile.formula_note
     assert formula_text(None) == "n/a"
     data = profile.to_dict()

@@ -18,11 +18,9 @@ from ..models import LINEAR, random_inputs
 TOPOLOGIES = ["sklansky", "kogge-stone", "brent-kung", "ladner-fischer", "han-carlson"]
 n_sym = sp.Symbol("n", integer=True, positive=True)
 
-# Formulas rnncirc cannot state yet (reported as null, with a note): the size of a DPLR
-# Ladner-Fischer lowering, which counts the network's combines by segment length (the network's
-# own size is a recursion with no closed form). Every other formula must exist and be exact;
-# these must stay missing (a formula appearing here is news: move it out of the set).
-MISSING = {(m, "ladner-fischer", "all", "size") for m in ("dplr", "deltanet")}
+# Formulas rnncirc cannot state (reported as null, with a note): none at present. Every
+# formula must exist and be exact; a family added here must stay missing.
+MISSING: set[tuple[str, str, str, str]] = set()
 
 
 def _value(expr, n: int) -> int:
