@@ -2,7 +2,8 @@
 
 For each configuration, on the same data: rnncirc's fast evaluator on the circuit that
 ``rc.compile(model, n)`` builds (topology "auto"; for linear models also the sequential
-circuit, as an extra row), a numpy loop, a Numba sequential loop with a preallocated output,
+circuit, as an extra row; for DPLR also the Ladner-Fischer circuit, an extra row), a numpy
+loop, a Numba sequential loop with a preallocated output,
 ``jax.lax.scan`` and jitted ``jax.lax.associative_scan`` (JAX is optional: without it those rows
 are skipped with a note). Every row reports the median of >= 5 timed runs after a warm-up,
 elements/s (state elements h_t[i] of the batch produced per second), the fraction of the
@@ -663,7 +664,8 @@ def run_config(cfg: Config, n: int, batch: int, dtypes, bandwidth: float, topolo
             bytes_ = circuit_bytes(evaluator, batch)
 
             states = _NativeStates(n, cfg.d, batch)
-            extra = {"topology": circuit.topology, "depth": circuit.depth,
+            extra = {"topology": circuit.topology, "requested": topology,
+                     "depth": circuit.depth,
                      "size": circuit.size, "build_s": build, "schedule_s": sched_s,
                      "regs_MiB": stats.peak_bytes / 2**20,
                      "naive_MiB": stats.naive_bytes / 2**20, "mode": evaluator.plan(batch)[0],
@@ -781,7 +783,9 @@ def summarize(rows: list[dict], warm: dict) -> list[str]:
             if r["config"] == config and r["method"].startswith("rnncirc ") and \
                     r["method"] != "rnncirc evaluate()" and "vs_assoc" in r:
                 extra = (" [extra row: the unrolled circuit, not the one topology auto "
-                         "compiles]" if r["method"] == "rnncirc sequential" else "")
+                         "compiles]" if r["method"] == "rnncirc sequential" else
+                         f" [extra row: topology {r['requested']} requested, not auto's pick]"
+                         if r.get("requested", "auto") not in ("auto", "sequential") else "")
                 lines.append(f"{config} n={r['n']} {r['dtype']} {r['method']}: assoc_scan / "
                              f"rnncirc = {r['vs_assoc']:.2f} (target >= 0.67: "
                              f"{verdict(r['vs_assoc'] >= 2 / 3)}){extra}")
@@ -829,7 +833,8 @@ def main() -> None:
         plan += [(PermutationDiagonal(16), n, (np.float64,), linear_topologies)
                  for n in ([2**10] if quick else [2**10, 2**12, 2**14])]
     if wanted("dplr"):
-        plan += [(DPLR(16), n, (np.float64,), linear_topologies)
+        # extra row: the same model compiled by Ladner-Fischer (auto picks least depth)
+        plan += [(DPLR(16), n, (np.float64,), linear_topologies + ["ladner-fischer"])
                  for n in ([2**8] if quick else [2**8, 2**10])]
     if wanted("gru"):
         plan += [(GRU(), n, (np.float32, np.float64), ["auto"])
