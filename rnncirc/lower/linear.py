@@ -174,6 +174,26 @@ def sum_terms(builder: GateBuilder, terms: list[np.ndarray]) -> np.ndarray:
     return builder.sum_rows(stacked.reshape(p * m * c, k)).reshape(p, m, c)
 
 
+def fold_h0(builder: GateBuilder, algebra, offset: np.ndarray, h0: np.ndarray) -> np.ndarray:
+    """B parts of the leaves with h_0 folded into the first: b_1 <- A_1 h_0 + b_1."""
+    if not np.any(h0 != 0):
+        return offset
+    offset = offset.copy()
+    offset[:1] = sum_terms(builder, algebra.apply_terms(np.array([0]), builder.const(h0)[None])
+                           + [offset[:1]])
+    return offset
+
+
+def combine_values(builder: GateBuilder, algebra, parts, right, left, results,
+                   need_a: np.ndarray) -> None:
+    """One vectorized batch of combines: B = A_right B_left + B_right for all, and
+    A = A_right A_left where `need_a` (a later combine multiplies by it)."""
+    terms = algebra.apply_terms(right, parts.get(left, "B"))
+    parts.put(results, B=sum_terms(builder, terms + [parts.get(right, "B")]))
+    if need_a.any():
+        algebra.compose(right[need_a], left[need_a], results[need_a])
+
+
 def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
                  outputs: str = "all") -> Circuit:
     """The prefix-network circuit of a linear model (see the module docstring)."""
@@ -197,13 +217,7 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
     algebra.put_leaves(np.arange(n), leaves)
     builder.node_id = -1  # combine gates come from no cell node
     parts = combine.Store(capacity, {"B": (m, c)})
-    offset = leaves["offset"]
-    if np.any(h0 != 0):
-        first = np.array([0])
-        h0_ids = builder.const(h0)[None]
-        offset = offset.copy()
-        offset[:1] = sum_terms(builder, algebra.apply_terms(first, h0_ids) + [offset[:1]])
-    parts.put(np.arange(n), B=offset)
+    parts.put(np.arange(n), B=fold_h0(builder, algebra, leaves["offset"], h0))
     levels = np.zeros(0, dtype=np.int32)
     next_value = n
     per_pair = m * max(m, 1) * (m + c) if cls.kind in ("dense", "dplr") else 4 * m * (c + 1)
@@ -216,12 +230,8 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
         start_rows = builder.n
         for lo in range(0, len(level), batch):
             chunk = slice(lo, lo + batch)
-            right, left = level.right_src[chunk], level.left_src[chunk]
-            terms = algebra.apply_terms(right, parts.get(left, "B"))
-            parts.put(results[chunk], B=sum_terms(builder, terms + [parts.get(right, "B")]))
-            need_a = level.left_lo[chunk] > 0
-            if need_a.any():
-                algebra.compose(right[need_a], left[need_a], results[chunk][need_a])
+            combine_values(builder, algebra, parts, level.right_src[chunk],
+                           level.left_src[chunk], results[chunk], level.left_lo[chunk] > 0)
         levels = np.concatenate([levels, np.full(builder.n - start_rows, depth, np.int32)])
     out = _full(parts.get(net.result, "B"), side, model.state_shape)
     extra = {"prefix_depth": net.depth, "prefix_size": net.size, "step_column": "prefix level"}

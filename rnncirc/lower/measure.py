@@ -127,7 +127,7 @@ class _Scratch:
     """The lowering of the distinct shapes only, in a scratch builder."""
 
     def __init__(self, model: RNN, cls: Classification, shapes: _Shapes, net) -> None:
-        from rnncirc.lower.linear import _algebra, _leaves, _reduced, sum_terms
+        from rnncirc.lower.linear import _algebra, _leaves, _reduced, combine_values, fold_h0
 
         form = cls.linear
         side = form.affine.side
@@ -137,7 +137,6 @@ class _Scratch:
         builder = GateBuilder(capacity=1 << 12)
         k = model.cell.input.size
         h0 = _reduced(np.asarray(model.init), side)
-        has_h0 = bool(np.any(h0 != 0))
 
         # leaves of step 0 (shape 0) and of one regular step (shape 1), built apart so that
         # each one's gates can be counted
@@ -153,17 +152,11 @@ class _Scratch:
         algebra = _algebra(cls, builder, m, len(shapes.length))
         algebra.put_leaves(np.arange(2), leaves)
         parts = combine.Store(len(shapes.length), {"B": (m, form.offset.shape[1])})
-        offset = leaves["offset"]
         # (first row, end row, class key, combines): whose gates are whose
         groups = [(0, leaf_rows, "leaf 0", 1), (leaf_rows, builder.n, "leaf", 1)]
-        if has_h0:
-            offset = offset.copy()
-            fold_rows = builder.n
-            offset[:1] = sum_terms(builder, algebra.apply_terms(np.array([0]),
-                                                                builder.const(h0)[None])
-                                   + [offset[:1]])
-            groups.append((fold_rows, builder.n, "leaf 0", 0))
-        parts.put(np.arange(2), B=offset)
+        fold_rows = builder.n
+        parts.put(np.arange(2), B=fold_h0(builder, algebra, leaves["offset"], h0))
+        groups.append((fold_rows, builder.n, "leaf 0", 0))
 
         # one vectorized combine per (level, class) over the distinct shapes
         builder.node_id = -1
@@ -174,11 +167,8 @@ class _Scratch:
             for key in np.unique(classes, axis=0):
                 group = np.flatnonzero((classes == key).all(axis=1))
                 start = builder.n
-                gl, gr, gn = left[group], right[group], new[group]
-                terms = algebra.apply_terms(gr, parts.get(gl, "B"))
-                parts.put(gn, B=sum_terms(builder, terms + [parts.get(gr, "B")]))
-                if key[0]:
-                    algebra.compose(gr, gl, gn)
+                combine_values(builder, algebra, parts, right[group], left[group], new[group],
+                               need_a[group])
                 groups.append((start, builder.n, tuple(int(v) for v in key), len(group)))
         self.builder, self.parts = builder, parts
         self.builder_gates = _gates(builder, 0)
