@@ -39,8 +39,9 @@ from rnncirc.ir.ops import OP_NAMES
 #: a level is split over threads when gates x lanes reaches this (below it fork/join costs more)
 WIDE_THRESHOLD = 1 << 20
 #: the batch is split over threads, each with its own register file, when every thread gets
-#: at least this many lanes (one vector; below that, and on a small machine shared with other
-#: work, a second thread costs more than it brings)
+#: at least this many lanes (one vector; measured at batch 8 on 2 cores with 4-lane vectors,
+#: two threads of 4 lanes were no faster than one of 8: a gate's overhead does not shrink
+#: with its lanes)
 LANES_PER_THREAD = 8
 #: default modulus for exact evaluation: the Mersenne prime 2^31 - 1
 DEFAULT_MODULUS = 2**31 - 1
@@ -85,7 +86,9 @@ def get_schedule(circuit: Circuit) -> Schedule:
 def vector_width(batch: int) -> int:
     """Lanes per vector for a batch: 1 or 8 (the batch is padded to a multiple of 8).
 
-    Each width is one compiled kernel per dtype, so the choice is kept small.
+    Each width is one compiled kernel per dtype (about a minute of JIT on first use), so the
+    choice is kept small; a width of 4 for batches of 2-4 was measured about 25% faster there
+    but not worth the extra compile.
     """
     return 1 if batch <= 1 else 8
 
@@ -311,15 +314,15 @@ def evaluate_fast(circuit: Circuit, values: np.ndarray, *, dtype="float64",
     if evaluator.modulus:
         values = residues(values, evaluator.modulus, "an input")
     batch = values.shape[0]
-    n_out = evaluator.schedule.n_outputs
     if batch == 1:  # (1, slots) is already time-major
         X = np.ascontiguousarray(values, dtype=evaluator.dtype).reshape(-1, 1)
         out = evaluator.run(X, progress=progress, segment_gates=segment_gates).reshape(1, -1)
-    else:  # transposed once each way, so that the kernels copy whole vectors
+    else:  # time-major for the kernels (they copy whole vectors); the cast happens here too
         X = np.empty((values.shape[1], batch), dtype=evaluator.dtype)
         kernels.transpose(np.ascontiguousarray(values), X)
         native = evaluator.run(X, progress=progress, segment_gates=segment_gates)
-        out = np.empty((batch, n_out), dtype=evaluator.dtype)
-        kernels.transpose(native, out)
+        # (batch, n_out) as a transposed view, not a copy: the output transpose cost as
+        # much as the evaluation on long diagonal scans, and numpy handles strided arrays
+        out = native.T
     return out.reshape((batch,) + circuit.outputs.shape)
 

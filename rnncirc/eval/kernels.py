@@ -609,7 +609,7 @@ def _gates_float(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes):  # noqa:
     else:  # the transcendental ops are scalar anyway: W lanes as a block, gate by gate
         for g in range(g0, g1):
             ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            block_kernel(op, W, ro, ra, 0, 0, V, p)
+            block_kernel(np.int64(op), np.int64(W), ro, ra, np.int64(0), np.int64(0), V, p)
 
 
 @numba.njit(nogil=True, error_model="numpy", _nrt=False)
@@ -630,7 +630,7 @@ def _gates_modp(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes):
     elif op == MUL or op == MULADD:
         for g in range(g0, g1):
             ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            block_kernel(op, W, ro, ra, rb, rc, V, p)
+            block_kernel(np.int64(op), np.int64(W), ro, ra, rb, rc, V, p)
 
 
 @numba.njit(inline="always", nogil=True, error_model="numpy")
@@ -680,7 +680,7 @@ def _tree_op(op, V, r, p, lanes):
                                            _mulmod(V, r[6] + j, r[7] + j, p), p), p)
                 V[r[8] + j] = s
         else:
-            block_kernel(op, len(lanes), r[8], r[0], r[1], r[2], V, p)
+            block_kernel(np.int64(op), np.int64(len(lanes)), r[8], r[0], r[1], r[2], V, p)
     elif op == DOT4:
         _vdot4(V, r[8], r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], lanes)
     elif op == DOT2:
@@ -792,7 +792,8 @@ def group_kernel(k0, k1, col, V, Bp, grp, gi, fi, sbase, shift, p, lanes):
         for m in range(grp[k, 0], grp[k + 1, 0]):
             op = gi[m, 0]
             if gi[m, 1] != 0:
-                _indexed_instr(op, gi[m, 3], G, col, V, Bp, fi, sbase, shift, p, lanes)
+                _indexed_instr(np.int64(op), np.int64(gi[m, 3]), G, col, V, Bp, fi, sbase, shift, p,
+                               lanes)
                 continue
             r = (_first(gi, m, 0, shift, Bp, col), _first(gi, m, 1, shift, Bp, col),
                  _first(gi, m, 2, shift, Bp, col), _first(gi, m, 3, shift, Bp, col),
@@ -803,7 +804,7 @@ def group_kernel(k0, k1, col, V, Bp, grp, gi, fi, sbase, shift, p, lanes):
             st = (gi[m, s0] * Bp, gi[m, s0 + 1] * Bp, gi[m, s0 + 2] * Bp, gi[m, s0 + 3] * Bp,
                   gi[m, s0 + 4] * Bp, gi[m, s0 + 5] * Bp, gi[m, s0 + 6] * Bp,
                   gi[m, s0 + 7] * Bp, gi[m, s0 + 8] * Bp)
-            _strided_instr(op, G, r, st, V, p, lanes)
+            _strided_instr(np.int64(op), G, r, st, V, p, lanes)
 
 
 # -- copies between the caller's arrays and the registers -----------------------------------------
@@ -886,13 +887,15 @@ def _segment(q, a, e, k0, k1, full, V, Bp, ga, gb, gc, go, p, run_op, run_kind, 
         return
     if kind == 0:
         i0 = run_idx[q] + off
-        st = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+        zero = np.int64(0)  # (typed like the strided tuple: one compiled gates_kernel)
+        st = (zero, zero, zero, zero, zero, zero, zero, zero, zero)
         for col in range(k0 * W, k1 * W, W):
-            gates_kernel(run_op[q], i0, i0 + e - a, col, V, Bp, ga, gb, gc, go, st, p, lanes)
+            gates_kernel(np.int64(run_op[q]), i0, i0 + e - a, col, V, Bp, ga, gb, gc, go, st, p,
+                         lanes)
         return
     # (scalar reads: a row view run_base[q] would cost reference counting per segment)
     if kind == 1 and full:
-        block_kernel(run_op[q], (e - a) * Bp, (run_base[q, 3] + off) * Bp,
+        block_kernel(np.int64(run_op[q]), (e - a) * Bp, (run_base[q, 3] + off) * Bp,
                      (run_base[q, 0] + off) * Bp, (run_base[q, 1] + off) * Bp,
                      (run_base[q, 2] + off) * Bp, V, p)
         return
@@ -900,7 +903,8 @@ def _segment(q, a, e, k0, k1, full, V, Bp, ga, gb, gc, go, p, run_op, run_kind, 
           np.int64(run_stride[q, 1]), np.int64(run_base[q, 2]), np.int64(run_stride[q, 2]),
           np.int64(run_base[q, 3]), np.int64(run_stride[q, 3]), np.int64(1))
     for col in range(k0 * W, k1 * W, W):
-        gates_kernel(run_op[q], off, off + e - a, col, V, Bp, ga, gb, gc, go, st, p, lanes)
+        gates_kernel(np.int64(run_op[q]), off, off + e - a, col, V, Bp, ga, gb, gc, go, st, p,
+                     lanes)
 
 
 @numba.njit(nogil=True, error_model="numpy")
@@ -920,7 +924,7 @@ def _levels(l0, l1, k0, k1, V, Bp, X, xs0, xs1, O, os0, os1, nb, p, lanes,
         for q in range(level_run_ptr[lv], level_run_ptr[lv + 1]):
             _segment(q, run_ptr[q], run_ptr[q + 1], k0, k1, full, V, Bp, ga, gb, gc, go, p,
                      run_op, run_kind, run_ptr, run_idx, run_base, run_stride, grp, gi,
-                     fi, sbase, 0, lanes)
+                     fi, sbase, np.int64(0), lanes)
         _stores(level_store_ptr[lv], level_store_ptr[lv + 1], k0, k1, O, os0, os1, V, Bp, nb,
                 store_pos, store_reg, store_len, vec_out, full and vec_out, lanes)
 
@@ -952,7 +956,7 @@ def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os
     if mode == LANES:  # lanes bounds[t]..bounds[t+1]-1, in the t-th register file
         size = len(V) // n_tasks
         lo = bounds[t]
-        _levels(l0, l1, 0, chunks, V[t * size:(t + 1) * size], Bp, X[lo * xs1:], xs0, xs1,
+        _levels(l0, l1, np.int64(0), chunks, V[t * size:(t + 1) * size], Bp, X[lo * xs1:], xs0, xs1,
                 O[lo * os1:], os0, os1, bounds[t + 1] - lo, p, lanes, ga, gb, gc, go, run_op,
                 run_kind, run_ptr, run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi,
                 sbase, nscr, load_slot, load_reg, load_len, level_load_ptr, store_reg,
@@ -1005,15 +1009,15 @@ def run(mode, l0, l1, n_tasks, bounds, V, Bp, X, xs0, xs1, O, os0, os1, nb, p, l
       task's share of an affine segment is still affine).
     """
     if mode == SERIAL:
-        _levels(l0, l1, 0, Bp // len(lanes), V, Bp, X, xs0, xs1, O, os0, os1, nb, p, lanes,
-                ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
+        _levels(l0, l1, np.int64(0), Bp // len(lanes), V, Bp, X, xs0, xs1, O, os0, os1, nb, p,
+                lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
                 level_run_ptr, grp, gi, fi, sbase, nscr, load_slot, load_reg,
                 load_len, level_load_ptr, store_reg, store_pos, store_len, level_store_ptr)
         return
     n_steps = 1 if mode == LANES else 3 * (l1 - l0)
     for step in range(n_steps):
         for t in prange(n_tasks):
-            _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1,
+            _task(mode, step, np.int64(t), n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1,
                   nb, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base,
                   run_stride, level_run_ptr, grp, gi, fi, sbase, nscr, load_slot,
                   load_reg, load_len, level_load_ptr, store_reg, store_pos, store_len,

@@ -211,10 +211,7 @@ class Circuit:
         elif method == "fast":
             from rnncirc.eval.fast import evaluate_fast
 
-            batch, batched = self.check_inputs(xs)
-            raw = np.asarray(xs)
-            if np.issubdtype(raw.dtype, np.integer) and not self.info.alphabet:
-                batch = raw.reshape(batch.shape)  # keep integers exact (no float64 detour)
+            batch, batched = self.check_inputs(xs, keep_dtype=True)
             values = evaluate_fast(self, batch, dtype=dtype, modulus=modulus)
         else:
             raise RnncircError(f"unknown evaluation method {method!r}; use 'fast' or "
@@ -223,8 +220,12 @@ class Circuit:
             values = values[:, 0]
         return values if batched else values[0]
 
-    def check_inputs(self, xs) -> tuple[np.ndarray, bool]:
-        """Validate `xs`; return the input-slot values as ``(batch, n*K)`` and batchedness."""
+    def check_inputs(self, xs, *, keep_dtype: bool = False) -> tuple[np.ndarray, bool]:
+        """Validate `xs`; return the input-slot values as ``(batch, n*K)`` and batchedness.
+
+        The values are float64, or with `keep_dtype` the caller's numbers as they are (no
+        copy: the fast evaluator casts while it transposes, and keeps integers exact).
+        """
         info = self.info
         xs = np.asarray(xs)
         n = info.length
@@ -249,7 +250,9 @@ class Circuit:
             if not np.issubdtype(xs.dtype, np.number):
                 raise InputError(f"inputs must be numeric, got dtype {xs.dtype}")
             batched = xs.ndim == 3
-            values = (xs if batched else xs[None]).astype(np.float64)
+            values = xs if batched else xs[None]
+            if not keep_dtype:
+                values = values.astype(np.float64)
         return values.reshape(values.shape[0], -1), batched
 
     # -- checks and persistence ------------------------------------------------------------
