@@ -9,6 +9,11 @@ Parallelism (``numba.get_num_threads()`` threads):
 * lanes: when the batch gives every thread at least ``LANES_PER_THREAD`` lanes, each thread
   runs the whole schedule on its own share of the batch in its own register file, with no
   synchronization and no shared cache lines at all;
+* parts: otherwise, when the circuit falls apart into independent pieces (a diagonal
+  recurrence is d separate scans; `rnncirc.eval.schedule.output_parts`), each thread runs
+  the schedule of its own share of the outputs, with its own registers, on the whole batch;
+  threads share nothing but the inputs they read and never wait for each other (Python
+  threads: the kernels release the GIL);
 * levels: otherwise, a step whose work (gates times lanes) reaches ``wide_threshold`` is
   split over the threads (`kernels.WIDE`), and the narrow steps between wide ones run
   serially in one call (a long, narrow circuit such as an unrolled GRU never pays a per-step
@@ -24,7 +29,9 @@ a few scratch rows for fused trees (`rnncirc.eval.schedule`).
 from __future__ import annotations
 
 import math
+import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -32,7 +39,7 @@ import numpy as np
 
 from rnncirc.errors import InputError, OptionError, RnncircError
 from rnncirc.eval import kernels
-from rnncirc.eval.schedule import Schedule, build_schedule
+from rnncirc.eval.schedule import Schedule, build_schedule, output_parts
 from rnncirc.ir.circuit import Circuit
 from rnncirc.ir.ops import OP_NAMES
 
@@ -43,12 +50,17 @@ WIDE_THRESHOLD = 1 << 20
 #: two threads of 4 lanes were no faster than one of 8: a gate's overhead does not shrink
 #: with its lanes)
 LANES_PER_THREAD = 8
+#: circuits with fewer gates than this are not split into parts (a thread hand-off costs
+#: tens of microseconds)
+PARTS_MIN_GATES = 1 << 16
 #: default modulus for exact evaluation: the Mersenne prime 2^31 - 1
 DEFAULT_MODULUS = 2**31 - 1
 DTYPES = {"float64": np.float64, "float32": np.float32, "int64": np.int64}
 
 _CACHE_LINE = 64
 _SCHEDULES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PARTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
 class ModulusError(RnncircError):
@@ -81,6 +93,23 @@ def get_schedule(circuit: Circuit) -> Schedule:
         schedule = build_schedule(circuit)
         _SCHEDULES[circuit] = schedule
     return schedule
+
+
+def get_part_schedules(circuit: Circuit, n_parts: int) -> list[Schedule] | None:
+    """Schedules of `n_parts` independent pieces of the circuit (`output_parts`), or None
+    when it does not split; computed on first use and kept with the circuit."""
+    cached = _PARTS.setdefault(circuit, {})
+    if n_parts not in cached:
+        parts = output_parts(circuit, n_parts)
+        cached[n_parts] = None if parts is None else [
+            build_schedule(circuit, positions=positions) for positions in parts]
+    return cached[n_parts]
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="rnncirc-part")
+    return _POOLS[threads]
 
 
 def vector_width(batch: int) -> int:
@@ -136,7 +165,9 @@ class Evaluator:
     def __init__(self, circuit: Circuit, *, dtype="float64", modulus: int | None = None,
                  wide_threshold: int = WIDE_THRESHOLD, schedule: Schedule | None = None):
         self.circuit = circuit
-        # (a schedule of one's own, e.g. build_schedule(circuit, fuse=False) to compare)
+        # (a schedule of one's own, e.g. build_schedule(circuit, fuse=False) to compare; it
+        # is then run as it is, never split into parts)
+        self.own_schedule = schedule is None
         self.schedule = get_schedule(circuit) if schedule is None else schedule
         name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
         if name not in DTYPES:
@@ -157,6 +188,19 @@ class Evaluator:
         self.dtype = np.dtype(DTYPES[name])
         self.wide_threshold = wide_threshold
 
+    def _constants(self, schedule: Schedule) -> np.ndarray:
+        if schedule is self.schedule:
+            return self.const_values
+        if self.modulus:
+            return residues(schedule.const_val, self.modulus, "a constant")
+        return schedule.const_val.astype(self.dtype)
+
+    def parts(self, threads: int) -> list[Schedule] | None:
+        """The part schedules for `threads` threads, or None (see the module docstring)."""
+        if threads < 2 or not self.own_schedule or self.schedule.n_gates < PARTS_MIN_GATES:
+            return None
+        return get_part_schedules(self.circuit, threads)
+
     # -- layout helpers --------------------------------------------------------------------
     @staticmethod
     def _flat(array: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -167,19 +211,21 @@ class Evaluator:
             return array.T.reshape(-1), 1, array.shape[0]
         raise AssertionError("expected a C- or F-contiguous (slots, batch) array")
 
-    def _registers(self, lanes: int, tasks: int, copies: int = 1) -> np.ndarray:
+    def _registers(self, lanes: int, tasks: int, copies: int = 1,
+                   schedule: Schedule | None = None) -> np.ndarray:
         """`copies` zeroed register files, each 64-byte aligned, with the constants filled in;
         after the registers, the scratch rows of fused trees, one set per task."""
+        s = self.schedule if schedule is None else schedule
         line = _CACHE_LINE // self.dtype.itemsize
-        n = (max(1, self.schedule.n_regs) + self.schedule.n_scratch * tasks) * lanes
+        n = (max(1, s.n_regs) + s.n_scratch * tasks) * lanes
         n = -(-n // line) * line
         buf = np.zeros(copies * n + line, dtype=self.dtype)
         start = (-buf.ctypes.data % _CACHE_LINE) // self.dtype.itemsize
         V = buf[start:start + copies * n]
-        s = self.schedule
         if len(s.const_reg):
+            values = self._constants(s)
             for k in range(copies):
-                V[k * n:(k + 1) * n].reshape(-1, lanes)[s.const_reg] = self.const_values[:, None]
+                V[k * n:(k + 1) * n].reshape(-1, lanes)[s.const_reg] = values[:, None]
         return V
 
     def stats(self, batch: int, mode: str = "serial", threads: int = 1) -> EvalStats:
@@ -187,15 +233,18 @@ class Evaluator:
         lanes = -(-batch // width) * width
         item = self.dtype.itemsize
         s = self.schedule
+        parts = self.parts(threads) if mode == "parts" else None
+        n_regs = s.n_regs if parts is None else sum(part.n_regs for part in parts)
         return EvalStats(batch=batch, lanes=lanes, width=width, dtype=self.dtype.name,
-                         n_regs=s.n_regs, peak_bytes=s.n_regs * lanes * item,
+                         n_regs=n_regs, peak_bytes=n_regs * lanes * item,
                          naive_bytes=s.num_nodes * batch * 8, schedule_bytes=s.nbytes(),
                          threads=threads, mode=mode)
 
     def plan(self, batch: int) -> tuple[str, int, list]:
         """(mode, threads, segments): how a batch is split over threads and levels.
 
-        Segments are ``("serial", l0, l1)``, ``("lanes", l0, l1)`` or ``("wide", lv)``.
+        Segments are ``("serial", l0, l1)``, ``("lanes", l0, l1)``, ``("wide", lv)`` or
+        ``("parts", threads)``.
         """
         width = vector_width(batch)
         chunks = -(-batch // width)
@@ -203,6 +252,8 @@ class Evaluator:
         s = self.schedule
         if threads > 1 and batch // threads >= LANES_PER_THREAD:
             return "lanes", threads, [("lanes", 0, s.n_levels)]
+        if self.parts(threads) is not None:
+            return "parts", threads, [("parts", threads)]
         work = s.level_work.astype(np.int64) * chunks * width
         if threads == 1 or work.max(initial=0) < self.wide_threshold:
             return "serial", 1, [("serial", 0, s.n_levels)]
@@ -247,6 +298,9 @@ class Evaluator:
         if X.size == 0:  # no input slots at all: any valid buffer will do
             X = np.zeros((1, batch), dtype=self.dtype)
         mode, threads, segments = self.plan(batch)
+        if mode == "parts":
+            self._run_parts(self.parts(threads), X, out, progress, segment_gates)
+            return out
         if mode == "lanes":  # a register file per thread, over its share of the batch
             bounds = np.linspace(0, batch, threads + 1).round().astype(np.int64)
             width = vector_width(int(np.diff(bounds).max()))
@@ -260,10 +314,7 @@ class Evaluator:
         Xf, xs0, xs1 = self._flat(X)
         Of, os0, os1 = self._flat(out)
         lanes = (0,) * width
-        sched = (s.ga, s.gb, s.gc, s.go, s.run_op, s.run_kind, s.run_ptr, s.run_idx,
-                 s.run_base, s.run_stride, s.level_run_ptr, s.grp, s.gi, s.fi,
-                 s.n_regs, s.n_scratch, s.load_slot, s.load_reg, s.load_len,
-                 s.level_load_ptr, s.store_reg, s.store_pos, s.store_len, s.level_store_ptr)
+        sched = _schedule_arrays(s)
         io = (V, lanes_count, Xf, xs0, xs1, Of, os0, os1, batch, self.modulus, lanes)
         if progress is not None or segment_gates is not None:
             per_segment = segment_gates or max(1024, (1 << 24) // lanes_count)
@@ -281,6 +332,49 @@ class Evaluator:
                 last = seg[2] if seg[0] != "wide" else seg[1] + 1
                 progress(int(level_gate_ptr[last]), s.n_gates)
         return out
+
+
+    def _run_parts(self, parts: list[Schedule], X: np.ndarray, out: np.ndarray, progress,
+                   segment_gates: int | None) -> None:
+        """Each part's schedule on the whole batch in a thread of its own (see `plan`)."""
+        batch = X.shape[1]
+        width = vector_width(batch)
+        lanes_count = -(-batch // width) * width
+        bounds = np.zeros(2, dtype=np.int64)
+        Xf, xs0, xs1 = self._flat(X)
+        Of, os0, os1 = self._flat(out)
+        lanes = (0,) * width
+        total = sum(s.n_gates for s in parts)
+        done = [0] * len(parts)
+        lock = threading.Lock()
+
+        def work(k: int) -> None:
+            s = parts[k]
+            V = self._registers(lanes_count, 1, schedule=s)
+            sched = _schedule_arrays(s)
+            io = (V, lanes_count, Xf, xs0, xs1, Of, os0, os1, batch, self.modulus, lanes)
+            segments = [("serial", 0, s.n_levels)]
+            if progress is not None or segment_gates is not None:
+                per_segment = segment_gates or max(1024, (1 << 24) // lanes_count)
+                segments = _split_segments(segments, s, per_segment)
+            level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
+            for _, l0, l1 in segments:
+                kernels.run(kernels.SERIAL, l0, l1, 1, bounds, *io, *sched)
+                if progress is not None:
+                    with lock:
+                        done[k] = int(level_gate_ptr[l1])
+                        progress(sum(done), total)
+
+        for future in [_pool(len(parts)).submit(work, k) for k in range(len(parts))]:
+            future.result()
+
+
+def _schedule_arrays(s: Schedule) -> tuple:
+    """The schedule's arrays in the order `kernels.run` takes them."""
+    return (s.ga, s.gb, s.gc, s.go, s.run_op, s.run_kind, s.run_ptr, s.run_idx, s.run_base,
+            s.run_stride, s.level_run_ptr, s.grp, s.gi, s.fi, s.n_regs, s.n_scratch,
+            s.load_slot, s.load_reg, s.load_len, s.level_load_ptr, s.store_reg, s.store_pos,
+            s.store_len, s.level_store_ptr)
 
 
 def _split_segments(segments: list, s: Schedule, gates_per_segment: int) -> list:

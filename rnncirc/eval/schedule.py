@@ -58,6 +58,14 @@ Arrays (CSR pointers have one entry per step plus one)
 * ``grp``, ``gi``, ``fi``: groups of programs, their instructions and index rows
   (`_group_programs`); ``n_scratch`` scratch rows per task after the ``n_regs`` registers.
 
+Parts
+-----
+`output_parts` cuts the outputs of a circuit that falls apart into independent pieces (the
+d scans of a diagonal recurrence) into balanced sets that share no gate (union-find over
+the gate edges; shared inputs and constants do not join), and ``build_schedule(circuit,
+positions=...)`` schedules one such set, storing at the circuit's own output positions:
+`rnncirc.eval.fast` runs the part schedules on separate threads.
+
 Registers and liveness
 ----------------------
 A value is *born* on its step (an input: on the step that first reads it) and *dies* on the
@@ -1000,13 +1008,19 @@ def _group_programs(run_kind, run_ptr, run_idx, prog_ptr, fi, fi_op, sbase, gmax
         new_ptr[q + 1] = new_ptr[q] + units
     return new_ptr, new_idx, grp, gi, rows[:n_rows].copy()
 
-def build_schedule(circuit: Circuit, *, fuse: bool = True) -> Schedule:
+def build_schedule(circuit: Circuit, *, fuse: bool = True,
+                   positions: np.ndarray | None = None) -> Schedule:
     """The schedule of `circuit` (see the module docstring). Linear in the circuit size.
 
     ``fuse=False`` schedules every gate on its own (no fused trees), as a baseline.
+    `positions` (sorted flat indices into ``circuit.outputs``) schedules only those outputs
+    and the gates they depend on; the stores still write at the circuit's own output
+    positions, so the schedules of a partition (`output_parts`) fill one output array.
     """
     op, a, b, c = circuit.op, circuit.a, circuit.b, circuit.c
-    out_flat = np.ascontiguousarray(circuit.outputs.reshape(-1), dtype=np.int32)
+    all_outputs = np.ascontiguousarray(circuit.outputs.reshape(-1), dtype=np.int32)
+    out_flat = all_outputs if positions is None else np.ascontiguousarray(
+        all_outputs[positions])
     in_rows = np.ascontiguousarray(circuit.inputs.reshape(-1), dtype=np.int32)
     level = circuit.levels
     live = live_mask(op, a, b, c, ARITY, out_flat)
@@ -1040,11 +1054,13 @@ def build_schedule(circuit: Circuit, *, fuse: bool = True) -> Schedule:
                                                     fi_op, n_regs, GROUP, MIN_STRIDED_GROUP)
     load_slot, load_reg, load_len, level_load_ptr = _copy_blocks(load_slot, load_reg,
                                                                  level_load_ptr)
+    if positions is not None:  # positions in the part -> positions in the circuit
+        store_pos = np.ascontiguousarray(np.asarray(positions, dtype=np.int32)[store_pos])
     store_pos, store_reg, store_len, level_store_ptr = _copy_blocks(store_pos, store_reg,
                                                                     level_store_ptr)
     gates = live & (ARITY[op] > 0)
     return Schedule(
-        n_levels=n_levels, n_regs=int(n_regs), n_outputs=len(out_flat),
+        n_levels=n_levels, n_regs=int(n_regs), n_outputs=len(all_outputs),
         n_inputs=int(circuit.inputs.size), n_gates=int(level_work.sum()),
         ga=ga, gb=gb, gc=gc, go=go, run_op=run_op, run_kind=run_kind, run_ptr=run_ptr,
         run_idx=run_idx, run_base=run_base, run_stride=run_stride,
@@ -1056,6 +1072,75 @@ def build_schedule(circuit: Circuit, *, fuse: bool = True) -> Schedule:
         const_val=np.asarray(circuit.consts, dtype=np.float64)[const_idx],
         level_work=level_work, gate_ops=frozenset(np.unique(op[gates]).tolist()),
         num_nodes=circuit.num_nodes, placement=placement)
+
+
+@numba.njit(cache=True, nogil=True)
+def _find(parent, x):
+    while parent[x] != x:  # path halving
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+@numba.njit(cache=True, nogil=True)
+def _output_components(op, a, b, c, arity, live, out_flat):
+    """(component root of each output, live gates per root): two outputs are in one
+    component when a path of gates joins them; shared inputs and constants do not join."""
+    n = len(op)
+    parent = np.arange(n, dtype=np.int32)
+    for g in range(n):
+        k = arity[op[g]]
+        if k == 0 or not live[g]:
+            continue
+        for j in range(k):
+            x = a[g] if j == 0 else b[g] if j == 1 else c[g]
+            if x >= 0 and arity[op[x]] > 0:
+                rg, rx = _find(parent, g), _find(parent, x)
+                if rg != rx:
+                    parent[max(rg, rx)] = min(rg, rx)
+    weight = np.zeros(n, dtype=np.int32)  # (8 bytes per node in all, next to the circuit's 25)
+    for g in range(n):
+        if live[g] and arity[op[g]] > 0:
+            weight[_find(parent, g)] += 1
+    roots = np.empty(len(out_flat), dtype=np.int32)
+    for p in range(len(out_flat)):
+        roots[p] = _find(parent, out_flat[p])
+    return roots, weight
+
+
+def output_parts(circuit: Circuit, n_parts: int) -> list[np.ndarray] | None:
+    """The circuit's outputs cut into `n_parts` sets of positions that share no gate,
+    balanced by gate count, or None when it does not split that evenly (one component, or
+    one that holds more than 3/4 of the gates).
+
+    A diagonal recurrence (Mamba, RetNet, S4D) is d independent scans: each set can then be
+    scheduled (`build_schedule(positions=...)`) and run by its own thread with its own
+    registers, without any synchronization.
+    """
+    if n_parts < 2 or circuit.outputs.size < n_parts:
+        return None
+    op, a, b, c = circuit.op, circuit.a, circuit.b, circuit.c
+    out_flat = np.ascontiguousarray(circuit.outputs.reshape(-1), dtype=np.int32)
+    live = live_mask(op, a, b, c, ARITY, out_flat)
+    roots, weight = _output_components(op, a, b, c, ARITY, live, out_flat)
+    unique, which = np.unique(roots, return_inverse=True)
+    if len(unique) < n_parts:
+        return None
+    gates = weight[unique]
+    # components in the order of their first output, cut into runs of about equal gate
+    # counts: each part then owns contiguous ranges of outputs and input slots (channels
+    # 0..31 and 32..63 of a diagonal scan), so its loads and stores stay whole blocks
+    first = np.full(len(unique), len(roots), dtype=np.int64)
+    np.minimum.at(first, which, np.arange(len(roots)))
+    order = np.argsort(first, kind="stable")
+    before = np.cumsum(gates[order]) - gates[order]
+    part_of_root = np.empty(len(unique), dtype=np.int64)
+    part_of_root[order] = np.minimum(n_parts - 1, before * n_parts // max(1, gates.sum()))
+    loads = np.bincount(part_of_root, weights=gates, minlength=n_parts)
+    if loads.max() > 0.75 * max(1, loads.sum()):
+        return None
+    part = part_of_root[which]
+    return [np.flatnonzero(part == k) for k in range(n_parts)]
 
 
 def tile_size(n_steps: int, width: int) -> int | None:
