@@ -162,10 +162,7 @@ def evaluate_with_progress(circuit, xs, *, method="fast", dtype="float64", modul
         return circuit.evaluate(xs, method=method, dtype=dtype, modulus=modulus)
     from rnncirc.eval.fast import evaluate_fast
 
-    values, batched = circuit.check_inputs(xs)
-    raw = np.asarray(xs)
-    if np.issubdtype(raw.dtype, np.integer) and not circuit.info.alphabet:
-        values = raw.reshape(values.shape)
+    values, batched = circuit.check_inputs(xs, keep_dtype=True)
     out = evaluate_fast(circuit, values, dtype=dtype, modulus=modulus, progress=progress)
     if circuit.info.outputs == "last":
         out = out[:, 0]
@@ -190,6 +187,17 @@ def run_command(args) -> None:
         if not os.path.isdir(folder):
             raise OptionError(f"cannot write {args.output}: folder {folder} does not exist")
 
+    batched = xs.ndim == (2 if circuit.info.alphabet else 3)
+    batch = xs.shape[0] if batched else 1
+    evaluator = None
+    if args.method == "fast":  # schedule first (once per circuit), so the rate is the run's
+        from rnncirc.eval.fast import Evaluator
+
+        start = time.perf_counter()
+        evaluator = Evaluator(circuit, dtype=args.dtype, modulus=args.modulus)
+        mode, threads, _ = evaluator.plan(batch)
+        scheduled = time.perf_counter() - start
+
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = _ProgressBar(show, delay=1.0 if args.progress is None else 0.0)
     start = time.perf_counter()
@@ -200,16 +208,16 @@ def run_command(args) -> None:
         bar.close()
     seconds = time.perf_counter() - start
 
-    batched = xs.ndim == (2 if circuit.info.alphabet else 3)
-    batch = xs.shape[0] if batched else 1
     rate = circuit.size * batch / seconds if seconds > 0 else float("inf")
     print(f"{circuit!r}")
     print(f"evaluated {batch} sequence{'s' if batch != 1 else ''} with the {args.method} "
           f"evaluator ({args.dtype}) in {seconds:.3f} s: {rate / 1e6:,.1f} M gate-evaluations/s")
-    if args.method == "fast":
-        from rnncirc.eval.fast import Evaluator
-
-        stats = Evaluator(circuit, dtype=args.dtype, modulus=args.modulus).stats(batch)
+    if evaluator is not None:
+        stats = evaluator.stats(batch, mode, threads)
+        how = {"serial": "1 thread", "lanes": f"{threads} threads, each on its share of the "
+               "batch", "levels": f"{threads} threads on the wide levels",
+               "parts": f"{threads} threads, each on an independent part of the circuit"}[mode]
+        print(f"schedule: {scheduled:.3f} s (once per circuit); {how}")
         print(f"memory: register file {_human(stats.peak_bytes)} ({stats.n_regs:,} live "
               f"values x {stats.lanes} lanes) instead of {_human(stats.naive_bytes)} for one "
               f"value per node")
