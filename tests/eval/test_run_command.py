@@ -58,6 +58,7 @@ def test_compile_and_run_writes_states(run, tmp_path):
     hs = np.load(tmp_path / "hs.npy")
     np.testing.assert_allclose(hs, model.run(xs), rtol=1e-9, atol=1e-12)
     assert "check against gru.run" in out and "register file" in out and "wrote" in out
+    assert "schedule: " in out and "thread" in out
 
 
 def test_load_saved_circuit_last_output_float32(run, tmp_path):
