@@ -169,6 +169,26 @@ def evaluate_with_progress(circuit, xs, *, method="fast", dtype="float64", modul
     return out if batched else out[0]
 
 
+def _topology_hint(model, circuit, args) -> str | None:
+    """A line for when `auto` (least depth) chose a network with far more gates than
+    Brent-Kung: on a CPU the gate count, not the depth, sets the evaluation time."""
+    if (model is None or args.load or args.topology != "auto" or circuit.length <= 2
+            or circuit.topology in ("sequential", "brent-kung")):
+        return None
+    from rnncirc.compiler import classify_model
+    from rnncirc.lower.measure import measure_linear
+
+    cls = classify_model(model)
+    if cls.linear.symbol_perm is not None:  # measured by a full build: not worth it here
+        return None
+    fewer = measure_linear(model, cls, circuit.length, "brent-kung", args.outputs)
+    if 1.5 * fewer.size > circuit.size:
+        return None
+    return (f"hint: --topology brent-kung gives {fewer.size:,} gates instead of "
+            f"{circuit.size:,} ({circuit.size / fewer.size:.1f}x fewer, depth {fewer.depth} "
+            f"instead of {circuit.depth}), which evaluates faster on a CPU")
+
+
 def run_command(args) -> None:
     """The handler of ``rnncirc run``."""
     if args.modulus is not None:
@@ -232,6 +252,9 @@ def run_command(args) -> None:
     if args.output:
         np.save(args.output, hs)
         print(f"wrote {args.output}: shape {hs.shape}, dtype {hs.dtype}")
+    hint = _topology_hint(model, circuit, args)
+    if hint:
+        print(hint)
 
 
 def _human(nbytes: float) -> str:

@@ -125,3 +125,17 @@ def test_progress_flag_on_a_real_run(run, tmp_path, capsys):
     np.save(tmp_path / "xs.npy", np.zeros((2, 40, 8)))
     status, out, err = run("run", GRU, "-n", 40, "-i", tmp_path / "xs.npy", "--progress")
     assert status == 0, err
+
+
+def test_hint_when_auto_picks_many_more_gates_than_brent_kung(run, tmp_path):
+    deltanet = str(ROOT / "examples" / "deltanet.py")
+    np.save(tmp_path / "xs.npy", np.random.default_rng(0).normal(size=(2, 64, 8)))
+    status, out, err = run("run", deltanet, "--length", 64, "--input", tmp_path / "xs.npy")
+    assert status == 0, err
+    hint = [line for line in out.splitlines() if line.startswith("hint: ")]
+    assert len(hint) == 1 and "--topology brent-kung gives" in hint[0], out
+    bk = rc.compile(rc.frontend.loader.pick_model(deltanet), 64, topology="brent-kung")
+    assert f"{bk.size:,} gates" in hint[0] and f"depth {bk.depth} " in hint[0]
+    status, out, err = run("run", deltanet, "--length", 64, "--input", tmp_path / "xs.npy",
+                           "--topology", "brent-kung")
+    assert status == 0 and "hint:" not in out, err
