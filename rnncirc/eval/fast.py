@@ -347,8 +347,16 @@ class Evaluator:
         total = sum(s.n_gates for s in parts)
         done = [0] * len(parts)
         lock = threading.Lock()
+        stop = threading.Event()  # set when the caller is interrupted (Ctrl-C) or one fails
 
         def work(k: int) -> None:
+            try:
+                run_part(k)
+            except BaseException:
+                stop.set()  # the other parts stop too
+                raise
+
+        def run_part(k: int) -> None:
             s = parts[k]
             V = self._registers(lanes_count, 1, schedule=s)
             sched = _schedule_arrays(s)
@@ -359,14 +367,21 @@ class Evaluator:
                 segments = _split_segments(segments, s, per_segment)
             level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
             for _, l0, l1 in segments:
+                if stop.is_set():  # (between segments: a kernel call runs to its end)
+                    return
                 kernels.run(kernels.SERIAL, l0, l1, 1, bounds, *io, *sched)
                 if progress is not None:
                     with lock:
                         done[k] = int(level_gate_ptr[l1])
                         progress(sum(done), total)
 
-        for future in [_pool(len(parts)).submit(work, k) for k in range(len(parts))]:
-            future.result()
+        futures = [_pool(len(parts)).submit(work, k) for k in range(len(parts))]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            stop.set()
+            raise
 
 
 def _schedule_arrays(s: Schedule) -> tuple:

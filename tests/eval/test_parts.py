@@ -102,3 +102,21 @@ def test_parts_mode_progress_reaches_the_end(two_threads):
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     np.testing.assert_allclose(got, evaluate_reference(circuit, values),
                                rtol=1e-12)
+
+
+def test_parts_mode_stops_when_interrupted(two_threads):
+    """An exception in one part (here from the progress callback, as Ctrl-C would arrive)
+    reaches the caller, and the other part stops at its next segment."""
+    circuit = rc.compile(scan, 64, topology="brent-kung")
+    values = inputs(circuit, 2)
+    calls = []
+
+    def progress(done, total):
+        calls.append(done)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fast.evaluate_fast(circuit, values, segment_gates=20, progress=progress)
+    segments = sum(len(fast._split_segments([("serial", 0, s.n_levels)], s, 20))
+                   for s in fast.get_part_schedules(circuit, 2))
+    assert 1 <= len(calls) <= 2 < segments
