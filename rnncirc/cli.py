@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     except RnncircError as err:
         _error(str(err))
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line and the shell's status for SIGINT
+        print("\nrnncirc: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         sys.stderr.close()
         return 0

@@ -254,3 +254,14 @@ def test_subprocess_good_run_writes_json(tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["model"] == "elman" and report["length"] == 2
+
+
+def test_ctrl_c_is_one_line_and_status_130(capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    import rnncirc.analyze.report
+
+    monkeypatch.setattr(rnncirc.analyze.report, "compile_with_report", interrupted)
+    status, out, err = run_cli(capsys, "compile", ELMAN, "--length", "2")
+    assert status == 130 and err.strip() == "rnncirc: interrupted", err
