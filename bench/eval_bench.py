@@ -5,7 +5,9 @@ For each configuration, on the same data: rnncirc's fast evaluator on the circui
 linear models also the circuit with topology "brent-kung" and the sequential circuit; a numpy
 loop, a Numba sequential loop with a preallocated output,
 ``jax.lax.scan`` and jitted ``jax.lax.associative_scan`` (JAX is optional: without it those rows
-are skipped with a note). Every row reports the median of >= 5 timed runs after a warm-up,
+are skipped with a note). Every row reports the median of 15 timed runs after a warm-up
+(3 rounds of 5; the methods of a configuration take turns round by round, so that load from
+other processes hits them alike),
 elements/s (state elements h_t[i] of the batch produced per second), the fraction of the
 memory-bandwidth roofline, the largest error against a float64 sequential reference, the
 one-time cost (JIT / compile / cache load) separately, and for rnncirc the circuit's depth and
@@ -93,6 +95,9 @@ except ImportError:  # pragma: no cover - jax is optional
     JAX = False
 
 REPEATS = 5
+#: timed rounds: each round times every method of a configuration REPEATS times in turn, so
+#: a burst of load from other processes hits all methods alike (the ratios stay fair)
+ROUNDS = 3
 #: the topology of jax.lax.associative_scan's network (see the module docstring)
 LIKE_FOR_LIKE = "brent-kung"
 COLUMNS = ["config", "n", "dtype", "method", "ms", "Gelem/s", "roofline", "circuit_roofline",
@@ -683,9 +688,9 @@ def run_config(cfg: Config, n: int, batch: int, dtypes, bandwidth: float, topolo
                      "regs_MiB": stats.peak_bytes / 2**20,
                      "naive_MiB": stats.naive_bytes / 2**20, "mode": evaluator.plan(batch)[0],
                      "circuit_bytes_per_gate": (bytes_ - problem) / max(1, circuit.size)}
+            extra["circuit_bytes"] = bytes_
             entry = row(f"rnncirc {circuit.topology}",
                         lambda e=evaluator, x=X, o=out: e.run(x, o), states, extra)
-            entry["circuit_roofline"] = bytes_ / bandwidth / (entry["ms"] / 1e3)
             if topology == topologies[0]:
                 row("rnncirc evaluate()",
                     lambda c=circuit, x=xs, t=dtype: c.evaluate(x, dtype=t),
@@ -697,7 +702,7 @@ def run_config(cfg: Config, n: int, batch: int, dtypes, bandwidth: float, topolo
                              "method": "numpy reference evaluator", "ms": ref_med * 1e3,
                              "Gelem/s": elements / ref_med / 1e9,
                              "size": circuit.size, "depth": circuit.depth,
-                             "fast_over_reference": ref_med / (entry["ms"] / 1e3)})
+                             "fast_entry": entry})
         if n <= 2**14 or cfg.name == "diagonal":
             row("numpy loop", cfg.numpy_loop(data, dtype))
         row("numba seq (prealloc)", cfg.numba_seq(data, dtype))
@@ -706,6 +711,11 @@ def run_config(cfg: Config, n: int, batch: int, dtypes, bandwidth: float, topolo
             assoc = cfg.jax_assoc(data, dtype)
             if assoc is not None:
                 row("jax associative_scan", assoc)
+        row.finish()
+    for entry in rows:
+        fast = entry.pop("fast_entry", None)
+        if fast is not None:
+            entry["fast_over_reference"] = entry["ms"] / fast["ms"]
     for entry in rows:
         assoc = next((r for r in rows if r["method"] == "jax associative_scan"
                       and r["dtype"] == entry["dtype"]), None)
@@ -715,26 +725,43 @@ def run_config(cfg: Config, n: int, batch: int, dtypes, bandwidth: float, topolo
 
 
 class _Rows:
-    """Times one method and appends its row (shared fields in `base`)."""
+    """The rows of one configuration and dtype (shared fields in `base`): each method is
+    called once when added (JIT, warm-up, its error against the reference), and `finish`
+    times them all, interleaved in `ROUNDS` rounds of `REPEATS` calls."""
 
     def __init__(self, rows: list, base: dict, ref: np.ndarray):
         self.rows, self.base, self.ref = rows, base, ref
+        self.pending: list[tuple[dict, object]] = []
 
     def __call__(self, method, fn, states_of=None, extra=None) -> dict:
-        first, med, _ = timed(fn)
+        start = time.perf_counter()
         result = fn()
+        first = time.perf_counter() - start
         states = states_of(result) if states_of else result
         states = np.asarray(states, dtype=np.float64).reshape(self.ref.shape)
-        base = self.base
-        entry = {key: base[key] for key in ("config", "n", "batch", "d", "dtype")}
-        entry.update({"method": method, "ms": med * 1e3,
-                      "Gelem/s": base["elements"] / med / 1e9,
-                      "roofline": base["problem_bytes"] / base["bandwidth"] / med,
+        entry = {key: self.base[key] for key in ("config", "n", "batch", "d", "dtype")}
+        entry.update({"method": method,
                       "max_err": float(np.max(np.abs(states - self.ref))),
-                      "jit_s": max(0.0, first - med), "first_call_s": first})
+                      "first_call_s": first})
         entry.update(extra or {})
         self.rows.append(entry)
+        self.pending.append((entry, fn))
         return entry
+
+    def finish(self) -> None:
+        samples = [[] for _ in self.pending]
+        for _ in range(ROUNDS):
+            for (_, fn), times in zip(self.pending, samples, strict=True):
+                times += timed(fn, REPEATS)[2]
+        base = self.base
+        for (entry, _), times in zip(self.pending, samples, strict=True):
+            med = statistics.median(times)
+            entry.update({"ms": med * 1e3, "Gelem/s": base["elements"] / med / 1e9,
+                          "roofline": base["problem_bytes"] / base["bandwidth"] / med,
+                          "jit_s": max(0.0, entry["first_call_s"] - med)})
+            if "circuit_bytes" in entry:
+                entry["circuit_roofline"] = entry["circuit_bytes"] / base["bandwidth"] / med
+        self.pending = []
 
 
 class _NativeStates:
