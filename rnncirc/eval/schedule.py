@@ -1109,9 +1109,9 @@ def _output_components(op, a, b, c, arity, live, out_flat):
 
 
 def output_parts(circuit: Circuit, n_parts: int) -> list[np.ndarray] | None:
-    """The circuit's outputs cut into `n_parts` sets of positions that share no gate,
-    balanced by gate count, or None when it does not split that evenly (one component, or
-    one that holds more than 3/4 of the gates).
+    """The circuit's outputs cut into at most `n_parts` sets of positions that share no
+    gate, balanced by gate count, or None when it does not split that evenly (one component,
+    or one that holds more than 3/4 of the gates).
 
     A diagonal recurrence (Mamba, RetNet, S4D) is d independent scans: each set can then be
     scheduled (`build_schedule(positions=...)`) and run by its own thread with its own
@@ -1140,7 +1140,9 @@ def output_parts(circuit: Circuit, n_parts: int) -> list[np.ndarray] | None:
     if loads.max() > 0.75 * max(1, loads.sum()):
         return None
     part = part_of_root[which]
-    return [np.flatnonzero(part == k) for k in range(n_parts)]
+    # (a component bigger than a share can leave a part empty: fewer parts then)
+    parts = [positions for k in range(n_parts) if len(positions := np.flatnonzero(part == k))]
+    return parts if len(parts) >= 2 else None
 
 
 def tile_size(n_steps: int, width: int) -> int | None:
