@@ -61,8 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="how the recurrence is built: auto (default: for a linear "
                                "model the prefix network whose circuit has least depth, then "
                                "least size; a nonlinear model is unrolled), sequential (the "
-                               "unrolled "
-                               "baseline), or a prefix network: sklansky, kogge-stone, "
+                               "unrolled baseline), or a prefix network: sklansky, kogge-stone, "
                                "brent-kung, ladner-fischer, han-carlson")
     compile_.add_argument("--outputs", choices=("all", "last"), default="all",
                           help="all: every state h_1..h_n is an output (default); last: only "

@@ -316,9 +316,7 @@ class Evaluator:
         lanes = (0,) * width
         sched = _schedule_arrays(s)
         io = (V, lanes_count, Xf, xs0, xs1, Of, os0, os1, batch, self.modulus, lanes)
-        if progress is not None or segment_gates is not None:
-            per_segment = segment_gates or max(1024, (1 << 24) // lanes_count)
-            segments = _split_segments(segments, s, per_segment)
+        segments = _chunked(segments, s, lanes_count, progress, segment_gates)
         level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
         for seg in segments:
             if seg[0] == "serial":
@@ -332,7 +330,6 @@ class Evaluator:
                 last = seg[2] if seg[0] != "wide" else seg[1] + 1
                 progress(int(level_gate_ptr[last]), s.n_gates)
         return out
-
 
     def _run_parts(self, parts: list[Schedule], X: np.ndarray, out: np.ndarray, progress,
                    segment_gates: int | None) -> None:
@@ -361,10 +358,8 @@ class Evaluator:
             V = self._registers(lanes_count, 1, schedule=s)
             sched = _schedule_arrays(s)
             io = (V, lanes_count, Xf, xs0, xs1, Of, os0, os1, batch, self.modulus, lanes)
-            segments = [("serial", 0, s.n_levels)]
-            if progress is not None or segment_gates is not None:
-                per_segment = segment_gates or max(1024, (1 << 24) // lanes_count)
-                segments = _split_segments(segments, s, per_segment)
+            segments = _chunked([("serial", 0, s.n_levels)], s, lanes_count, progress,
+                                segment_gates)
             level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
             for _, l0, l1 in segments:
                 if stop.is_set():  # (between segments: a kernel call runs to its end)
@@ -390,6 +385,14 @@ def _schedule_arrays(s: Schedule) -> tuple:
             s.run_stride, s.level_run_ptr, s.grp, s.gi, s.fi, s.n_regs, s.n_scratch,
             s.load_slot, s.load_reg, s.load_len, s.level_load_ptr, s.store_reg, s.store_pos,
             s.store_len, s.level_store_ptr)
+
+
+def _chunked(segments: list, s: Schedule, lanes: int, progress, segment_gates) -> list:
+    """`segments` cut into chunks that report progress (about 16M gate-lanes each, or
+    `segment_gates` gates) when a callback or a chunk size is given; else as they are."""
+    if progress is None and segment_gates is None:
+        return segments
+    return _split_segments(segments, s, segment_gates or max(1024, (1 << 24) // lanes))
 
 
 def _split_segments(segments: list, s: Schedule, gates_per_segment: int) -> list:

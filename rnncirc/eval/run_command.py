@@ -155,20 +155,6 @@ def _circuit_for(args):
     return rc.compile(model, args.length, topology=args.topology, outputs=args.outputs), model
 
 
-def evaluate_with_progress(circuit, xs, *, method="fast", dtype="float64", modulus=None,
-                           progress=None):
-    """`Circuit.evaluate`, with a ``progress(done, total)`` callback for the fast method."""
-    if method == "reference" or progress is None:
-        return circuit.evaluate(xs, method=method, dtype=dtype, modulus=modulus)
-    from rnncirc.eval.fast import evaluate_fast
-
-    values, batched = circuit.check_inputs(xs, keep_dtype=True)
-    out = evaluate_fast(circuit, values, dtype=dtype, modulus=modulus, progress=progress)
-    if circuit.info.outputs == "last":
-        out = out[:, 0]
-    return out if batched else out[0]
-
-
 def _topology_hint(model, circuit, args) -> str | None:
     """A line for when `auto` (least depth) chose a network with far more gates than
     Brent-Kung: on a CPU the gate count, not the depth, sets the evaluation time."""
@@ -222,7 +208,7 @@ def run_command(args) -> None:
     bar = _ProgressBar(show, delay=1.0 if args.progress is None else 0.0)
     start = time.perf_counter()
     try:
-        hs = evaluate_with_progress(circuit, xs, method=args.method, dtype=args.dtype,
+        hs = circuit.evaluate(xs, method=args.method, dtype=args.dtype,
                                     modulus=args.modulus, progress=bar)
     finally:
         bar.close()

@@ -173,7 +173,7 @@ class Circuit:
                 for g in path]
 
     def evaluate(self, xs, *, method: str = "fast", dtype: str = "float64",
-                 modulus: int | None = None) -> np.ndarray:
+                 modulus: int | None = None, progress=None) -> np.ndarray:
         """Evaluate on inputs shaped as for `RNN.run`; returns the same shapes.
 
         ``outputs="last"`` circuits return ``(*state)`` or ``(batch, *state)``.
@@ -187,6 +187,8 @@ class Circuit:
         modulus : the prime p for ``dtype="int64"`` (default 2^31 - 1); giving it implies
             int64. Inputs and constants are mapped to their exact residues mod p (a float
             is the dyadic rational m/2^k); only add, sub, mul and neg gates are allowed.
+        progress : ``progress(done_gates, total_gates)``, called between chunks of the fast
+            evaluation (the reference evaluator runs in one go and ignores it).
 
         Examples
         --------
@@ -212,7 +214,8 @@ class Circuit:
             from rnncirc.eval.fast import evaluate_fast
 
             batch, batched = self.check_inputs(xs, keep_dtype=True)
-            values = evaluate_fast(self, batch, dtype=dtype, modulus=modulus)
+            values = evaluate_fast(self, batch, dtype=dtype, modulus=modulus,
+                                   progress=progress)
         else:
             raise RnncircError(f"unknown evaluation method {method!r}; use 'fast' or "
                                "'reference'")
