@@ -24,13 +24,18 @@ Two byte counts, both written into the JSON:
   (`Schedule.register_traffic`): a gate of arity k reads k register rows and writes one,
   (k + 1) * lanes * itemsize; a fused tree (a dot product, a scaled sum) counts the rows it
   reads and the one it writes, not the scratch rows between its instructions; plus the index
-  bytes of indexed gates and instructions, and the input loads and output stores. This is
+  bytes of indexed gates and instructions, and the output rows copied (an output that is an
+  input, a constant or named twice). Input and output rows are rows of the buffer the gates
+  read and write, so they count as register rows. This is
   traffic between the kernels and the register file, most of which stays in L1/L2 (the
   schedule keeps the register file small), so this fraction measures cache traffic against
   the DRAM triad and can pass 1; the problem-bytes fraction is the DRAM bound.
 
 Data layout: rnncirc and Numba read time-major arrays (slot, batch) and write into a
-preallocated output; JAX reads time-major (n, batch, ...) arrays and allocates its output (it
+preallocated output. For rnncirc that is its workspace (`Evaluator.workspace`): input rows,
+output rows and registers in one buffer, the input rows filled once before timing
+(`Evaluator.fill`, as data made in place would be), so the timed call (`Evaluator.evaluate`)
+is the gates alone, reading the inputs and writing the states where they are. JAX reads time-major (n, batch, ...) arrays and allocates its output (it
 always does). The row "rnncirc evaluate()" is the end-to-end ``Circuit.evaluate`` call on
 (batch, n, K) data with a fresh output. Threads: ``--threads`` (default: all cores) for Numba
 and XLA alike.
@@ -141,12 +146,11 @@ def measure_bandwidth() -> dict:
 def circuit_bytes(evaluator: Evaluator, batch: int) -> float:
     """Bytes the evaluator moves by its own model (`Schedule.register_traffic`): register
     rows read and written (a fused tree counted by the rows it reads and its result, not its
-    scratch rows), index bytes, and the input loads and output stores."""
+    scratch rows), index bytes, and the output rows copied."""
     s = evaluator.schedule
     row = evaluator.stats(batch).lanes * evaluator.dtype.itemsize
     rows, index = s.register_traffic()
-    io = (int(s.load_len.sum()) + s.n_outputs) * batch * evaluator.dtype.itemsize
-    return float(rows * row + index + io)
+    return float((rows + 2 * int(s.copy_len.sum())) * row + index)
 
 
 # -- configurations: model, data, peers ---------------------------------------------------------
@@ -676,8 +680,8 @@ def run_config(cfg: Config, n: int, batch: int, dtypes, bandwidth: float, topolo
         for topology, (circuit, build, sched_s) in circuits.items():
             evaluator = Evaluator(circuit, dtype=dtype)
             values, _ = circuit.check_inputs(xs)
-            X = np.ascontiguousarray(values.T.astype(dtype))  # time-major (slots, batch)
-            out = np.empty((circuit.outputs.size, batch), dtype=dtype)
+            workspace = evaluator.workspace(batch)
+            evaluator.fill(workspace, values)  # filled once, before timing
             stats = evaluator.stats(batch)
             bytes_ = circuit_bytes(evaluator, batch)
 
@@ -690,7 +694,7 @@ def run_config(cfg: Config, n: int, batch: int, dtypes, bandwidth: float, topolo
                      "circuit_bytes_per_gate": (bytes_ - problem) / max(1, circuit.size)}
             extra["circuit_bytes"] = bytes_
             entry = row(f"rnncirc {circuit.topology}",
-                        lambda e=evaluator, x=X, o=out: e.run(x, o), states, extra)
+                        lambda e=evaluator, w=workspace: e.evaluate(w), states, extra)
             if topology == topologies[0]:
                 row("rnncirc evaluate()",
                     lambda c=circuit, x=xs, t=dtype: c.evaluate(x, dtype=t),

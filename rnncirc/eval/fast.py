@@ -21,9 +21,11 @@ Parallelism (``numba.get_num_threads()`` threads):
   milliseconds when another process holds a core, and time-tiled schedules
   (`rnncirc.eval.schedule`) keep prefix networks narrow per step anyway.
 
-Memory: the register file holds ``schedule.n_regs`` rows of the padded batch, the widest
-set of simultaneously live values (`EvalStats`), next to the inputs and the outputs, plus
-a few scratch rows for fused trees (`rnncirc.eval.schedule`).
+Memory: one buffer (`Workspace`) holds the input rows, the output rows and the register
+file: ``schedule.n_regs`` rows of the padded batch, the widest set of simultaneously live
+values (`EvalStats`), plus a few scratch rows for fused trees (`rnncirc.eval.schedule`).
+The gates read the inputs and write the outputs in place, so the caller's data is copied
+once, into the input rows (`Evaluator.fill`), or not at all when it is made there.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from rnncirc.errors import InputError, OptionError, RnncircError
 from rnncirc.eval import kernels
 from rnncirc.eval.schedule import Schedule, build_schedule, output_parts
 from rnncirc.ir.circuit import Circuit
+from rnncirc.ir.memory import ensure_bytes
 from rnncirc.ir.ops import OP_NAMES
 
 #: a level is split over threads when gates x lanes reaches this (below it fork/join costs more)
@@ -77,13 +80,31 @@ class EvalStats:
     dtype: str
     n_regs: int
     peak_bytes: int  # register file: n_regs x lanes x itemsize
+    io_bytes: int  # the input and output rows next to it: (slots + outputs) x lanes x itemsize
     naive_bytes: int  # one value per circuit node and batch element (the reference evaluator)
     schedule_bytes: int
     threads: int
-    mode: str  # "serial", "lanes" or "levels"
+    mode: str  # "serial", "lanes", "parts" or "levels"
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True, eq=False)
+class Workspace:
+    """The memory of evaluations of one batch size (`Evaluator.workspace`)."""
+
+    batch: int
+    lanes: int  # lanes a row (the batch, or a thread's share of it, padded to the width)
+    width: int  # vector width W
+    mode: str  # how the work is split over threads (`Evaluator.plan`)
+    threads: int
+    segments: list
+    V: np.ndarray  # the flat buffer: input rows, output rows, registers (per thread: lanes)
+    inputs: np.ndarray | None  # lanes mode: the (input slots, batch) array the threads read
+    outputs: np.ndarray  # (output positions, batch)
+    bounds: np.ndarray  # lanes mode: the batch lanes of each thread
+    parts: list | None  # parts mode: the part schedules
 
 
 def get_schedule(circuit: Circuit) -> Schedule:
@@ -101,8 +122,14 @@ def get_part_schedules(circuit: Circuit, n_parts: int) -> list[Schedule] | None:
     cached = _PARTS.setdefault(circuit, {})
     if n_parts not in cached:
         parts = output_parts(circuit, n_parts)
-        cached[n_parts] = None if parts is None else [
-            build_schedule(circuit, positions=positions) for positions in parts]
+        schedules = None
+        if parts is not None:  # registers of the parts one after another in one buffer
+            schedules = []
+            for positions in parts:
+                work_base = schedules[-1].n_rows(1) if schedules else None
+                schedules.append(build_schedule(circuit, positions=positions,
+                                                work_base=work_base))
+        cached[n_parts] = schedules
     return cached[n_parts]
 
 
@@ -201,7 +228,7 @@ class Evaluator:
             return None
         return get_part_schedules(self.circuit, threads)
 
-    # -- layout helpers --------------------------------------------------------------------
+    # -- buffers ---------------------------------------------------------------------------
     @staticmethod
     def _flat(array: np.ndarray) -> tuple[np.ndarray, int, int]:
         """A (slots, batch) array as (flat buffer, slot stride, lane stride) in elements."""
@@ -211,22 +238,64 @@ class Evaluator:
             return array.T.reshape(-1), 1, array.shape[0]
         raise AssertionError("expected a C- or F-contiguous (slots, batch) array")
 
-    def _registers(self, lanes: int, tasks: int, copies: int = 1,
-                   schedule: Schedule | None = None) -> np.ndarray:
-        """`copies` zeroed register files, each 64-byte aligned, with the constants filled in;
-        after the registers, the scratch rows of fused trees, one set per task."""
-        s = self.schedule if schedule is None else schedule
+    def _buffer(self, lanes: int, rows: int, schedules: list[Schedule],
+                copies: int = 1) -> np.ndarray:
+        """`copies` zeroed buffers of `rows` rows of `lanes` lanes, each 64-byte aligned,
+        with the constants of `schedules` filled in."""
         line = _CACHE_LINE // self.dtype.itemsize
-        n = (max(1, s.n_regs) + s.n_scratch * tasks) * lanes
-        n = -(-n // line) * line
+        n = -(-max(1, rows) * lanes // line) * line
+        ensure_bytes((copies * n + line) * self.dtype.itemsize,
+                     f"evaluating a batch of {lanes * copies:,} (input, output and register "
+                     f"rows: {rows:,} x {lanes * copies:,} lanes of {self.dtype.name})",
+                     "evaluate a smaller batch at a time")
         buf = np.zeros(copies * n + line, dtype=self.dtype)
         start = (-buf.ctypes.data % _CACHE_LINE) // self.dtype.itemsize
         V = buf[start:start + copies * n]
-        if len(s.const_reg):
-            values = self._constants(s)
-            for k in range(copies):
-                V[k * n:(k + 1) * n].reshape(-1, lanes)[s.const_reg] = values[:, None]
+        for s in schedules:
+            if len(s.const_reg):
+                values = self._constants(s)
+                for k in range(copies):
+                    V[k * n:k * n + rows * lanes].reshape(rows, lanes)[s.const_reg] = \
+                        values[:, None]
         return V
+
+    def workspace(self, batch: int, inputs: np.ndarray | None = None,
+                  outputs: np.ndarray | None = None) -> Workspace:
+        """The memory to evaluate a batch in: `fill` it, `evaluate` it, read
+        ``ws.outputs`` (output positions x batch, a view).
+
+        Input rows, output rows and registers are rows of one buffer, so the gates read the
+        inputs and write the outputs where they are: `fill` is the only copy. A workspace is
+        reused across evaluations of the same batch size. When the batch is split over
+        threads ("lanes" mode) each thread has a buffer of its own, copies its lanes of
+        ``ws.inputs`` in and writes its lanes of ``ws.outputs``, separate (slots, batch)
+        arrays, which may be given (C-contiguous or transposed C-contiguous).
+        """
+        s = self.schedule
+        mode, threads, segments = self.plan(batch)
+        if mode == "lanes":
+            bounds = np.linspace(0, batch, threads + 1).round().astype(np.int64)
+            share = int(np.diff(bounds).max())
+            width = vector_width(share)
+            lanes = -(-share // width) * width
+            V = self._buffer(lanes, s.n_rows(1), [s], threads)
+            if inputs is None:
+                inputs = np.zeros((s.n_inputs, batch), dtype=self.dtype)
+            if outputs is None:
+                outputs = np.empty((s.n_outputs, batch), dtype=self.dtype)
+            return Workspace(batch, lanes, width, mode, threads, segments, V, inputs, outputs,
+                             bounds, None)
+        width = vector_width(batch)
+        lanes = -(-batch // width) * width
+        parts = self.parts(threads) if mode == "parts" else None
+        schedules = [s] if parts is None else parts
+        tasks = 4 * threads if mode == "levels" else 1
+        rows = max(part.n_rows(tasks) for part in schedules)
+        V = self._buffer(lanes, rows, schedules)
+        outputs = V[s.out_base * lanes:(s.out_base + s.n_outputs) * lanes]
+        return Workspace(batch, lanes, width, mode, threads, segments, V, None,
+                         outputs.reshape(s.n_outputs, lanes)[:, :batch],
+                         np.zeros(2, dtype=np.int64), parts)
 
     def stats(self, batch: int, mode: str = "serial", threads: int = 1) -> EvalStats:
         width = vector_width(batch)
@@ -237,6 +306,7 @@ class Evaluator:
         n_regs = s.n_regs if parts is None else sum(part.n_regs for part in parts)
         return EvalStats(batch=batch, lanes=lanes, width=width, dtype=self.dtype.name,
                          n_regs=n_regs, peak_bytes=n_regs * lanes * item,
+                         io_bytes=(s.n_inputs + s.n_outputs) * lanes * item,
                          naive_bytes=s.num_nodes * batch * 8, schedule_bytes=s.nbytes(),
                          threads=threads, mode=mode)
 
@@ -269,14 +339,26 @@ class Evaluator:
         return "levels", threads, segments
 
     # -- evaluation ------------------------------------------------------------------------
+    def fill(self, ws: Workspace, values: np.ndarray) -> None:
+        """The workspace's inputs <- `values` ``(batch, slots)`` (C-contiguous or the
+        transpose of a C-contiguous array), cast to the evaluator's dtype."""
+        if not (values.flags.c_contiguous or values.flags.f_contiguous):
+            values = np.ascontiguousarray(values)
+        if ws.mode == "lanes":
+            ws.inputs[...] = values.T
+        else:
+            kernels.fill_rows(values, ws.V, ws.lanes, self.schedule.slot_row)
+
     def run(self, X: np.ndarray, out: np.ndarray | None = None, *, progress=None,
             segment_gates: int | None = None) -> np.ndarray:
         """Evaluate on input slots `X` ``(slots, batch)``; return outputs ``(n_out, batch)``.
 
         `X` (and `out`, if given) may be C-contiguous (time-major) or the transpose of a
-        C-contiguous ``(batch, slots)`` array; its dtype must be the evaluator's. `progress`
-        is called as ``progress(done_gates, total_gates)`` between chunks of about
-        `segment_gates` gates.
+        C-contiguous ``(batch, slots)`` array; its dtype must be the evaluator's. Without
+        `out` the result is a view into the workspace. `progress` is called as
+        ``progress(done_gates, total_gates)`` between chunks of about `segment_gates` gates.
+        Callers that evaluate the same batch size again can skip the copies: see
+        `workspace`.
         """
         s = self.schedule
         if X.ndim != 2 or X.shape[0] != s.n_inputs:
@@ -287,60 +369,61 @@ class Evaluator:
             raise InputError(f"inputs must have dtype {self.dtype}, got {X.dtype}")
         if not (X.flags.c_contiguous or X.flags.f_contiguous):
             X = np.ascontiguousarray(X)
-        if out is None:
-            out = np.empty((s.n_outputs, batch), dtype=self.dtype)
-        elif out.shape != (s.n_outputs, batch) or out.dtype != self.dtype or not (
-                out.flags.c_contiguous or out.flags.f_contiguous):
+        if out is not None and (out.shape != (s.n_outputs, batch) or out.dtype != self.dtype
+                                or not (out.flags.c_contiguous or out.flags.f_contiguous)):
             raise InputError(f"out must be a contiguous ({s.n_outputs}, {batch}) array of "
                              f"{self.dtype}")
-        if batch == 0 or s.n_outputs == 0:
-            return out
-        if X.size == 0:  # no input slots at all: any valid buffer will do
-            X = np.zeros((1, batch), dtype=self.dtype)
-        mode, threads, segments = self.plan(batch)
-        if mode == "parts":
-            self._run_parts(self.parts(threads), X, out, progress, segment_gates)
-            return out
-        if mode == "lanes":  # a register file per thread, over its share of the batch
-            bounds = np.linspace(0, batch, threads + 1).round().astype(np.int64)
-            width = vector_width(int(np.diff(bounds).max()))
-            lanes_count = -(-int(np.diff(bounds).max()) // width) * width
-            V = self._registers(lanes_count, 1, threads)
-        else:
-            width = vector_width(batch)
-            lanes_count = -(-batch // width) * width
-            bounds = np.zeros(2, dtype=np.int64)
-            V = self._registers(lanes_count, 4 * threads if mode == "levels" else 1)
-        Xf, xs0, xs1 = self._flat(X)
-        Of, os0, os1 = self._flat(out)
-        lanes = (0,) * width
+        if self.plan(batch)[0] == "lanes":  # read and written in place by the threads
+            ws = self.workspace(batch, X, out)
+            return self.evaluate(ws, progress=progress, segment_gates=segment_gates)
+        ws = self.workspace(batch)
+        self.fill(ws, X.T)
+        result = self.evaluate(ws, progress=progress, segment_gates=segment_gates)
+        if out is None:
+            return result
+        out[...] = result
+        return out
+
+    def evaluate(self, ws: Workspace, *, progress=None,
+                 segment_gates: int | None = None) -> np.ndarray:
+        """Evaluate the workspace's inputs; returns ``ws.outputs``."""
+        s = self.schedule
+        if ws.batch == 0 or s.n_outputs == 0:
+            return ws.outputs
+        if ws.mode == "parts":
+            self._run_parts(ws, progress, segment_gates)
+            return ws.outputs
+        if ws.mode == "lanes":
+            Xf, xs0, xs1 = self._flat(ws.inputs)
+            Of, os0, os1 = self._flat(ws.outputs)
+        else:  # (not read: the inputs and outputs are rows of V)
+            Xf, xs0, xs1, Of, os0, os1 = ws.V, 0, 0, ws.V, 0, 0
+        io = (ws.V, ws.lanes, Xf, xs0, xs1, Of, os0, os1, ws.batch, s.n_inputs, s.n_outputs,
+              s.slot_row, self.modulus, (0,) * ws.width)
         sched = _schedule_arrays(s)
-        io = (V, lanes_count, Xf, xs0, xs1, Of, os0, os1, batch, self.modulus, lanes)
-        segments = _chunked(segments, s, lanes_count, progress, segment_gates)
+        segments = _chunked(ws.segments, s, ws.lanes, progress, segment_gates)
         level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
+        threads = ws.threads
         for seg in segments:
             if seg[0] == "serial":
-                kernels.run(kernels.SERIAL, seg[1], seg[2], 1, bounds, *io, *sched)
+                kernels.run(kernels.SERIAL, seg[1], seg[2], 1, ws.bounds, *io, *sched)
             elif seg[0] == "lanes":
-                kernels.run(kernels.LANES, seg[1], seg[2], threads, bounds, *io, *sched)
+                kernels.run(kernels.LANES, seg[1], seg[2], threads, ws.bounds, *io, *sched)
             else:
-                kernels.run(kernels.WIDE, seg[1], seg[1] + 1, 4 * threads, bounds, *io,
+                kernels.run(kernels.WIDE, seg[1], seg[1] + 1, 4 * threads, ws.bounds, *io,
                             *sched)
             if progress is not None:
                 last = seg[2] if seg[0] != "wide" else seg[1] + 1
                 progress(int(level_gate_ptr[last]), s.n_gates)
-        return out
+        return ws.outputs
 
-    def _run_parts(self, parts: list[Schedule], X: np.ndarray, out: np.ndarray, progress,
-                   segment_gates: int | None) -> None:
-        """Each part's schedule on the whole batch in a thread of its own (see `plan`)."""
-        batch = X.shape[1]
-        width = vector_width(batch)
-        lanes_count = -(-batch // width) * width
-        bounds = np.zeros(2, dtype=np.int64)
-        Xf, xs0, xs1 = self._flat(X)
-        Of, os0, os1 = self._flat(out)
-        lanes = (0,) * width
+    def _run_parts(self, ws: Workspace, progress, segment_gates: int | None) -> None:
+        """Each part's schedule on the whole batch in a thread of its own (see `plan`):
+        the parts share the buffer's input and output rows and own disjoint registers."""
+        parts = ws.parts
+        s0 = self.schedule
+        io = (ws.V, ws.lanes, ws.V, 0, 0, ws.V, 0, 0, ws.batch, s0.n_inputs, s0.n_outputs,
+              s0.slot_row, self.modulus, (0,) * ws.width)
         total = sum(s.n_gates for s in parts)
         done = [0] * len(parts)
         lock = threading.Lock()
@@ -355,16 +438,14 @@ class Evaluator:
 
         def run_part(k: int) -> None:
             s = parts[k]
-            V = self._registers(lanes_count, 1, schedule=s)
             sched = _schedule_arrays(s)
-            io = (V, lanes_count, Xf, xs0, xs1, Of, os0, os1, batch, self.modulus, lanes)
-            segments = _chunked([("serial", 0, s.n_levels)], s, lanes_count, progress,
+            segments = _chunked([("serial", 0, s.n_levels)], s, ws.lanes, progress,
                                 segment_gates)
             level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
             for _, l0, l1 in segments:
                 if stop.is_set():  # (between segments: a kernel call runs to its end)
                     return
-                kernels.run(kernels.SERIAL, l0, l1, 1, bounds, *io, *sched)
+                kernels.run(kernels.SERIAL, l0, l1, 1, ws.bounds, *io, *sched)
                 if progress is not None:
                     with lock:
                         done[k] = int(level_gate_ptr[l1])
@@ -382,9 +463,8 @@ class Evaluator:
 def _schedule_arrays(s: Schedule) -> tuple:
     """The schedule's arrays in the order `kernels.run` takes them."""
     return (s.ga, s.gb, s.gc, s.go, s.run_op, s.run_kind, s.run_ptr, s.run_idx, s.run_base,
-            s.run_stride, s.level_run_ptr, s.grp, s.gi, s.fi, s.n_regs, s.n_scratch,
-            s.load_slot, s.load_reg, s.load_len, s.level_load_ptr, s.store_reg, s.store_pos,
-            s.store_len, s.level_store_ptr)
+            s.run_stride, s.level_run_ptr, s.grp, s.gi, s.fi, s.sbase, s.n_scratch,
+            s.copy_dst, s.copy_src, s.copy_len, s.level_copy_ptr)
 
 
 def _chunked(segments: list, s: Schedule, lanes: int, progress, segment_gates) -> list:
@@ -426,15 +506,10 @@ def evaluate_fast(circuit: Circuit, values: np.ndarray, *, dtype="float64",
     if evaluator.modulus:
         values = residues(values, evaluator.modulus, "an input")
     batch = values.shape[0]
-    if batch == 1:  # (1, slots) is already time-major
-        X = np.ascontiguousarray(values, dtype=evaluator.dtype).reshape(-1, 1)
-        out = evaluator.run(X, progress=progress, segment_gates=segment_gates).reshape(1, -1)
-    else:  # time-major for the kernels (they copy whole vectors); the cast happens here too
-        X = np.empty((values.shape[1], batch), dtype=evaluator.dtype)
-        kernels.transpose(np.ascontiguousarray(values), X)
-        native = evaluator.run(X, progress=progress, segment_gates=segment_gates)
-        # (batch, n_out) as a transposed view, not a copy: the output transpose cost as
-        # much as the evaluation on long diagonal scans, and numpy handles strided arrays
-        out = native.T
-    return out.reshape((batch,) + circuit.outputs.shape)
-
+    ws = evaluator.workspace(batch)
+    evaluator.fill(ws, values)
+    out = evaluator.evaluate(ws, progress=progress, segment_gates=segment_gates)
+    # (batch, n_out) as a transposed view into the workspace, not a copy: the output
+    # transpose cost as much as the evaluation on long diagonal scans, and numpy handles
+    # strided arrays
+    return out.T.reshape((batch,) + circuit.outputs.shape)

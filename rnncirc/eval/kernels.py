@@ -2,13 +2,15 @@
 
 Data layout
 -----------
-The register file ``V`` is one flat C array: register ``r`` is the row
-``V[r*Bp : (r+1)*Bp]`` of ``Bp`` lanes (the batch, padded to a multiple of the vector width
-``W``), so every gate reads and writes contiguous memory. Inputs ``X`` and outputs ``O`` are
-flat buffers with element strides ``(s0, s1)``: slot ``s`` of batch lane ``j`` is
-``X[s*s0 + j*s1]``. Time-major data (s0 = batch, s1 = 1) is copied in whole blocks; the
-caller's ``(batch, slots)`` arrays (s0 = 1, s1 = slots) are read lane by lane (`transpose`
-turns them time-major first when that is cheaper).
+The buffer ``V`` is one flat C array of rows: row ``r`` is ``V[r*Bp : (r+1)*Bp]``, ``Bp``
+lanes (the batch, padded to a multiple of the vector width ``W``), so every gate reads and
+writes contiguous memory. The input slots take rows 0..n_in-1 (in blocks of features,
+`rnncirc.eval.schedule.input_rows`), output position p row ``n_in + p``, the registers come
+after them (`rnncirc.eval.schedule`): a gate reads its inputs and writes its
+output where they are, so evaluating moves no data besides the gates' own reads and
+writes. When the batch is split over threads each thread has a buffer of its own and copies
+its lanes of the caller's inputs ``X`` in and of the outputs ``O`` out, flat buffers with
+element strides ``(s0, s1)``: slot ``s`` of batch lane ``j`` is ``X[s*s0 + j*s1]``.
 
 Gates
 -----
@@ -843,31 +845,19 @@ def _copy_block(D, od, S, os, n):
 
 
 @numba.njit(inline="always", nogil=True, error_model="numpy")
-def _loads(lo, hi, k0, k1, V, Bp, X, xs0, xs1, nb, load_slot, load_reg, load_len, vec, full,
-           lanes):
-    """Load blocks lo..hi-1: consecutive slots into consecutive registers; one contiguous
-    copy when the inputs are time-major and the lanes are whole rows."""
+def _copies(lo, hi, k0, k1, V, Bp, copy_dst, copy_src, copy_len, full, lanes):
+    """Copy blocks lo..hi-1 (consecutive rows to consecutive rows): one contiguous copy
+    when the lanes are whole rows, else vector by vector over lane chunks k0..k1-1."""
+    W = len(lanes)
     for i in range(lo, hi):
-        n = load_len[i]
-        if full and xs0 == Bp:
-            _copy_block(V, load_reg[i] * Bp, X, load_slot[i] * xs0, n * Bp)
+        n = copy_len[i]
+        if full:
+            _copy_block(V, copy_dst[i] * Bp, V, copy_src[i] * Bp, n * Bp)
         else:
             for m in range(n):
-                _load(V, (load_reg[i] + m) * Bp, X, (load_slot[i] + m) * xs0, xs1, k0, k1, nb,
-                      vec, lanes)
-
-
-@numba.njit(inline="always", nogil=True, error_model="numpy")
-def _stores(lo, hi, k0, k1, O, os0, os1, V, Bp, nb, store_pos, store_reg, store_len, vec,
-            full, lanes):
-    for i in range(lo, hi):
-        n = store_len[i]
-        if full and os0 == Bp:
-            _copy_block(O, store_pos[i] * os0, V, store_reg[i] * Bp, n * Bp)
-        else:
-            for m in range(n):
-                _store(O, (store_pos[i] + m) * os0, os1, V, (store_reg[i] + m) * Bp, k0, k1,
-                       nb, vec, lanes)
+                for col in range(k0 * W, k1 * W, W):
+                    _vcopy_from(V, (copy_dst[i] + m) * Bp + col, V,
+                                (copy_src[i] + m) * Bp + col, lanes)
 
 
 @numba.njit(inline="always", nogil=True, error_model="numpy")
@@ -908,37 +898,32 @@ def _segment(q, a, e, k0, k1, full, V, Bp, ga, gb, gc, go, p, run_op, run_kind, 
 
 
 @numba.njit(nogil=True, error_model="numpy")
-def _levels(l0, l1, k0, k1, V, Bp, X, xs0, xs1, O, os0, os1, nb, p, lanes,
-            ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
-            level_run_ptr, grp, gi, fi, sbase, nscr, load_slot, load_reg, load_len,
-            level_load_ptr,
-            store_reg, store_pos, store_len, level_store_ptr):
+def _levels(l0, l1, k0, k1, V, Bp, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr,
+            run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi, sbase, nscr,
+            copy_dst, copy_src, copy_len, level_copy_ptr):
     """Steps l0..l1-1 on lane chunks k0..k1-1, serially."""
     W = len(lanes)
-    full = k0 == 0 and k1 * W == Bp and nb == Bp
-    vec_in = xs1 == 1 and nb == Bp
-    vec_out = os1 == 1 and nb == Bp
+    full = k0 == 0 and k1 * W == Bp
     for lv in range(l0, l1):
-        _loads(level_load_ptr[lv], level_load_ptr[lv + 1], k0, k1, V, Bp, X, xs0, xs1, nb,
-               load_slot, load_reg, load_len, vec_in, full and vec_in, lanes)
         for q in range(level_run_ptr[lv], level_run_ptr[lv + 1]):
             _segment(q, run_ptr[q], run_ptr[q + 1], k0, k1, full, V, Bp, ga, gb, gc, go, p,
                      run_op, run_kind, run_ptr, run_idx, run_base, run_stride, grp, gi,
                      fi, sbase, np.int64(0), lanes)
-        _stores(level_store_ptr[lv], level_store_ptr[lv + 1], k0, k1, O, os0, os1, V, Bp, nb,
-                store_pos, store_reg, store_len, vec_out, full and vec_out, lanes)
+        _copies(level_copy_ptr[lv], level_copy_ptr[lv + 1], k0, k1, V, Bp, copy_dst,
+                copy_src, copy_len, full, lanes)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def transpose(src, dst):
-    """``dst[s, j] = src[j, s]`` (with a cast), in cache-sized blocks: the caller's
-    ``(batch, slots)`` arrays to and from the time-major layout the kernels stream best."""
+def fill_rows(src, dst, row, slot_row):
+    """``dst[slot_row[s]*row + j] = src[j, s]`` (with a cast), in cache-sized blocks: the
+    caller's ``(batch, slots)`` array into the input rows of a buffer (rows of `row`
+    elements, slot s in row ``slot_row[s]``)."""
     rows, cols = src.shape
     for c0 in range(0, cols, 256):
         c1 = min(cols, c0 + 256)
         for j in range(rows):
             for c in range(c0, c1):
-                dst[c, j] = src[j, c]
+                dst[slot_row[c] * row + j] = src[j, c]
 
 
 #: how `run` splits the work over threads
@@ -946,32 +931,33 @@ SERIAL, LANES, WIDE = 0, 1, 2
 
 
 @numba.njit(nogil=True, error_model="numpy")
-def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1, nb, p,
-          lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
-          level_run_ptr, grp, gi, fi, sbase, nscr, load_slot, load_reg, load_len,
-          level_load_ptr, store_reg, store_pos, store_len, level_store_ptr):
+def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1, nb,
+          n_in, n_out, slot_row, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx,
+          run_base, run_stride, level_run_ptr, grp, gi, fi, sbase, nscr, copy_dst, copy_src,
+          copy_len, level_copy_ptr):
     """Task t of a parallel step (see `run`); in a wide step each task has its own
     scratch registers."""
-    chunks = Bp // len(lanes)
-    if mode == LANES:  # lanes bounds[t]..bounds[t+1]-1, in the t-th register file
+    W = len(lanes)
+    chunks = Bp // W
+    if mode == LANES:  # lanes bounds[t]..bounds[t+1]-1, in the t-th buffer
         size = len(V) // n_tasks
+        Vt = V[t * size:(t + 1) * size]
         lo = bounds[t]
-        _levels(l0, l1, np.int64(0), chunks, V[t * size:(t + 1) * size], Bp, X[lo * xs1:], xs0, xs1,
-                O[lo * os1:], os0, os1, bounds[t + 1] - lo, p, lanes, ga, gb, gc, go, run_op,
+        m = bounds[t + 1] - lo
+        vec_in = xs1 == 1 and m == Bp
+        for s in range(n_in):
+            _load(Vt, slot_row[s] * Bp, X, s * xs0 + lo * xs1, xs1, np.int64(0), chunks, m,
+                  vec_in, lanes)
+        _levels(l0, l1, np.int64(0), chunks, Vt, Bp, p, lanes, ga, gb, gc, go, run_op,
                 run_kind, run_ptr, run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi,
-                sbase, nscr, load_slot, load_reg, load_len, level_load_ptr, store_reg,
-                store_pos, store_len, level_store_ptr)
+                sbase, nscr, copy_dst, copy_src, copy_len, level_copy_ptr)
+        vec_out = os1 == 1 and m == Bp
+        for s in range(n_out):
+            _store(O, s * os0 + lo * os1, os1, Vt, (n_in + s) * Bp, np.int64(0), chunks, m,
+                   vec_out, lanes)
         return
-    lv = l0 + step // 3
-    phase = step % 3
-    full = nb == Bp
-    if phase == 0:
-        vec_in = xs1 == 1 and nb == Bp
-        lo = level_load_ptr[lv]
-        n = level_load_ptr[lv + 1] - lo
-        _loads(lo + n * t // n_tasks, lo + n * (t + 1) // n_tasks, 0, chunks, V, Bp, X, xs0,
-               xs1, nb, load_slot, load_reg, load_len, vec_in, full and vec_in, lanes)
-    elif phase == 1:
+    lv = l0 + step // 2
+    if step % 2 == 0:
         q_lo = level_run_ptr[lv]
         q_hi = level_run_ptr[lv + 1]
         g_lo = run_ptr[q_lo]
@@ -981,44 +967,47 @@ def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os
         q = q_lo + np.searchsorted(run_ptr[q_lo:q_hi + 1], a, side="right") - 1
         while a < b:
             e = min(run_ptr[q + 1], b)
-            _segment(q, a, e, 0, chunks, full, V, Bp, ga, gb, gc, go, p, run_op, run_kind,
+            _segment(q, a, e, 0, chunks, True, V, Bp, ga, gb, gc, go, p, run_op, run_kind,
                      run_ptr, run_idx, run_base, run_stride, grp, gi, fi, sbase,
                      t * nscr, lanes)
             a = e
             q += 1
     else:
-        vec_out = os1 == 1 and nb == Bp
-        lo = level_store_ptr[lv]
-        n = level_store_ptr[lv + 1] - lo
-        _stores(lo + n * t // n_tasks, lo + n * (t + 1) // n_tasks, 0, chunks, O, os0, os1,
-                V, Bp, nb, store_pos, store_reg, store_len, vec_out, full and vec_out, lanes)
+        lo = level_copy_ptr[lv]
+        n = level_copy_ptr[lv + 1] - lo
+        _copies(lo + n * t // n_tasks, lo + n * (t + 1) // n_tasks, 0, chunks, V, Bp,
+                copy_dst, copy_src, copy_len, True, lanes)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def run(mode, l0, l1, n_tasks, bounds, V, Bp, X, xs0, xs1, O, os0, os1, nb, p, lanes,
-        ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
-        level_run_ptr, grp, gi, fi, sbase, nscr, load_slot, load_reg, load_len,
-        level_load_ptr, store_reg, store_pos, store_len, level_store_ptr):
+def run(mode, l0, l1, n_tasks, bounds, V, Bp, X, xs0, xs1, O, os0, os1, nb, n_in, n_out,
+        slot_row, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
+        level_run_ptr, grp, gi, fi, sbase, nscr, copy_dst, copy_src, copy_len,
+        level_copy_ptr):
     """Evaluate steps l0..l1-1: the one compiled entry point (per dtype and width W).
 
-    * SERIAL: one thread walks the steps over all lanes.
-    * LANES: thread t runs the steps on batch lanes ``bounds[t]..bounds[t+1]-1`` in its
-      own register file (`V` holds `n_tasks` of them, ``Bp`` lanes each): the lanes of a
-      batch are independent, so threads never wait for each other or share a cache line.
-    * WIDE: every step's loads, gates and stores are each split over `n_tasks` tasks (a
-      task's share of an affine segment is still affine).
+    `V` is the buffer: input slot s in row ``slot_row[s]`` (rows 0..n_in-1), output
+    position p in row ``n_in + p``, the registers after them (`rnncirc.eval.schedule`),
+    ``Bp`` lanes a row.
+
+    * SERIAL: one thread walks the steps over all lanes of `V`.
+    * LANES: `V` holds `n_tasks` buffers of ``Bp`` lanes each; thread t copies batch lanes
+      ``bounds[t]..bounds[t+1]-1`` of the inputs `X` into its buffer, walks the steps and
+      copies its outputs to `O` (flat arrays with element strides ``(s0, s1)``: slot s of
+      lane j is ``X[s*s0 + j*s1]``). The lanes of a batch are independent, so threads
+      never wait for each other or share a cache line.
+    * WIDE: every step's gates and copies are each split over `n_tasks` tasks (a task's
+      share of an affine segment is still affine).
     """
     if mode == SERIAL:
-        _levels(l0, l1, np.int64(0), Bp // len(lanes), V, Bp, X, xs0, xs1, O, os0, os1, nb, p,
-                lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
-                level_run_ptr, grp, gi, fi, sbase, nscr, load_slot, load_reg,
-                load_len, level_load_ptr, store_reg, store_pos, store_len, level_store_ptr)
+        _levels(l0, l1, np.int64(0), Bp // len(lanes), V, Bp, p, lanes, ga, gb, gc, go,
+                run_op, run_kind, run_ptr, run_idx, run_base, run_stride, level_run_ptr, grp,
+                gi, fi, sbase, nscr, copy_dst, copy_src, copy_len, level_copy_ptr)
         return
-    n_steps = 1 if mode == LANES else 3 * (l1 - l0)
+    n_steps = 1 if mode == LANES else 2 * (l1 - l0)
     for step in range(n_steps):
         for t in prange(n_tasks):
-            _task(mode, step, np.int64(t), n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1,
-                  nb, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base,
-                  run_stride, level_run_ptr, grp, gi, fi, sbase, nscr, load_slot,
-                  load_reg, load_len, level_load_ptr, store_reg, store_pos, store_len,
-                  level_store_ptr)
+            _task(mode, step, np.int64(t), n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O,
+                  os0, os1, nb, n_in, n_out, slot_row, p, lanes, ga, gb, gc, go, run_op, run_kind,
+                  run_ptr, run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi, sbase,
+                  nscr, copy_dst, copy_src, copy_len, level_copy_ptr)

@@ -47,14 +47,11 @@ Arrays (CSR pointers have one entry per step plus one)
   ``run_stride``, a program segment its first group in ``run_idx``, an indexed one the
   offset ``run_idx`` of its gates in
 * ``ga, gb, gc, go`` (int32, one per gate of an indexed segment): operand and result
-  **registers**, not row ids. Strided gates cost no index memory at all.
-* ``load_slot``, ``load_reg``, ``load_len``, ``level_load_ptr``: blocks of input slots
-  copied into consecutive registers just before a step, namely the inputs whose first reader
-  is on that step (step 0 when only an output reads them); inputs are never all resident.
-* ``store_pos``, ``store_reg``, ``store_len``, ``level_store_ptr``: after a step, blocks of
-  output positions (flat index into ``circuit.outputs``) written from registers computed on
-  it.
-* ``const_reg``, ``const_val``: registers filled with constants once, never recycled.
+  **rows**, not node ids. Strided gates cost no index memory at all.
+* ``copy_dst``, ``copy_src``, ``copy_len``, ``level_copy_ptr``: after a step, blocks of rows
+  copied to output rows: outputs that are inputs or constants, or a value named by more
+  than one output position.
+* ``const_reg``, ``const_val``: rows filled with constants once, never recycled.
 * ``grp``, ``gi``, ``fi``: groups of programs, their instructions and index rows
   (`_group_programs`); ``n_scratch`` scratch rows per task after the ``n_regs`` registers.
 
@@ -66,15 +63,18 @@ the gate edges; shared inputs and constants do not join), and ``build_schedule(c
 positions=...)`` schedules one such set, storing at the circuit's own output positions:
 `rnncirc.eval.fast` runs the part schedules on separate threads.
 
-Registers and liveness
-----------------------
-A value is *born* on its step (an input: on the step that first reads it) and *dies* on the
-step of its last reader (an output: on its own step, right after it is stored). A linear-scan
+Rows and liveness
+-----------------
+The kernels run in one buffer of rows (`rnncirc.eval.kernels`): input slot s is row s, output
+position p is row ``n_inputs + p`` (``out_base``), the registers follow from ``work_base``
+and the scratch rows of fused trees from ``sbase``. Gates read the input rows and a gate that
+is an output writes its output row directly, so inputs and outputs are never copied. Every
+other value is *born* on its step and *dies* on the step of its last reader. A linear-scan
 allocator walks the steps, gives each newborn value a free register (lowest first, so
 neighbouring gates get neighbouring registers and segments come out affine) and returns the
-registers of the values that died on a step once the step is finished. The register file
-thus holds ``n_regs`` rows, the widest set of simultaneously live values, not one row per
-circuit node.
+registers of the values that died on a step once the step is finished. The registers thus
+take ``n_regs`` rows, the widest set of simultaneously live values, not one row per circuit
+node.
 """
 
 from __future__ import annotations
@@ -116,6 +116,8 @@ class Schedule:
     n_outputs: int
     n_inputs: int
     n_gates: int
+    work_base: int
+    slot_row: np.ndarray  # the row of each input slot (`input_rows`)
     ga: np.ndarray
     gb: np.ndarray
     gc: np.ndarray
@@ -131,14 +133,10 @@ class Schedule:
     gi: np.ndarray
     fi: np.ndarray
     n_scratch: int
-    load_slot: np.ndarray
-    load_reg: np.ndarray
-    load_len: np.ndarray
-    level_load_ptr: np.ndarray
-    store_reg: np.ndarray
-    store_pos: np.ndarray
-    store_len: np.ndarray
-    level_store_ptr: np.ndarray
+    copy_dst: np.ndarray
+    copy_src: np.ndarray
+    copy_len: np.ndarray
+    level_copy_ptr: np.ndarray
     const_reg: np.ndarray
     const_val: np.ndarray
     level_work: np.ndarray
@@ -149,6 +147,20 @@ class Schedule:
     @property
     def n_runs(self) -> int:
         return len(self.run_op)
+
+    @property
+    def out_base(self) -> int:
+        """Row of output position 0 (input slot s is row s)."""
+        return self.n_inputs
+
+    @property
+    def sbase(self) -> int:
+        """Row of the first scratch register, right after the registers."""
+        return self.work_base + self.n_regs
+
+    def n_rows(self, tasks: int = 1) -> int:
+        """Rows a buffer needs for this schedule run by `tasks` tasks (scratch per task)."""
+        return self.sbase + self.n_scratch * tasks
 
     @property
     def max_width(self) -> int:
@@ -514,17 +526,19 @@ def _operands(g, op, a, b, c, arity, absorbed, eop, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _build(op, a, b, c, arity, level, live, in_rows, out_flat, n_levels, fused):
+def _build(op, a, b, c, arity, level, live, in_rows, slot_row, out_flat, out_pos, n_levels,
+           fused, out_base, work_base):
     """Everything of the schedule in linear passes (see the module docstring); `fused` is
-    what `_fuse` returned: absorbed gates are not scheduled, a fused tree reads its leaves."""
+    what `_fuse` returned: absorbed gates are not scheduled, a fused tree reads its leaves.
+    Output ``out_flat[p]`` goes to row ``out_base + out_pos[p]``; the registers start at
+    row `work_base`."""
     absorbed, eop, fold, need, size, n_instr = fused
     n = len(op)
     biggest = 1  # gates of the largest tree
     for g in range(n):
         biggest = max(biggest, size[g])
     leaves = np.empty(biggest + 3, dtype=np.int32)
-    # first / last level on which each row is read by a live gate
-    first = np.full(n, _NEVER, dtype=np.int32)
+    # last level on which each row is read by a live gate
     last = np.full(n, -1, dtype=np.int32)
     level_gate_ptr = np.zeros(n_levels + 1, dtype=np.int64)
     level_work = np.zeros(n_levels, dtype=np.int64)
@@ -538,8 +552,6 @@ def _build(op, a, b, c, arity, level, live, in_rows, out_flat, n_levels, fused):
         k = _operands(g, op, a, b, c, arity, absorbed, eop, leaves)
         for which in range(k):
             u = leaves[which]
-            if lv < first[u]:
-                first[u] = lv
             if lv > last[u]:
                 last[u] = lv
     for i in range(n_levels):
@@ -582,71 +594,57 @@ def _build(op, a, b, c, arity, level, live, in_rows, out_flat, n_levels, fused):
                 key[i - p0] = a[u]
             gates[p0:hi] = gates[p0:hi][np.argsort(key, kind="mergesort")]
 
-    # inputs: born on the level of their first reader (0 if only an output reads them)
-    birth = np.empty(n, dtype=np.int32)
-    for i in range(n):
-        birth[i] = level[i]
-    n_loads = 0
-    level_load_ptr = np.zeros(n_levels + 1, dtype=np.int64)
+    # rows of their own: input slot s is row s, output position p is row out_base + p, a
+    # gate that is an output is computed straight into its row (the first position that
+    # names it); every other output position is a copy after the step its value is made
+    reg = np.full(n, -1, dtype=np.int32)
     for r in in_rows:
         if live[r]:
-            birth[r] = 0 if first[r] == _NEVER else first[r]
-            level_load_ptr[birth[r] + 1] += 1
-            n_loads += 1
-    for i in range(n_levels):
-        level_load_ptr[i + 1] += level_load_ptr[i]
-    load_rows = np.empty(n_loads, dtype=np.int32)
-    fill = level_load_ptr[:-1].copy()
-    for r in in_rows:
-        if live[r]:
-            load_rows[fill[birth[r]]] = r
-            fill[birth[r]] += 1
+            reg[r] = slot_row[a[r]]
+    n_out = len(out_flat)
+    copied = np.zeros(n_out, dtype=np.bool_)
+    for p in range(n_out):
+        g = out_flat[p]
+        if arity[op[g]] > 0 and reg[g] < 0:
+            reg[g] = out_base + out_pos[p]
+        else:
+            copied[p] = True
 
-    # death: the level after which the register can be reused
+    # death of the other gates: the level after which their register can be reused
     n_dying = np.zeros(n_levels + 1, dtype=np.int64)
-    for r in load_rows:
-        last[r] = max(last[r], birth[r])
-        n_dying[last[r] + 1] += 1
+    n_temps = 0
     for r in gates:
-        last[r] = max(last[r], birth[r])
-        n_dying[last[r] + 1] += 1
+        if reg[r] < 0:
+            last[r] = max(last[r], level[r])
+            n_dying[last[r] + 1] += 1
+            n_temps += 1
     for i in range(n_levels):
         n_dying[i + 1] += n_dying[i]
-    dying = np.empty(n_loads + n_gates, dtype=np.int32)
+    dying = np.empty(n_temps, dtype=np.int32)
     fill = n_dying[:-1].copy()
-    for r in load_rows:
-        dying[fill[last[r]]] = r
-        fill[last[r]] += 1
     for r in gates:
-        dying[fill[last[r]]] = r
-        fill[last[r]] += 1
+        if reg[r] < 0:
+            dying[fill[last[r]]] = r
+            fill[last[r]] += 1
 
-    # linear-scan register allocation; constants are resident for good
-    reg = first  # reuse the memory: `first` is no longer needed
-    reg[:] = -1
+    # linear-scan register allocation from work_base; constants are resident for good
     n_consts = 0
     for r in range(n):
-        if live[r] and arity[op[r]] == 0 and birth[r] == 0 and op[r] == 0:
-            reg[r] = n_consts
+        if live[r] and op[r] == 0:
+            reg[r] = work_base + n_consts
             n_consts += 1
     const_rows = np.empty(n_consts, dtype=np.int32)
     for r in range(n):
-        if reg[r] >= 0:
-            const_rows[reg[r]] = r
-    free = np.empty(n_loads + n_gates + 1, dtype=np.int32)
+        if live[r] and op[r] == 0:
+            const_rows[reg[r] - work_base] = r
+    free = np.empty(n_temps + 1, dtype=np.int32)
     n_free = 0
-    next_reg = n_consts
+    next_reg = work_base + n_consts
     for lv in range(n_levels):
-        for i in range(level_load_ptr[lv], level_load_ptr[lv + 1]):
-            r = load_rows[i]
-            if n_free > 0:
-                n_free -= 1
-                reg[r] = free[n_free]
-            else:
-                reg[r] = next_reg
-                next_reg += 1
         for i in range(level_gate_ptr[lv], level_gate_ptr[lv + 1]):
             r = gates[i]
+            if reg[r] >= 0:  # an output's row
+                continue
             if n_free > 0:
                 n_free -= 1
                 reg[r] = free[n_free]
@@ -710,31 +708,29 @@ def _build(op, a, b, c, arity, level, live, in_rows, out_flat, n_levels, fused):
                 gb[i] = reg[b[g]]
             if k >= 3:
                 gc[i] = reg[c[g]]
-    load_slot = np.empty(n_loads, dtype=np.int32)
-    load_reg = np.empty(n_loads, dtype=np.int32)
-    for i in range(n_loads):
-        load_slot[i] = a[load_rows[i]]
-        load_reg[i] = reg[load_rows[i]]
-    n_out = len(out_flat)
-    level_store_ptr = np.zeros(n_levels + 1, dtype=np.int64)
+    level_copy_ptr = np.zeros(n_levels + 1, dtype=np.int64)
     for p in range(n_out):
-        level_store_ptr[birth[out_flat[p]] + 1] += 1
+        if copied[p]:
+            g = out_flat[p]
+            level_copy_ptr[(level[g] if arity[op[g]] > 0 else 0) + 1] += 1
     for i in range(n_levels):
-        level_store_ptr[i + 1] += level_store_ptr[i]
-    store_pos = np.empty(n_out, dtype=np.int32)
-    store_reg = np.empty(n_out, dtype=np.int32)
-    fill = level_store_ptr[:-1].copy()
+        level_copy_ptr[i + 1] += level_copy_ptr[i]
+    copy_dst = np.empty(level_copy_ptr[n_levels], dtype=np.int32)
+    copy_src = np.empty(level_copy_ptr[n_levels], dtype=np.int32)
+    fill = level_copy_ptr[:-1].copy()
     for p in range(n_out):
-        lv = birth[out_flat[p]]
-        store_pos[fill[lv]] = p
-        store_reg[fill[lv]] = reg[out_flat[p]]
-        fill[lv] += 1
-    const_reg = np.arange(n_consts).astype(np.int32)
+        if copied[p]:
+            g = out_flat[p]
+            lv = level[g] if arity[op[g]] > 0 else 0
+            copy_dst[fill[lv]] = out_base + out_pos[p]
+            copy_src[fill[lv]] = reg[g]
+            fill[lv] += 1
+    const_reg = (work_base + np.arange(n_consts)).astype(np.int32)
     const_idx = np.empty(n_consts, dtype=np.int32)
     for i in range(n_consts):
         const_idx[i] = a[const_rows[i]]
-    return (next_reg, ga, gb, gc, go, gate_op, level_gate_ptr, load_slot, load_reg,
-            level_load_ptr, store_reg, store_pos, level_store_ptr, const_reg, const_idx,
+    return (next_reg - work_base, ga, gb, gc, go, gate_op, level_gate_ptr, copy_dst,
+            copy_src, level_copy_ptr, const_reg, const_idx,
             level_work, prog_ptr, fi, fi_op, max_need - 1)
 
 
@@ -1009,19 +1005,28 @@ def _group_programs(run_kind, run_ptr, run_idx, prog_ptr, fi, fi_op, sbase, gmax
     return new_ptr, new_idx, grp, gi, rows[:n_rows].copy()
 
 def build_schedule(circuit: Circuit, *, fuse: bool = True,
-                   positions: np.ndarray | None = None) -> Schedule:
+                   positions: np.ndarray | None = None, work_base: int | None = None
+                   ) -> Schedule:
     """The schedule of `circuit` (see the module docstring). Linear in the circuit size.
 
     ``fuse=False`` schedules every gate on its own (no fused trees), as a baseline.
     `positions` (sorted flat indices into ``circuit.outputs``) schedules only those outputs
-    and the gates they depend on; the stores still write at the circuit's own output
-    positions, so the schedules of a partition (`output_parts`) fill one output array.
+    and the gates they depend on; they still land in the circuit's own output rows, so the
+    schedules of a partition (`output_parts`) fill one output region, each with registers
+    of its own from row `work_base` on (by default right after the output rows).
     """
     op, a, b, c = circuit.op, circuit.a, circuit.b, circuit.c
     all_outputs = np.ascontiguousarray(circuit.outputs.reshape(-1), dtype=np.int32)
-    out_flat = all_outputs if positions is None else np.ascontiguousarray(
-        all_outputs[positions])
+    if positions is None:
+        out_flat, out_pos = all_outputs, np.arange(len(all_outputs), dtype=np.int32)
+    else:
+        out_pos = np.ascontiguousarray(positions, dtype=np.int32)
+        out_flat = np.ascontiguousarray(all_outputs[out_pos])
     in_rows = np.ascontiguousarray(circuit.inputs.reshape(-1), dtype=np.int32)
+    n_inputs = int(circuit.inputs.size)
+    slot_row = input_rows(circuit.inputs.shape)
+    out_base = n_inputs
+    work_base = _aligned(out_base + len(all_outputs) if work_base is None else work_base)
     level = circuit.levels
     live = live_mask(op, a, b, c, ARITY, out_flat)
     fused = _fuse(op, a, b, c, ARITY, live, out_flat, MAX_NEED, MAX_TREE if fuse else 1)
@@ -1029,49 +1034,79 @@ def build_schedule(circuit: Circuit, *, fuse: bool = True,
     width = int(np.bincount(level[live], minlength=1)[1:].max(initial=0))
     n_steps, k = circuit.inputs.shape if circuit.inputs.ndim == 2 else (1, 0)
     tile = tile_size(n_steps, width)
+    rows = (out_pos, n_levels, fused, out_base, work_base)
     if tile is not None:
         steps, n_levels = _tile_levels(op, a, b, c, ARITY, level, live, in_rows, max(k, 1),
                                        tile)
-        built = _build(op, a, b, c, ARITY, steps, live, in_rows, out_flat, n_levels, fused)
+        built = _build(op, a, b, c, ARITY, steps, live, in_rows, slot_row, out_flat, out_pos,
+                       n_levels, fused, out_base, work_base)
         placement = f"tiles of {tile} steps"
     else:
-        built = _build(op, a, b, c, ARITY, level, live, in_rows, out_flat, n_levels, fused)
+        built = _build(op, a, b, c, ARITY, level, live, in_rows, slot_row, out_flat, *rows)
         placement = "levels"
         late = _late_levels(op, a, b, c, ARITY, level, live, out_flat)
         if not np.array_equal(late, level):
-            other = _build(op, a, b, c, ARITY, late, live, in_rows, out_flat, n_levels, fused)
+            other = _build(op, a, b, c, ARITY, late, live, in_rows, slot_row, out_flat, *rows)
             if other[0] < built[0]:
                 built, placement = other, "late levels"
-    (n_regs, ga, gb, gc, go, gate_op, level_gate_ptr, load_slot, load_reg, level_load_ptr,
-     store_reg, store_pos, level_store_ptr, const_reg, const_idx, level_work, prog_ptr, fi,
-     fi_op, n_scratch) = built
+    (n_regs, ga, gb, gc, go, gate_op, level_gate_ptr, copy_dst, copy_src, level_copy_ptr,
+     const_reg, const_idx, level_work, prog_ptr, fi, fi_op, n_scratch) = built
+    sbase = work_base + int(n_regs)
     run_op, run_kind, run_ptr, level_run_ptr = _segments(ga, gb, gc, go, gate_op, EVAL_ARITY,
                                                          level_gate_ptr, MIN_AFFINE,
                                                          MIN_STRIDED)
     run_base, run_stride, run_idx, ga, gb, gc, go = _compact(ga, gb, gc, go, run_kind,
                                                              run_ptr)
     run_ptr, run_idx, grp, gi, fi = _group_programs(run_kind, run_ptr, run_idx, prog_ptr, fi,
-                                                    fi_op, n_regs, GROUP, MIN_STRIDED_GROUP)
-    load_slot, load_reg, load_len, level_load_ptr = _copy_blocks(load_slot, load_reg,
-                                                                 level_load_ptr)
-    if positions is not None:  # positions in the part -> positions in the circuit
-        store_pos = np.ascontiguousarray(np.asarray(positions, dtype=np.int32)[store_pos])
-    store_pos, store_reg, store_len, level_store_ptr = _copy_blocks(store_pos, store_reg,
-                                                                    level_store_ptr)
+                                                    fi_op, sbase, GROUP, MIN_STRIDED_GROUP)
+    copy_dst, copy_src, copy_len, level_copy_ptr = _copy_blocks(copy_dst, copy_src,
+                                                                level_copy_ptr)
     gates = live & (ARITY[op] > 0)
     return Schedule(
         n_levels=n_levels, n_regs=int(n_regs), n_outputs=len(all_outputs),
-        n_inputs=int(circuit.inputs.size), n_gates=int(level_work.sum()),
+        n_inputs=n_inputs, n_gates=int(level_work.sum()), work_base=int(work_base),
+        slot_row=slot_row,
         ga=ga, gb=gb, gc=gc, go=go, run_op=run_op, run_kind=run_kind, run_ptr=run_ptr,
         run_idx=run_idx, run_base=run_base, run_stride=run_stride,
         level_run_ptr=level_run_ptr, grp=grp, gi=gi, fi=fi,
         n_scratch=int(n_scratch) * GROUP,
-        load_slot=load_slot, load_reg=load_reg, load_len=load_len,
-        level_load_ptr=level_load_ptr, store_reg=store_reg, store_pos=store_pos,
-        store_len=store_len, level_store_ptr=level_store_ptr, const_reg=const_reg,
+        copy_dst=copy_dst, copy_src=copy_src, copy_len=copy_len,
+        level_copy_ptr=level_copy_ptr, const_reg=const_reg,
         const_val=np.asarray(circuit.consts, dtype=np.float64)[const_idx],
         level_work=level_work, gate_ops=frozenset(np.unique(op[gates]).tolist()),
         num_nodes=circuit.num_nodes, placement=placement)
+
+
+#: input slots are laid out in blocks of this many features, each block time-major
+INPUT_BLOCK = 32
+
+
+def input_rows(shape: tuple, block: int | None = None) -> np.ndarray:
+    """The buffer row of each input slot of a circuit whose inputs have `shape` (n, K).
+
+    Features are cut into blocks of `block` (`INPUT_BLOCK`), and each block holds its
+    features for all n steps, time-major: row ``b*n*block + t*width_b + (k - b*block)`` for
+    feature k of step t in block b = k // block. A run of gates that reads the same features
+    on successive steps then reads one sequential stream per block; with all K features of a
+    step side by side (the slot order) the x and the b of ``a*h + b`` alternate within each
+    page, which halved the speed of a diagonal scan in float32 (the hardware prefetcher
+    follows sequential streams, not interleaved ones).
+    """
+    block = INPUT_BLOCK if block is None else block
+    if len(shape) != 2:
+        return np.arange(int(np.prod(shape)), dtype=np.int32)
+    n, K = shape
+    t = np.arange(n, dtype=np.int64)[:, None]
+    k = np.arange(K, dtype=np.int64)[None, :]
+    b = k // block
+    width = np.minimum(block, K - b * block)
+    return (b * n * block + t * width + k % block).reshape(-1).astype(np.int32)
+
+
+def _aligned(row: int) -> int:
+    """`row` rounded up to a multiple of 8 rows: a region starting there starts on a cache
+    line whatever the lanes and dtype, so threads writing different regions never share one."""
+    return -(-row // 8) * 8
 
 
 @numba.njit(cache=True, nogil=True)

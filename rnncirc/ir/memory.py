@@ -39,6 +39,14 @@ def fits(rows: int, bytes_per_row: float = BUILD_BYTES_PER_GATE) -> bool:
     return rows <= MAX_ROWS and rows * bytes_per_row <= 0.8 * available_bytes()
 
 
+def ensure_bytes(need: float, what: str, advice: str) -> None:
+    """Raise `CircuitTooLargeError` if `need` bytes would not fit in available memory."""
+    free = available_bytes()
+    if need > 0.8 * free:
+        raise CircuitTooLargeError(f"{what} would need about {_human(need)} of memory, but "
+                                   f"only {_human(free)} is available; {advice}")
+
+
 def ensure_fits(rows: int, bytes_per_row: float, what: str,
                 advice: str = "use a smaller --length") -> None:
     """Raise `CircuitTooLargeError` if `rows` rows would not fit in memory (or in int32 ids)."""

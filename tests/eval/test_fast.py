@@ -225,7 +225,8 @@ def test_register_file_follows_live_values_not_circuit_size():
 
 def test_register_count_is_the_peak_of_live_values():
     """n_regs equals the most values alive at once for the placement the schedule used,
-    recounted here from first principles (for both placements one must match)."""
+    recounted here from first principles (for both placements one must match); inputs and
+    outputs have rows of their own and take no register."""
     from rnncirc.eval.schedule import build_schedule
 
     model = example("lstm")
@@ -250,18 +251,16 @@ def _peak_live(circuit, late: bool) -> int:
         level = _late_levels(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, level, live,
                              out)
     n = circuit.num_nodes
-    first = np.full(n, 1 << 30)
     last = np.full(n, -1)
     for g in np.flatnonzero(live & (ARITY[circuit.op] > 0)):
         for u in (circuit.a[g], circuit.b[g], circuit.c[g])[:ARITY[circuit.op[g]]]:
-            first[u] = min(first[u], level[g])
             last[u] = max(last[u], level[g])
-    is_input = np.zeros(n, bool)
-    is_input[circuit.inputs.ravel()] = True
-    birth = np.where(is_input, np.where(first == 1 << 30, 0, first), level)
+    birth = level
     death = np.maximum(last, birth)
     consts = int(np.count_nonzero(live & (circuit.op == Op.CONST)))
-    values = np.flatnonzero(live & (circuit.op != Op.CONST))
+    temporary = live & (ARITY[circuit.op] > 0)
+    temporary[out] = False
+    values = np.flatnonzero(temporary)
     alive = np.zeros(level.max() + 2, dtype=np.int64)
     np.add.at(alive, birth[values], 1)
     np.add.at(alive, death[values] + 1, -1)

@@ -1,0 +1,110 @@
+"""One buffer for inputs, outputs and registers: input rows in feature blocks, workspaces
+reused across evaluations, and memory refused up front."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rnncirc as rc
+from rnncirc.errors import CircuitTooLargeError
+from rnncirc.eval.fast import Evaluator, get_schedule
+from rnncirc.eval.reference import evaluate_reference
+from rnncirc.eval.schedule import input_rows
+
+D = 20  # 2D = 40 input features: a block of 32 and one of 8
+
+
+@rc.rnn(state=D, inputs=2 * D)
+def scan(h, x):
+    return x[:D] * h + x[D:]
+
+
+def values_for(circuit, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    xs = rng.uniform(0.5, 1.0, size=(batch, circuit.info.length, circuit.info.input_size))
+    return circuit.check_inputs(xs)[0]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(n=st.integers(1, 40), k=st.integers(1, 80), block=st.sampled_from([1, 3, 8, 32]))
+def test_input_rows_are_time_major_blocks_of_features(n, k, block):
+    rows = input_rows((n, k), block).reshape(n, k)
+    assert sorted(rows.ravel().tolist()) == list(range(n * k))  # a permutation
+    for b0 in range(0, k, block):
+        width = min(block, k - b0)
+        region = rows[:, b0:b0 + width]
+        # a block is one run of rows: step after step, its features side by side
+        np.testing.assert_array_equal(region.ravel(), region[0, 0] + np.arange(n * width))
+        assert region[0, 0] == b0 * n
+
+
+def test_input_rows_of_flat_inputs_are_the_slots():
+    np.testing.assert_array_equal(input_rows((5,)), np.arange(5))
+
+
+@pytest.mark.parametrize("topology", ["sequential", "brent-kung", "ladner-fischer"])
+def test_runs_across_feature_blocks_match_reference(topology):
+    """Affine runs of 20 channels cut by the 32-feature block edge still evaluate right."""
+    circuit = rc.compile(scan, 33, topology=topology)
+    values = values_for(circuit, 5)
+    expected = evaluate_reference(circuit, values)
+    for dtype, rtol in (("float64", 1e-12), ("float32", 1e-5)):
+        got = Evaluator(circuit, dtype=dtype).run(np.ascontiguousarray(values.T.astype(dtype)))
+        np.testing.assert_allclose(got.T, expected.reshape(5, -1), rtol=rtol)
+
+
+def test_workspace_is_reused_and_outputs_are_a_view():
+    circuit = rc.compile(scan, 17, topology="brent-kung")
+    evaluator = Evaluator(circuit)
+    ws = evaluator.workspace(3)
+    results = []
+    for seed in (1, 2):
+        values = values_for(circuit, 3, seed)
+        evaluator.fill(ws, values)
+        out = evaluator.evaluate(ws)
+        assert out is ws.outputs and np.shares_memory(out, ws.V)
+        np.testing.assert_allclose(out.T, evaluate_reference(circuit, values).reshape(3, -1),
+                                   rtol=1e-12)
+        results.append(out.copy())
+    assert not np.array_equal(results[0], results[1])
+
+
+def test_lanes_workspace_reads_and_writes_the_callers_arrays():
+    if numba.get_num_threads() < 2:
+        pytest.skip("needs two threads")
+    circuit = rc.compile(scan, 9)
+    evaluator = Evaluator(circuit)
+    values = values_for(circuit, 16)
+    X = np.ascontiguousarray(values.T)
+    out = np.empty((circuit.outputs.size, 16))
+    ws = evaluator.workspace(16, X, out)
+    assert ws.mode == "lanes" and ws.inputs is X and ws.outputs is out
+    evaluator.evaluate(ws)
+    np.testing.assert_allclose(out.T, evaluate_reference(circuit, values).reshape(16, -1),
+                               rtol=1e-12)
+
+
+def test_part_registers_do_not_overlap():
+    from rnncirc.eval.fast import get_part_schedules
+
+    circuit = rc.compile(scan, 64, topology="brent-kung")
+    parts = get_part_schedules(circuit, 2)
+    assert parts is not None
+    whole = get_schedule(circuit)
+    assert parts[0].work_base >= whole.out_base + whole.n_outputs
+    assert parts[1].work_base >= parts[0].n_rows(1)
+    assert parts[1].work_base % 8 == 0
+
+
+def test_a_batch_too_big_for_memory_is_refused_with_the_estimate(monkeypatch):
+    import rnncirc.ir.memory as memory
+
+    circuit = rc.compile(scan, 8)
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1 << 20)
+    with pytest.raises(CircuitTooLargeError, match=r"evaluating a batch of .* would need "
+                                                   r"about .* MiB of memory"):
+        circuit.evaluate(np.ones((4096, 8, 2 * D)))
