@@ -897,7 +897,10 @@ def _segment(q, a, e, k0, k1, full, V, Bp, ga, gb, gc, go, p, run_op, run_kind, 
                      lanes)
 
 
-@numba.njit(nogil=True, error_model="numpy")
+# (`_levels` and `_share` are compiled without NRT too: `_segment` is inlined into them, and
+# with NRT every inlined call increfs and decrefs each of its dozen array arguments, atomics
+# that cost ~65 ns per segment, more than a 32-gate affine segment itself)
+@numba.njit(nogil=True, error_model="numpy", _nrt=False)
 def _levels(l0, l1, k0, k1, V, Bp, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr,
             run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi, sbase, nscr,
             copy_dst, copy_src, copy_len, level_copy_ptr):
@@ -924,6 +927,30 @@ def fill_rows(src, dst, row, slot_row):
         for j in range(rows):
             for c in range(c0, c1):
                 dst[slot_row[c] * row + j] = src[j, c]
+
+
+@numba.njit(nogil=True, error_model="numpy", _nrt=False)
+def _share(lv, t, n_tasks, V, Bp, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr,
+           run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi, sbase, nscr):
+    """Task t's share of the gates of step lv (a wide step), with its own scratch rows."""
+    q_lo = level_run_ptr[lv]
+    q_hi = level_run_ptr[lv + 1]
+    g_lo = run_ptr[q_lo]
+    n = run_ptr[q_hi] - g_lo
+    a = g_lo + n * t // n_tasks
+    b = g_lo + n * (t + 1) // n_tasks
+    if a >= b:
+        return
+    q = q_lo
+    while run_ptr[q + 1] <= a and q < q_hi - 1:  # the segment holding gate a
+        q += 1
+    while a < b:
+        e = min(run_ptr[q + 1], b)
+        _segment(q, a, e, 0, Bp // len(lanes), True, V, Bp, ga, gb, gc, go, p, run_op,
+                 run_kind, run_ptr, run_idx, run_base, run_stride, grp, gi, fi, sbase,
+                 t * nscr, lanes)
+        a = e
+        q += 1
 
 
 #: how `run` splits the work over threads
@@ -958,20 +985,8 @@ def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os
         return
     lv = l0 + step // 2
     if step % 2 == 0:
-        q_lo = level_run_ptr[lv]
-        q_hi = level_run_ptr[lv + 1]
-        g_lo = run_ptr[q_lo]
-        n = run_ptr[q_hi] - g_lo
-        a = g_lo + n * t // n_tasks
-        b = g_lo + n * (t + 1) // n_tasks
-        q = q_lo + np.searchsorted(run_ptr[q_lo:q_hi + 1], a, side="right") - 1
-        while a < b:
-            e = min(run_ptr[q + 1], b)
-            _segment(q, a, e, 0, chunks, True, V, Bp, ga, gb, gc, go, p, run_op, run_kind,
-                     run_ptr, run_idx, run_base, run_stride, grp, gi, fi, sbase,
-                     t * nscr, lanes)
-            a = e
-            q += 1
+        _share(lv, t, n_tasks, V, Bp, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr,
+               run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi, sbase, nscr)
     else:
         lo = level_copy_ptr[lv]
         n = level_copy_ptr[lv + 1] - lo
