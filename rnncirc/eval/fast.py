@@ -56,6 +56,8 @@ LANES_PER_THREAD = 8
 #: circuits with fewer gates than this are not split into parts (a thread hand-off costs
 #: tens of microseconds)
 PARTS_MIN_GATES = 1 << 16
+#: inputs of at least this many elements are filled in by all threads
+FILL_SPLIT = 1 << 20
 #: default modulus for exact evaluation: the Mersenne prime 2^31 - 1
 DEFAULT_MODULUS = 2**31 - 1
 DTYPES = {"float64": np.float64, "float32": np.float32, "int64": np.int64}
@@ -346,8 +348,16 @@ class Evaluator:
             values = np.ascontiguousarray(values)
         if ws.mode == "lanes":
             ws.inputs[...] = values.T
-        else:
-            kernels.fill_rows(values, ws.V, ws.lanes, self.schedule.slot_row)
+            return
+        slots = values.shape[1]
+        threads = numba.get_num_threads()
+        if threads == 1 or values.size < FILL_SPLIT:
+            kernels.fill_rows(values, ws.V, ws.lanes, self.schedule.slot_row, 0, slots)
+            return
+        bounds = np.linspace(0, slots, threads + 1).astype(np.int64)  # (kernels are nogil)
+        list(_pool(threads).map(
+            lambda k: kernels.fill_rows(values, ws.V, ws.lanes, self.schedule.slot_row,
+                                        bounds[k], bounds[k + 1]), range(threads)))
 
     def run(self, X: np.ndarray, out: np.ndarray | None = None, *, progress=None,
             segment_gates: int | None = None) -> np.ndarray:

@@ -917,16 +917,16 @@ def _levels(l0, l1, k0, k1, V, Bp, p, lanes, ga, gb, gc, go, run_op, run_kind, r
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def fill_rows(src, dst, row, slot_row):
-    """``dst[slot_row[s]*row + j] = src[j, s]`` (with a cast), in cache-sized blocks: the
+def fill_rows(src, dst, row, slot_row, c0, c1):
+    """``dst[slot_row[s]*row + j] = src[j, s]`` for slots c0..c1-1 (with a cast): the
     caller's ``(batch, slots)`` array into the input rows of a buffer (rows of `row`
-    elements, slot s in row ``slot_row[s]``)."""
-    rows, cols = src.shape
-    for c0 in range(0, cols, 256):
-        c1 = min(cols, c0 + 256)
+    elements, slot s in row ``slot_row[s]``). Slot by slot, so the writes are whole rows and
+    the reads `batch` sequential streams (unsigned offsets: no wraparound checks)."""
+    rows = src.shape[0]
+    for c in range(c0, c1):
+        o = np.uint64(slot_row[c] * row)
         for j in range(rows):
-            for c in range(c0, c1):
-                dst[slot_row[c] * row + j] = src[j, c]
+            dst[o + np.uint64(j)] = src[j, c]
 
 
 @numba.njit(nogil=True, error_model="numpy", _nrt=False)
