@@ -189,7 +189,21 @@ def residues(values: np.ndarray, p: int, what: str) -> np.ndarray:
 
 
 class Evaluator:
-    """Runs one circuit's schedule; cheap to create once the schedule exists."""
+    """Runs one circuit's schedule; cheap to create once the schedule exists.
+
+    `Circuit.evaluate` is the simple way in; an Evaluator lets a caller that evaluates many
+    batches keep one workspace and skip every copy but the one into the input rows:
+
+    >>> import numpy as np, rnncirc as rc
+    >>> @rc.rnn(state=1, inputs=1)
+    ... def running_sum(h, x):
+    ...     return h + x
+    >>> evaluator = Evaluator(rc.compile(running_sum, 3), dtype="float32")
+    >>> ws = evaluator.workspace(2)  # batch 2: input rows, output rows, registers
+    >>> evaluator.fill(ws, np.array([[1.0, 2.0, 3.0], [0.0, 1.0, 0.0]]))  # (batch, slots)
+    >>> evaluator.evaluate(ws).T.tolist()  # (outputs, batch), a view into the workspace
+    [[1.0, 3.0, 6.0], [0.0, 1.0, 1.0]]
+    """
 
     def __init__(self, circuit: Circuit, *, dtype="float64", modulus: int | None = None,
                  wide_threshold: int = WIDE_THRESHOLD, schedule: Schedule | None = None):
