@@ -455,7 +455,9 @@ def _block3(f, V, oo, oa, ob, oc, n, p):
 
 @numba.njit(nogil=True, error_model="numpy", _nrt=False)
 def _block_float(op, n, oo, oa, ob, oc, V, p):  # noqa: C901
-    if op == ADD:
+    if op == MULADD:  # (first: the combine of every linear scan, a*h + b)
+        _block3(_s_muladd, V, oo, oa, ob, oc, n, p)
+    elif op == ADD:
         _block2(_s_add, V, oo, oa, ob, n, p)
     elif op == MUL:
         _block2(_s_mul, V, oo, oa, ob, n, p)
@@ -489,8 +491,6 @@ def _block_float(op, n, oo, oa, ob, oc, V, p):  # noqa: C901
         _block1(_s_relu, V, oo, oa, n, p)
     elif op == SELECT:
         _block3(_s_select, V, oo, oa, ob, oc, n, p)
-    elif op == MULADD:
-        _block3(_s_muladd, V, oo, oa, ob, oc, n, p)
     elif op == TANH:
         _block1(_s_tanh, V, oo, oa, n, p)
     elif op == SIGMOID:
