@@ -225,8 +225,8 @@ def run_command(args) -> None:
                "parts": f"{threads} threads, each on an independent part of the circuit"}[mode]
         print(f"schedule: {scheduled:.3f} s (once per circuit); {how}")
         print(f"memory: register file {_human(stats.peak_bytes)} ({stats.n_regs:,} live "
-              f"values x {stats.lanes} lanes) instead of {_human(stats.naive_bytes)} for one "
-              f"value per node")
+              f"values x {stats.lanes} lanes) next to {_human(stats.io_bytes)} of input and "
+              f"output rows, instead of {_human(stats.naive_bytes)} for one value per node")
     if args.check:
         expected = np.asarray(model.run(xs))
         if circuit.info.outputs == "last":

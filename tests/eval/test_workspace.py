@@ -15,18 +15,14 @@ from rnncirc.eval.fast import Evaluator, get_schedule
 from rnncirc.eval.reference import evaluate_reference
 from rnncirc.eval.schedule import input_rows
 
+from .test_parts import inputs as values_for
+
 D = 20  # 2D = 40 input features: a block of 32 and one of 8
 
 
 @rc.rnn(state=D, inputs=2 * D)
 def scan(h, x):
     return x[:D] * h + x[D:]
-
-
-def values_for(circuit, batch, seed=0):
-    rng = np.random.default_rng(seed)
-    xs = rng.uniform(0.5, 1.0, size=(batch, circuit.info.length, circuit.info.input_size))
-    return circuit.check_inputs(xs)[0]
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
