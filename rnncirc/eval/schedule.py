@@ -366,7 +366,7 @@ def _fuse(op, a, b, c, arity, live, out_flat, max_need, max_size):
         if k >= 3:
             readers[c[g]] += 1
     for r in out_flat:
-        readers[r] += 2  # stored: never absorbed
+        readers[r] += 2  # an output (its own row): never absorbed
     absorbed = np.zeros(n, dtype=np.bool_)
     fold = np.zeros(n, dtype=np.int8)
     need = np.zeros(n, dtype=np.int32)
@@ -1164,7 +1164,7 @@ def output_parts(circuit: Circuit, n_parts: int) -> list[np.ndarray] | None:
     gates = weight[unique]
     # components in the order of their first output, cut into runs of about equal gate
     # counts: each part then owns contiguous ranges of outputs and input slots (channels
-    # 0..31 and 32..63 of a diagonal scan), so its loads and stores stay whole blocks
+    # 0..31 and 32..63 of a diagonal scan), so the rows it reads and writes stay whole runs
     first = np.full(len(unique), len(roots), dtype=np.int64)
     np.minimum.at(first, which, np.arange(len(roots)))
     order = np.argsort(first, kind="stable")
