@@ -285,7 +285,8 @@ class Evaluator:
         reused across evaluations of the same batch size. When the batch is split over
         threads ("lanes" mode) each thread has a buffer of its own, copies its lanes of
         ``ws.inputs`` in and writes its lanes of ``ws.outputs``, separate (slots, batch)
-        arrays, which may be given (C-contiguous or transposed C-contiguous).
+        arrays, which may be given (C-contiguous or transposed C-contiguous); in the other
+        modes `inputs` and `outputs` are not used.
         """
         s = self.schedule
         mode, threads, segments = self.plan(batch)
@@ -397,10 +398,9 @@ class Evaluator:
                                 or not (out.flags.c_contiguous or out.flags.f_contiguous)):
             raise InputError(f"out must be a contiguous ({s.n_outputs}, {batch}) array of "
                              f"{self.dtype}")
-        if self.plan(batch)[0] == "lanes":  # read and written in place by the threads
-            ws = self.workspace(batch, X, out)
+        ws = self.workspace(batch, X, out)  # (lanes mode reads X and writes out in place)
+        if ws.mode == "lanes":
             return self.evaluate(ws, progress=progress, segment_gates=segment_gates)
-        ws = self.workspace(batch)
         self.fill(ws, X.T)
         result = self.evaluate(ws, progress=progress, segment_gates=segment_gates)
         if out is None:
@@ -414,16 +414,16 @@ class Evaluator:
         s = self.schedule
         if ws.batch == 0 or s.n_outputs == 0:
             return ws.outputs
-        if ws.mode == "parts":
-            self._run_parts(ws, progress, segment_gates)
-            return ws.outputs
         if ws.mode == "lanes":
             Xf, xs0, xs1 = self._flat(ws.inputs)
             Of, os0, os1 = self._flat(ws.outputs)
         else:  # (not read: the inputs and outputs are rows of V)
             Xf, xs0, xs1, Of, os0, os1 = ws.V, 0, 0, ws.V, 0, 0
-        io = (ws.V, ws.lanes, Xf, xs0, xs1, Of, os0, os1, ws.batch, s.n_inputs, s.n_outputs,
-              s.slot_row, self.modulus, (0,) * ws.width)
+        io = (ws.V, ws.lanes, Xf, xs0, xs1, Of, os0, os1, s.n_inputs, s.n_outputs, s.slot_row,
+              self.modulus, (0,) * ws.width)
+        if ws.mode == "parts":
+            self._run_parts(ws, io, progress, segment_gates)
+            return ws.outputs
         sched = _schedule_arrays(s)
         segments = _chunked(ws.segments, s, ws.lanes, progress, segment_gates)
         level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
@@ -441,13 +441,11 @@ class Evaluator:
                 progress(int(level_gate_ptr[last]), s.n_gates)
         return ws.outputs
 
-    def _run_parts(self, ws: Workspace, progress, segment_gates: int | None) -> None:
+    def _run_parts(self, ws: Workspace, io: tuple, progress,
+                   segment_gates: int | None) -> None:
         """Each part's schedule on the whole batch in a thread of its own (see `plan`):
         the parts share the buffer's input and output rows and own disjoint registers."""
         parts = ws.parts
-        s0 = self.schedule
-        io = (ws.V, ws.lanes, ws.V, 0, 0, ws.V, 0, 0, ws.batch, s0.n_inputs, s0.n_outputs,
-              s0.slot_row, self.modulus, (0,) * ws.width)
         total = sum(s.n_gates for s in parts)
         done = [0] * len(parts)
         lock = threading.Lock()

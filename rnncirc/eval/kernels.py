@@ -958,8 +958,7 @@ SERIAL, LANES, WIDE = 0, 1, 2
 
 
 @numba.njit(nogil=True, error_model="numpy")
-def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1, nb,
-          n_in, n_out, slot_row, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx,
+def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1, n_in, n_out, slot_row, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx,
           run_base, run_stride, level_run_ptr, grp, gi, fi, sbase, nscr, copy_dst, copy_src,
           copy_len, level_copy_ptr):
     """Task t of a parallel step (see `run`); in a wide step each task has its own
@@ -972,14 +971,16 @@ def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os
         lo = bounds[t]
         m = bounds[t + 1] - lo
         vec_in = xs1 == 1 and m == Bp
-        for s in range(n_in):
+        # (in when the first step runs, out after the last: a run cut into chunks for
+        # progress reports calls this once per chunk)
+        for s in range(n_in if l0 == 0 else 0):
             _load(Vt, slot_row[s] * Bp, X, s * xs0 + lo * xs1, xs1, np.int64(0), chunks, m,
                   vec_in, lanes)
         _levels(l0, l1, np.int64(0), chunks, Vt, Bp, p, lanes, ga, gb, gc, go, run_op,
                 run_kind, run_ptr, run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi,
                 sbase, nscr, copy_dst, copy_src, copy_len, level_copy_ptr)
         vec_out = os1 == 1 and m == Bp
-        for s in range(n_out):
+        for s in range(n_out if l1 == len(level_run_ptr) - 1 else 0):
             _store(O, s * os0 + lo * os1, os1, Vt, (n_in + s) * Bp, np.int64(0), chunks, m,
                    vec_out, lanes)
         return
@@ -995,7 +996,7 @@ def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def run(mode, l0, l1, n_tasks, bounds, V, Bp, X, xs0, xs1, O, os0, os1, nb, n_in, n_out,
+def run(mode, l0, l1, n_tasks, bounds, V, Bp, X, xs0, xs1, O, os0, os1, n_in, n_out,
         slot_row, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base, run_stride,
         level_run_ptr, grp, gi, fi, sbase, nscr, copy_dst, copy_src, copy_len,
         level_copy_ptr):
@@ -1023,6 +1024,6 @@ def run(mode, l0, l1, n_tasks, bounds, V, Bp, X, xs0, xs1, O, os0, os1, nb, n_in
     for step in range(n_steps):
         for t in prange(n_tasks):
             _task(mode, step, np.int64(t), n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O,
-                  os0, os1, nb, n_in, n_out, slot_row, p, lanes, ga, gb, gc, go, run_op, run_kind,
+                  os0, os1, n_in, n_out, slot_row, p, lanes, ga, gb, gc, go, run_op, run_kind,
                   run_ptr, run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi, sbase,
                   nscr, copy_dst, copy_src, copy_len, level_copy_ptr)
