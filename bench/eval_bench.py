@@ -35,10 +35,10 @@ Data layout: rnncirc and Numba read time-major arrays (slot, batch) and write in
 preallocated output. For rnncirc that is its workspace (`Evaluator.workspace`): input rows,
 output rows and registers in one buffer, the input rows filled once before timing
 (`Evaluator.fill`, as data made in place would be), so the timed call (`Evaluator.evaluate`)
-is the gates alone, reading the inputs and writing the states where they are. JAX reads time-major (n, batch, ...) arrays and allocates its output (it
-always does). The row "rnncirc evaluate()" is the end-to-end ``Circuit.evaluate`` call on
-(batch, n, K) data with a fresh output. Threads: ``--threads`` (default: all cores) for Numba
-and XLA alike.
+is the gates alone, reading the inputs and writing the states where they are. JAX reads
+time-major (n, batch, ...) arrays and allocates its output (it always does). The row
+"rnncirc evaluate()" is the end-to-end ``Circuit.evaluate`` call on (batch, n, K) data with a
+fresh output. Threads: ``--threads`` (default: all cores) for Numba and XLA alike.
 
 Like for like. ``jax.lax.associative_scan`` is a recursive odd-even scan: it pairs
 neighbours on the way up and fixes up the even positions on the way down, which is the

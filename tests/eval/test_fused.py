@@ -70,6 +70,27 @@ def test_dense_prefix_circuit_is_dot_products():
     assert fused.register_traffic()[0] < 0.6 * plain.register_traffic()[0]
 
 
+def test_dot_products_sharing_an_operand_side_load_it_once():
+    """A matmul's programs C[i, 0], C[i, 1], ... share row i of A (their first factors do
+    not move from program to program) and a matrix-vector product's share the vector (the
+    second factors): `kernels._strided_instr` then loads the fixed rows once per group.
+    The dense prefix circuit has both kinds; they must give the gates' own numbers, bit for
+    bit, in float64 and float32, on one lane and on vectors of 8."""
+    model = MODELS["dense"]
+    circuit = rc.compile(model, 16, topology="brent-kung")
+    s = get_schedule(circuit)
+    strides = s.gi[:, 4 + sched.N_FIELDS:4 + 2 * sched.N_FIELDS]
+    dot4 = (s.gi[:, 0] == sched.DOT4) & (s.gi[:, 1] == 0)
+    for side in ([0, 2, 4, 6], [1, 3, 5, 7]):
+        fixed = np.all(strides[:, side] == 0, axis=1)
+        assert np.any(dot4 & fixed & np.any(strides[:, :8] != 0, axis=1)), side
+    for dtype in ("float64", "float32"):
+        for batch in (1, 8, 11):
+            values, _ = circuit.check_inputs(random_inputs(model, 16, batch, seed=batch))
+            np.testing.assert_array_equal(evaluate_fast(circuit, values, dtype=dtype),
+                                          gate_by_gate(circuit, values, dtype=dtype))
+
+
 @pytest.mark.parametrize("model", [poly_dense, poly_dplr])
 def test_fused_mod_p_and_float32(model):
     circuit = rc.compile(model, 10, topology="sklansky")
