@@ -1077,14 +1077,31 @@ def build_schedule(circuit: Circuit, *, fuse: bool = True,
         num_nodes=circuit.num_nodes, placement=placement)
 
 
-#: input slots are laid out in blocks of this many features, each block time-major
+#: input slots are laid out in blocks of this many features, each block time-major (or half
+#: as many, see `input_block`)
 INPUT_BLOCK = 32
+
+
+def input_block(K: int) -> int:
+    """Features per block for K input features a step: `INPUT_BLOCK`, or half of it when K
+    is a multiple of the half but not of it.
+
+    Inputs come in groups (the rows of a matrix, a vector): a block size that divides the
+    group keeps the entries of a matrix column a constant number of rows apart, so the dot
+    products of a matmul on the inputs read them with a stride (no index arrays) and a row
+    they share is loaded once (`rnncirc.eval.kernels`). A 16x16 matrix and a 16-vector a step
+    (272 = 17 x 16 features) ran 1.45-1.5x faster in blocks of 16 than of 32, where every
+    block held two matrix rows; a diagonal scan's 128 features 0.88x as fast in blocks of 16
+    (more streams per thread), so 32 stays where it divides K (bench/schedule_ab.py).
+    """
+    half = INPUT_BLOCK // 2
+    return half if K % INPUT_BLOCK and half and K % half == 0 else INPUT_BLOCK
 
 
 def input_rows(shape: tuple, block: int | None = None) -> np.ndarray:
     """The buffer row of each input slot of a circuit whose inputs have `shape` (n, K).
 
-    Features are cut into blocks of `block` (`INPUT_BLOCK`), and each block holds its
+    Features are cut into blocks of `block` (`input_block`), and each block holds its
     features for all n steps, time-major: row ``b*n*block + t*width_b + (k - b*block)`` for
     feature k of step t in block b = k // block. A run of gates that reads the same features
     on successive steps then reads one sequential stream per block; with all K features of a
@@ -1092,10 +1109,10 @@ def input_rows(shape: tuple, block: int | None = None) -> np.ndarray:
     page, which halved the speed of a diagonal scan in float32 (the hardware prefetcher
     follows sequential streams, not interleaved ones).
     """
-    block = INPUT_BLOCK if block is None else block
     if len(shape) != 2:
         return np.arange(int(np.prod(shape)), dtype=np.int32)
     n, K = shape
+    block = input_block(K) if block is None else block
     t = np.arange(n, dtype=np.int64)[:, None]
     k = np.arange(K, dtype=np.int64)[None, :]
     b = k // block

@@ -13,7 +13,7 @@ import rnncirc as rc
 from rnncirc.errors import CircuitTooLargeError
 from rnncirc.eval.fast import Evaluator, get_schedule
 from rnncirc.eval.reference import evaluate_reference
-from rnncirc.eval.schedule import input_rows
+from rnncirc.eval.schedule import input_block, input_rows
 
 from .test_parts import inputs as values_for
 
@@ -36,6 +36,15 @@ def test_input_rows_are_time_major_blocks_of_features(n, k, block):
         # a block is one run of rows: step after step, its features side by side
         np.testing.assert_array_equal(region.ravel(), region[0, 0] + np.arange(n * width))
         assert region[0, 0] == b0 * n
+
+
+@pytest.mark.parametrize("K,block", [(128, 32), (272, 16), (64, 32), (48, 16), (8, 32),
+                                     (40, 32), (1, 32)])
+def test_input_blocks_divide_the_feature_groups(K, block):
+    """Blocks of 32 features, or 16 where K is a multiple of 16 but not of 32 (a 16x16
+    matrix and a 16-vector a step), so no block holds parts of two groups of 16."""
+    assert input_block(K) == block
+    np.testing.assert_array_equal(input_rows((5, K)), input_rows((5, K), block))
 
 
 def test_input_rows_of_flat_inputs_are_the_slots():
