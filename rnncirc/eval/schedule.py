@@ -65,7 +65,8 @@ positions=...)`` schedules one such set, storing at the circuit's own output pos
 
 Rows and liveness
 -----------------
-The kernels run in one buffer of rows (`rnncirc.eval.kernels`): input slot s is row s, output
+The kernels run in one buffer of rows (`rnncirc.eval.kernels`): input slot s is row
+``slot_row[s]``, one of rows 0..n_inputs-1 (`input_rows`: time-major blocks of features), output
 position p is row ``n_inputs + p`` (``out_base``), the registers follow from ``work_base``
 and the scratch rows of fused trees from ``sbase``. Gates read the input rows and a gate that
 is an output writes its output row directly, so inputs and outputs are never copied. Every
@@ -150,7 +151,7 @@ class Schedule:
 
     @property
     def out_base(self) -> int:
-        """Row of output position 0 (input slot s is row s)."""
+        """Row of output position 0 (the input rows come before it)."""
         return self.n_inputs
 
     @property
@@ -594,7 +595,7 @@ def _build(op, a, b, c, arity, level, live, in_rows, slot_row, out_flat, out_pos
                 key[i - p0] = a[u]
             gates[p0:hi] = gates[p0:hi][np.argsort(key, kind="mergesort")]
 
-    # rows of their own: input slot s is row s, output position p is row out_base + p, a
+    # rows of their own: input slot s is row slot_row[s], output position p is row out_base + p, a
     # gate that is an output is computed straight into its row (the first position that
     # names it); every other output position is a copy after the step its value is made
     reg = np.full(n, -1, dtype=np.int32)
