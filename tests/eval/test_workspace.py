@@ -62,6 +62,28 @@ def test_runs_across_feature_blocks_match_reference(topology):
         np.testing.assert_allclose(got.T, expected.reshape(5, -1), rtol=rtol)
 
 
+@rc.rnn(state=4, inputs=20)
+def matrix_scan(h, x):  # 4x4 matrix and a 4-vector a step, as dense models have them
+    return x[:16].reshape(4, 4) @ h + x[16:]
+
+
+def test_blocks_of_16_features_evaluate_right(monkeypatch):
+    """Blocks of half `INPUT_BLOCK`, one matrix row each (as 16 of the 272 features of a
+    16x16 dense model), shrunk to this model: with `INPUT_BLOCK` 8, its 20 features (a
+    multiple of 4, not of 8) go in blocks of 4; the gates must read them where they are."""
+    from rnncirc.eval import schedule
+
+    monkeypatch.setattr(schedule, "INPUT_BLOCK", 8)
+    assert input_block(20) == 4 and input_block(24) == 8
+    circuit = rc.compile(matrix_scan, 21, topology="brent-kung")
+    assert get_schedule(circuit).slot_row[:20].tolist() != list(range(20))
+    xs = np.random.default_rng(3).normal(size=(6, 21, 20)) * 0.5
+    expected = matrix_scan.run(xs)
+    for dtype, rtol in (("float64", 1e-12), ("float32", 1e-4)):
+        np.testing.assert_allclose(circuit.evaluate(xs, dtype=dtype), expected, rtol=rtol,
+                                   atol=rtol)
+
+
 def test_workspace_is_reused_and_outputs_are_a_view():
     circuit = rc.compile(scan, 17, topology="brent-kung")
     evaluator = Evaluator(circuit)
