@@ -186,27 +186,45 @@ _vselect = _vector_op(3, lambda b, vt, p, x, y, z: b.select(
 _vmuladd = _vector_op(3, lambda b, vt, p, x, y, z: b.fadd(b.fmul(x, y), z))
 
 
-def _dot_codegen(n_pairs, width):
-    """Codegen of ``F[o:o+W] = sum of n_pairs products`` over operand offsets, summed as a
-    balanced tree in order (each op rounded, no FMA: the circuit's own rounding)."""
+def _float_only(width, body):
+    """A codegen that emits ``body(context, builder, sig, args, vt, align)`` (``vt`` the
+    ``<width x dtype>`` vector of the array argument, ``align`` its element size) for arrays of
+    floats, and nothing for the int64 arrays of the modular kernels, which compile the
+    float-only ops too but never reach them."""
 
     def codegen(context, builder, sig, args):
         aryty = sig.args[0]
-        if not isinstance(aryty.dtype, types.Float):  # the modular kernels never reach it
-            return context.get_dummy_value()
-        et = context.get_value_type(aryty.dtype)
-        vt = ir.VectorType(et, width)
-        align = context.get_abi_sizeof(et)
-        xs = [builder.load(_vec_ptr(context, builder, aryty, args[0], args[i], sig.args[i], vt),
-                           align=align) for i in range(2, 2 + 2 * n_pairs)]
-        terms = [builder.fmul(xs[2 * i], xs[2 * i + 1]) for i in range(n_pairs)]
-        while len(terms) > 1:
-            terms = [builder.fadd(terms[i], terms[i + 1]) for i in range(0, len(terms), 2)]
-        builder.store(terms[0], _vec_ptr(context, builder, aryty, args[0], args[1], sig.args[1],
-                                         vt), align=align)
+        if isinstance(aryty.dtype, types.Float):
+            et = context.get_value_type(aryty.dtype)
+            body(context, builder, sig, args, ir.VectorType(et, width),
+                 context.get_abi_sizeof(et))
         return context.get_dummy_value()
 
     return codegen
+
+
+def _sum_of_products(builder, xs):
+    """``xs[0]*xs[1] + xs[2]*xs[3] + ...`` summed as a balanced tree in order, each op
+    rounded (no FMA: the circuit's own rounding)."""
+    terms = [builder.fmul(xs[2 * i], xs[2 * i + 1]) for i in range(len(xs) // 2)]
+    while len(terms) > 1:
+        terms = [builder.fadd(terms[i], terms[i + 1]) for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+def _dot_codegen(n_pairs, width):
+    """Codegen of ``F[o:o+W] = sum of n_pairs products`` over operand offsets
+    (`_sum_of_products`)."""
+
+    def body(context, builder, sig, args, vt, align):
+        aryty = sig.args[0]
+        xs = [builder.load(_vec_ptr(context, builder, aryty, args[0], args[i], sig.args[i], vt),
+                           align=align) for i in range(2, 2 + 2 * n_pairs)]
+        builder.store(_sum_of_products(builder, xs),
+                      _vec_ptr(context, builder, aryty, args[0], args[1], sig.args[1], vt),
+                      align=align)
+
+    return _float_only(width, body)
 
 
 @intrinsic
@@ -234,16 +252,8 @@ def _shared_dot4(side):
 
     @intrinsic
     def dot4(typingctx, F, G, r, st, lanes):
-        width = lanes.count
-
-        def codegen(context, builder, sig, args):
-            aryty = sig.args[0]
-            if not isinstance(aryty.dtype, types.Float):  # the modular kernels never reach it
-                return context.get_dummy_value()
-            et = context.get_value_type(aryty.dtype)
-            vt = ir.VectorType(et, width)
-            align = context.get_abi_sizeof(et)
-            data = context.make_array(aryty)(context, builder, args[0]).data
+        def body(context, builder, sig, args, vt, align):
+            data = context.make_array(sig.args[0])(context, builder, args[0]).data
             count = context.cast(builder, args[1], sig.args[1], types.intp)
             first = [context.cast(builder, builder.extract_value(args[2], f),
                                   sig.args[2].dtype, types.intp) for f in range(9)]
@@ -262,13 +272,9 @@ def _shared_dot4(side):
 
                 xs = [kept[f] if f in kept else builder.load(pointer(at(f)), align=align)
                       for f in range(8)]
-                terms = [builder.fmul(xs[2 * i], xs[2 * i + 1]) for i in range(4)]
-                total = builder.fadd(builder.fadd(terms[0], terms[1]),
-                                     builder.fadd(terms[2], terms[3]))
-                builder.store(total, pointer(at(8)), align=align)
-            return context.get_dummy_value()
+                builder.store(_sum_of_products(builder, xs), pointer(at(8)), align=align)
 
-        return types.void(F, G, r, st, lanes), codegen
+        return types.void(F, G, r, st, lanes), _float_only(lanes.count, body)
 
     return dot4
 
