@@ -67,7 +67,7 @@ def matrix_scan(h, x):  # 4x4 matrix and a 4-vector a step, as dense models have
     return x[:16].reshape(4, 4) @ h + x[16:]
 
 
-def test_blocks_of_16_features_evaluate_right(monkeypatch):
+def test_half_size_input_blocks_evaluate_right(monkeypatch):
     """Blocks of half `INPUT_BLOCK`, one matrix row each (as 16 of the 272 features of a
     16x16 dense model), shrunk to this model: with `INPUT_BLOCK` 8, its 20 features (a
     multiple of 4, not of 8) go in blocks of 4; the gates must read them where they are."""
