@@ -61,6 +61,10 @@ FILL_SPLIT = 1 << 20
 #: default modulus for exact evaluation: the Mersenne prime 2^31 - 1
 DEFAULT_MODULUS = 2**31 - 1
 DTYPES = {"float64": np.float64, "float32": np.float32, "int64": np.int64}
+#: dtypes whose runs prefetch the input rows of tiled schedules (`schedule._prefetch_lists`):
+#: a diagonal scan in float32 ran 1.04-1.06x faster with them (bench/schedule_ab.py
+#: --variant PREFETCH_GATES=0), in float64 0.97-0.99x (a prototype's A/B)
+PREFETCH_DTYPES = frozenset({"float32"})
 
 _CACHE_LINE = 64
 _SCHEDULES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -230,6 +234,7 @@ class Evaluator:
             self.const_values = self.schedule.const_val.astype(DTYPES[name])
         self.dtype = np.dtype(DTYPES[name])
         self.wide_threshold = wide_threshold
+        self.prefetch = name in PREFETCH_DTYPES
 
     def _constants(self, schedule: Schedule) -> np.ndarray:
         if schedule is self.schedule:
@@ -424,7 +429,7 @@ class Evaluator:
         if ws.mode == "parts":
             self._run_parts(ws, io, progress, segment_gates)
             return ws.outputs
-        sched = _schedule_arrays(s)
+        sched = _schedule_arrays(s, self.prefetch)
         segments = _chunked(ws.segments, s, ws.lanes, progress, segment_gates)
         level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
         threads = ws.threads
@@ -460,7 +465,7 @@ class Evaluator:
 
         def run_part(k: int) -> None:
             s = parts[k]
-            sched = _schedule_arrays(s)
+            sched = _schedule_arrays(s, self.prefetch)
             segments = _chunked([("serial", 0, s.n_levels)], s, ws.lanes, progress,
                                 segment_gates)
             level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
@@ -482,11 +487,14 @@ class Evaluator:
             raise
 
 
-def _schedule_arrays(s: Schedule) -> tuple:
-    """The schedule's arrays in the order `kernels.run` takes them."""
+def _schedule_arrays(s: Schedule, prefetch: bool) -> tuple:
+    """The schedule's arrays in the order `kernels.run` takes them (without its prefetch
+    lists unless `prefetch`)."""
+    level_pf_ptr = s.level_pf_ptr if prefetch else np.zeros_like(s.level_pf_ptr)
     return (s.ga, s.gb, s.gc, s.go, s.run_op, s.run_kind, s.run_ptr, s.run_idx, s.run_base,
             s.run_stride, s.level_run_ptr, s.grp, s.gi, s.fi, s.sbase, s.n_scratch,
-            s.copy_dst, s.copy_src, s.copy_len, s.level_copy_ptr)
+            s.copy_dst, s.copy_src, s.copy_len, s.level_copy_ptr, s.pf_row, s.pf_len,
+            level_pf_ptr)
 
 
 def _chunked(segments: list, s: Schedule, lanes: int, progress, segment_gates) -> list:

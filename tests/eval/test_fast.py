@@ -299,6 +299,126 @@ def test_time_tiled_schedule(monkeypatch):
         assert np.all(steps[column[used]] < steps[used])
 
 
+@settings(max_examples=60, deadline=None)
+@given(reads=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 3)), min_size=1,
+                      max_size=60, unique_by=lambda r: r[0]),
+       work=st.lists(st.integers(0, 40), min_size=4, max_size=4),
+       ahead=st.sampled_from([1, 8, 64, 4096]))
+def test_prefetch_lists_ask_for_every_row_once_before_its_step(reads, work, ahead):
+    """Each input row read is asked for exactly once, on an earlier step than the one that
+    first reads it (on step 0 when that is step 0), in blocks of consecutive rows."""
+    from rnncirc.eval.schedule import _prefetch_lists
+
+    row = np.array([r for r, _ in reads], dtype=np.int32)
+    step = np.array([s for _, s in reads], dtype=np.int32)
+    level_work = np.array(work, dtype=np.int64)
+    pf_row, pf_len, ptr = _prefetch_lists(step, row, level_work, ahead)
+    assert ptr[0] == 0 and ptr[-1] == len(pf_row) and np.all(np.diff(ptr) >= 0)
+    assert len(ptr) == len(level_work) + 1 and np.all(pf_len >= 1)
+    asked = {}
+    for lv in range(len(level_work)):
+        blocks = sorted(zip(pf_row[ptr[lv]:ptr[lv + 1]], pf_len[ptr[lv]:ptr[lv + 1]],
+                            strict=True))
+        for (r0, n0), (r1, _) in zip(blocks[:-1], blocks[1:], strict=True):
+            assert r0 + n0 < r1  # separate blocks: not touching, not overlapping
+        for r0, n0 in blocks:
+            for r in range(r0, r0 + n0):
+                assert r not in asked
+                asked[r] = lv
+    assert sorted(asked) == sorted(row.tolist())
+    for r, s in zip(row.tolist(), step.tolist(), strict=True):
+        assert asked[r] < s or asked[r] == s == 0
+    assert len(_prefetch_lists(step, row, level_work, 0)[0]) == 0  # 0: no prefetching
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_tiled_schedules_prefetch_their_inputs(monkeypatch, dtype):
+    """A tiled schedule prefetches every input row (an untiled one none); prefetching is a
+    hint: with or without it the outputs are the same, bit for bit."""
+    import rnncirc.eval.schedule as schedule
+
+    model = LINEAR["diagonal"][0]
+    xs = random_inputs(model, 64, 17)
+    plain = get_schedule(rc.compile(model, 64, topology="brent-kung"))
+    assert plain.placement.endswith("levels") and len(plain.pf_row) == 0
+    monkeypatch.setattr(schedule, "TILE_WHEN_WIDER", 16)
+    monkeypatch.setattr(schedule, "TILE_GATES", 8)
+    monkeypatch.setattr(schedule, "PREFETCH_GATES", 32)
+    circuit = rc.compile(model, 64, topology="brent-kung")
+    s = get_schedule(circuit)
+    assert s.placement.startswith("tiles")
+    asked = np.concatenate([np.arange(r, r + k) for r, k in zip(s.pf_row, s.pf_len, strict=True)])
+    np.testing.assert_array_equal(np.sort(asked), np.sort(s.slot_row))
+    assert np.count_nonzero(np.diff(s.level_pf_ptr)) > 4  # spread over the steps
+    values, _ = circuit.check_inputs(xs)
+    expected = model.run(xs)
+    for batch in (1, 17):  # serial; lanes when there are 2 threads or more
+        X = np.ascontiguousarray(values[:batch].T.astype(dtype))
+        outputs = []
+        for prefetch in (True, False):
+            evaluator = Evaluator(circuit, dtype=dtype)
+            evaluator.prefetch = prefetch
+            outputs.append(evaluator.run(X).copy())
+        np.testing.assert_array_equal(outputs[0], outputs[1])
+        got = outputs[0].T.reshape((batch,) + circuit.outputs.shape)
+        assert_close(got, expected[:batch], rtol=1e-5 if dtype == "float32" else 1e-9)
+
+
+@rc.rnn(state=4, inputs=8)
+def gated_sum(h, x):  # a diagonal scan in + and * only: exact modulo p too
+    return x[:4] * h + x[4:]
+
+
+@pytest.mark.parametrize("tiled", [False, True])
+def test_outputs_nothing_reads_back_are_streamed(monkeypatch, tiled):
+    """Affine segments of kind 4 store past the caches: each of their gates writes the row of
+    an output that no live gate reads and no other output position copies. Streamed or not,
+    the outputs are the same bit for bit in every mode and dtype, and exact modulo p."""
+    import rnncirc.eval.schedule as schedule
+    from rnncirc.analyze.levels import live_mask
+
+    from .circuits import exact_oracle
+
+    monkeypatch.setattr(schedule, "STREAM_OUTPUTS", 0)
+    monkeypatch.setattr(schedule, "MIN_AFFINE", 2)  # (4 gates a step)
+    if tiled:
+        monkeypatch.setattr(schedule, "TILE_WHEN_WIDER", 16)
+        monkeypatch.setattr(schedule, "TILE_GATES", 8)
+    circuit = rc.compile(gated_sum, 64, topology="brent-kung")
+    s = get_schedule(circuit)
+    assert s.placement.startswith("tiles") == tiled
+    streamed = np.flatnonzero(s.run_kind == 4)
+    assert len(streamed) > 0
+    out_flat = circuit.outputs.reshape(-1).astype(np.int32)
+    live = live_mask(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, out_flat)
+    read = np.zeros(circuit.num_nodes, dtype=bool)
+    for column, need in ((circuit.a, 1), (circuit.b, 2), (circuit.c, 3)):
+        read[column[np.flatnonzero(live & (ARITY[circuit.op] >= need))]] = True
+    named = np.bincount(out_flat, minlength=circuit.num_nodes)
+    for q in streamed:
+        rows = s.run_base[q, 3] + np.arange(s.run_ptr[q + 1] - s.run_ptr[q])
+        nodes = out_flat[rows - s.out_base]
+        assert s.run_stride[q, 3] == 1 and ARITY[circuit.op[nodes]].min() > 0
+        assert not read[nodes].any() and np.all(named[nodes] == 1)
+
+    xs = random_inputs(gated_sum, 64, 17, seed=3)
+    values, _ = circuit.check_inputs(xs)
+    monkeypatch.setattr(schedule, "STREAM_OUTPUTS", 1 << 60)
+    plain = rc.compile(gated_sum, 64, topology="brent-kung")
+    assert not np.any(get_schedule(plain).run_kind == 4)
+    for dtype in ("float32", "float64"):
+        for threshold in (1 << 40, 1):  # serial/lanes, and every step split over threads
+            for batch in (1, 8, 17):
+                X = np.ascontiguousarray(values[:batch].T.astype(dtype))
+                got = Evaluator(circuit, dtype=dtype, wide_threshold=threshold).run(X)
+                want = Evaluator(plain, dtype=dtype, wide_threshold=threshold).run(X)
+                np.testing.assert_array_equal(got, want)
+    assert_close(circuit.evaluate(xs), gated_sum.run(xs))
+    ints = np.random.default_rng(1).integers(-1000, 1000, size=(8, circuit.inputs.size))
+    got = evaluate_fast(circuit, ints, modulus=10007)
+    np.testing.assert_array_equal(got.reshape(8, -1), exact_oracle(circuit, ints, 10007))
+
+
 @pytest.mark.parametrize("name", ["dense", "dplr", "permutation", "gated_matrix"])
 def test_strided_and_affine_segments_every_mode(monkeypatch, name):
     """With tiny minimum lengths most gates fall into strided/affine segments: evaluated as
