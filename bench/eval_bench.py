@@ -13,8 +13,10 @@ memory-bandwidth roofline, the largest error against a float64 sequential refere
 one-time cost (JIT / compile / cache load) separately, and for rnncirc the circuit's depth and
 size.
 
-Roofline. A STREAM triad (a = b + s*c, Numba, one thread, 256 MB arrays) is measured in the
-same run; its bandwidth BW turns bytes into a time bound, and roofline = bound / measured time.
+Roofline. A STREAM triad (a = b + s*c, Numba, one thread, 256 MB arrays) is timed in the
+rounds of every configuration, between its methods; its best bandwidth there, BW, turns bytes
+into a time bound, and roofline = bound / measured time (the host's bandwidth drifts by a
+quarter within minutes, so a triad measured once at the start misstated later rows).
 Two byte counts, both written into the JSON:
 
 * problem bytes (every row): read the inputs once and write the states once,
@@ -129,17 +131,27 @@ def _triad(a, b, c, s):
         a[i] = b[i] + s * c[i]
 
 
-def measure_bandwidth() -> dict:
-    """STREAM triad bandwidth (bytes moved: read b, read c, write a; write-allocate not
-    counted), best of 7, and numpy copy for reference."""
-    n = 256 * 2**20 // 8
-    a, b, c = np.zeros(n), np.ones(n), np.full(n, 2.0)
-    _triad(a, b, c, 3.0)
-    best = min(timed(lambda: _triad(a, b, c, 3.0), 7)[2])
-    dst = np.empty_like(b)
-    copy = min(timed(lambda: np.copyto(dst, b), 7)[2])
-    return {"triad_GBps": 3 * n * 8 / best / 1e9, "copy_GBps": 2 * n * 8 / copy / 1e9,
-            "array_MB": n * 8 / 1e6}
+class Triad:
+    """A STREAM triad on 256 MB arrays (bytes moved: read b, read c, write a; write-allocate
+    not counted): ``Triad()()`` runs it once, `bytes` is what one run moves."""
+
+    def __init__(self, mb: int = 256):
+        n = mb * 2**20 // 8
+        self.a, self.b, self.c = np.zeros(n), np.ones(n), np.full(n, 2.0)
+        self.bytes = 3 * n * 8
+        self()
+
+    def __call__(self) -> None:
+        _triad(self.a, self.b, self.c, 3.0)
+
+
+def measure_bandwidth(triad: Triad) -> dict:
+    """The triad's bandwidth, best of 7, and numpy copy for reference."""
+    best = min(timed(triad, 7)[2])
+    dst = np.empty_like(triad.b)
+    copy = min(timed(lambda: np.copyto(dst, triad.b), 7)[2])
+    return {"triad_GBps": triad.bytes / best / 1e9,
+            "copy_GBps": 2 * triad.b.nbytes / copy / 1e9, "array_MB": triad.b.nbytes / 1e6}
 
 
 # -- circuit bytes ---------------------------------------------------------------------------
@@ -648,7 +660,7 @@ def _gru_seq(x, Wz, Wr, Wc, Uz, Ur, Uc, bz, br, bc, out):
 
 
 # -- one configuration at one size ----------------------------------------------------------
-def run_config(cfg: Config, n: int, batch: int, dtypes, bandwidth: float, topologies,
+def run_config(cfg: Config, n: int, batch: int, dtypes, triad: Triad, topologies,
                with_reference: bool = False, seed: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed)
     data64 = cfg.data(n, batch, rng)
@@ -672,9 +684,8 @@ def run_config(cfg: Config, n: int, batch: int, dtypes, bandwidth: float, topolo
         problem = (n * cfg.K + n * cfg.d) * batch * itemsize
 
         base = {"config": cfg.name, "n": n, "batch": batch, "d": cfg.d,
-                "dtype": np.dtype(dtype).name, "elements": elements, "problem_bytes": problem,
-                "bandwidth": bandwidth}
-        row = _Rows(rows, base, ref)
+                "dtype": np.dtype(dtype).name, "elements": elements, "problem_bytes": problem}
+        row = _Rows(rows, base, ref, triad)
 
         xs = cfg.xs(data).astype(dtype)
         for topology, (circuit, build, sched_s) in circuits.items():
@@ -731,10 +742,13 @@ def run_config(cfg: Config, n: int, batch: int, dtypes, bandwidth: float, topolo
 class _Rows:
     """The rows of one configuration and dtype (shared fields in `base`): each method is
     called once when added (JIT, warm-up, its error against the reference), and `finish`
-    times them all, interleaved in `ROUNDS` rounds of `REPEATS` calls."""
+    times them all, interleaved in `ROUNDS` rounds of `REPEATS` calls, the triad too: the
+    roofline of a row is set by the bandwidth measured in its own rounds (best triad of
+    them), not minutes earlier (on this host the triad moves 17-23 GB/s from one run to
+    the next)."""
 
-    def __init__(self, rows: list, base: dict, ref: np.ndarray):
-        self.rows, self.base, self.ref = rows, base, ref
+    def __init__(self, rows: list, base: dict, ref: np.ndarray, triad: Triad):
+        self.rows, self.base, self.ref, self.triad = rows, base, ref, triad
         self.pending: list[tuple[dict, object]] = []
 
     def __call__(self, method, fn, states_of=None, extra=None) -> dict:
@@ -754,17 +768,21 @@ class _Rows:
 
     def finish(self) -> None:
         samples = [[] for _ in self.pending]
+        triad_times = []
         for _ in range(ROUNDS):
             for (_, fn), times in zip(self.pending, samples, strict=True):
                 times += timed(fn, REPEATS)[2]
+            triad_times += timed(self.triad, REPEATS)[2]
+        bandwidth = self.triad.bytes / min(triad_times)
         base = self.base
         for (entry, _), times in zip(self.pending, samples, strict=True):
             med = statistics.median(times)
             entry.update({"ms": med * 1e3, "Gelem/s": base["elements"] / med / 1e9,
-                          "roofline": base["problem_bytes"] / base["bandwidth"] / med,
+                          "roofline": base["problem_bytes"] / bandwidth / med,
+                          "triad_GBps": bandwidth / 1e9,
                           "jit_s": max(0.0, entry["first_call_s"] - med)})
             if "circuit_bytes" in entry:
-                entry["circuit_roofline"] = entry["circuit_bytes"] / base["bandwidth"] / med
+                entry["circuit_roofline"] = entry["circuit_bytes"] / bandwidth / med
         self.pending = []
 
 
@@ -865,11 +883,12 @@ def main() -> None:
     def wanted(name):
         return only is None or name in only
 
-    bw = measure_bandwidth()
+    triad = Triad()
+    bw = measure_bandwidth(triad)
     print(f"bandwidth: triad {bw['triad_GBps']:.1f} GB/s, numpy copy {bw['copy_GBps']:.1f} GB/s"
+          f" (at the start; each table's roofline uses the triad timed in its own rounds)"
           f"; threads: numba {numba.get_num_threads()}"
           + (f", jax {jax.__version__}" if JAX else ", jax not importable: its rows skipped"))
-    bandwidth = bw["triad_GBps"] * 1e9
     quick = args.quick
     linear_topologies = ["auto", LIKE_FOR_LIKE] + (["sequential"] if args.sequential_too else [])
     plan = []
@@ -891,15 +910,16 @@ def main() -> None:
     rows = []
     for cfg, n, dtypes, topologies in plan:
         start = time.perf_counter()
-        got = run_config(cfg, n, args.batch, dtypes, bandwidth, topologies)
+        got = run_config(cfg, n, args.batch, dtypes, triad, topologies)
         rows += got
+        triads = ", ".join(sorted({f"{r['triad_GBps']:.1f}" for r in got if "triad_GBps" in r}))
         print(f"\n{cfg.name} d={cfg.d} batch={args.batch} n={n} "
-              f"({time.perf_counter() - start:.0f} s)")
+              f"({time.perf_counter() - start:.0f} s; triad in its rounds {triads} GB/s)")
         print(table(got, COLUMNS))
     if wanted("reference"):
         # the >= 20x target: a GRU circuit of about 10 million gates against the numpy oracle
         n = 160 if quick else 1280
-        got = run_config(GRU(), n, args.batch, (np.float64,), bandwidth, ["auto"],
+        got = run_config(GRU(), n, args.batch, (np.float64,), triad, ["auto"],
                          with_reference=True)
         rows += got
         print(f"\ngru batch={args.batch} n={n}, fast vs numpy reference evaluator")
@@ -922,7 +942,10 @@ def main() -> None:
                        "the rows it reads + its result, scratch rows not counted) * lanes * "
                        "itemsize + index bytes of indexed gates and instructions + loads and "
                        "stores of the inputs and outputs (Schedule.register_traffic)",
-            "bandwidth": "STREAM triad a = b + s*c, numba, 1 thread, best of 7, 256 MB"},
+            "bandwidth": "STREAM triad a = b + s*c, numba, 1 thread, 256 MB: best of 7 at "
+                         "the start ('bandwidth'), and per row the best of the triad runs "
+                         "interleaved with its configuration's rounds ('triad_GBps', the one "
+                         "its rooflines use)"},
         "rows": rows, "warm_start": warm, "summary": summary})
     print(f"wrote {path}")
 
