@@ -287,16 +287,77 @@ def test_time_tiled_schedule(monkeypatch):
     values, _ = tiled.check_inputs(xs)
     np.testing.assert_array_equal(evaluate_fast(tiled, values), evaluate_fast(plain, values))
     from rnncirc.analyze.levels import live_mask
-    from rnncirc.eval.schedule import _tile_levels
+    from rnncirc.eval.schedule import _last_time, _tile_levels
 
     live = live_mask(tiled.op, tiled.a, tiled.b, tiled.c, ARITY,
                      tiled.outputs.reshape(-1).astype(np.int32))
-    steps, _ = _tile_levels(tiled.op, tiled.a, tiled.b, tiled.c, ARITY, tiled.levels, live,
-                            tiled.inputs.reshape(-1).astype(np.int32), tiled.inputs.shape[1], 4)
+    last = _last_time(tiled.op, tiled.a, tiled.b, tiled.c, ARITY,
+                      tiled.inputs.reshape(-1).astype(np.int32), tiled.inputs.shape[1])
+    steps, _ = _tile_levels(tiled.op, ARITY, tiled.levels, live, last, 4)
     gates = np.flatnonzero(live & (ARITY[tiled.op] > 0))
     for column, need in ((tiled.a, 1), (tiled.b, 2)):
         used = gates[ARITY[tiled.op[gates]] >= need]
         assert np.all(steps[column[used]] < steps[used])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(circuit=circuits())
+def test_peak_live_counts_values_from_their_step_to_their_last_reader(circuit):
+    from rnncirc.eval.schedule import _peak_live
+
+    out = circuit.outputs.reshape(-1).astype(np.int32)
+    live = np.zeros(circuit.num_nodes, dtype=bool)
+    live[out] = True
+    for g in range(circuit.num_nodes - 1, -1, -1):  # (operands precede their readers)
+        if live[g]:
+            live[[circuit.a[g], circuit.b[g], circuit.c[g]][:ARITY[circuit.op[g]]]] = True
+    gates = live & (ARITY[circuit.op] > 0)
+    step = circuit.levels.astype(np.int32)
+    n_steps = int(step.max(initial=0)) + 1
+    alive = np.zeros(n_steps, dtype=np.int64)
+    for g in np.flatnonzero(gates):
+        readers = [r for r in np.flatnonzero(gates)
+                   if g in (circuit.a[r], circuit.b[r], circuit.c[r])[:ARITY[circuit.op[r]]]]
+        alive[step[g]:max([step[g]] + [step[r] for r in readers]) + 1] += 1
+    assert _peak_live(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, step, gates,
+                      n_steps) == alive.max(initial=0)
+
+
+def test_tiles_are_halved_while_the_registers_shrink(monkeypatch):
+    """`_tiles` starts from `tile_size` and halves while the peak of live values is above
+    TILE_REGISTERS and each halving cuts it by TILE_HALVING_GAIN percent; the last halving
+    it declined would not have."""
+    import rnncirc.eval.schedule as schedule
+    from rnncirc.analyze.levels import live_mask
+
+    model = LINEAR["diagonal"][0]
+    circuit = rc.compile(model, 256, topology="brent-kung")
+    args = (circuit.op, circuit.a, circuit.b, circuit.c)
+    live = live_mask(*args, ARITY, circuit.outputs.reshape(-1).astype(np.int32))
+    in_rows = circuit.inputs.reshape(-1).astype(np.int32)
+    k = circuit.inputs.shape[1]
+    last = schedule._last_time(*args, ARITY, in_rows, k)
+
+    def peak(tile):
+        steps, n_steps = schedule._tile_levels(circuit.op, ARITY, circuit.levels, live, last,
+                                               tile)
+        return schedule._peak_live(*args, ARITY, steps, live, n_steps)
+
+    monkeypatch.setattr(schedule, "TILE_REGISTERS", 0)
+    for gain in (0, 10, 1000):
+        monkeypatch.setattr(schedule, "TILE_HALVING_GAIN", gain)
+        tile, steps, _ = schedule._tiles(*args, circuit.levels, live, in_rows, k, 64)
+        np.testing.assert_array_equal(
+            steps, schedule._tile_levels(circuit.op, ARITY, circuit.levels, live, last, tile)[0])
+        t = 64
+        while t > tile:
+            assert 100 * (peak(t) - peak(t // 2)) >= gain * peak(t)
+            t //= 2
+        assert tile == 1 or 100 * (peak(tile) - peak(tile // 2)) < gain * peak(tile)
+    assert peak(64) > peak(4)  # (the diagonal's registers do shrink with its tiles)
+    monkeypatch.setattr(schedule, "TILE_HALVING_GAIN", 0)
+    monkeypatch.setattr(schedule, "TILE_REGISTERS", peak(8))
+    assert schedule._tiles(*args, circuit.levels, live, in_rows, k, 64)[0] == 8  # in budget
 
 
 @settings(max_examples=60, deadline=None)
