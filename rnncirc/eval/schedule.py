@@ -114,6 +114,7 @@ TILE_GATES = 1024
 TILE_HALVING_GAIN = 10
 #: ... and the peak is above this many values (32 KB, an L1 cache, at batch 8 in float32)
 TILE_REGISTERS = 1024
+TILE_TRY_PART = 16
 #: fused trees use at most this many scratch rows ...
 MAX_NEED = 8
 #: ... and hold at most this many gates; up to GROUP trees of one shape run interleaved
@@ -331,24 +332,27 @@ def _tile_levels(op, arity, level, live, last, tile):
     return step, total
 
 @numba.njit(cache=True, nogil=True)
-def _peak_live(op, a, b, c, arity, step, live, n_steps):
-    """The most gate values live at once when gates run on `step` (a value lives from its
-    own step to its last reader's): the registers a placement needs, before fused trees."""
+def _peak_live(op, a, b, c, arity, step, placed, live, n_steps):
+    """The most gate values live at once when the `placed` gates run on `step` (a value
+    lives from its own step to its last reader's): the registers a placement needs, before
+    fused trees. A `live` gate that is not placed but read by a placed one is a value
+    carried in: live from step 0."""
     n = len(op)
-    last = np.full(n, -1, dtype=np.int64)
+    last = np.full(n, -1, dtype=np.int32)
     for g in range(n):
         k = arity[op[g]]
-        if k == 0 or not live[g]:
+        if k == 0 or not placed[g]:
             continue
         last[g] = max(last[g], step[g])
         for which in range(k):
             u = a[g] if which == 0 else (b[g] if which == 1 else c[g])
-            if arity[op[u]] > 0 and step[g] > last[u]:
+            if live[u] and arity[op[u]] > 0 and step[g] > last[u]:
                 last[u] = step[g]
     delta = np.zeros(n_steps + 1, dtype=np.int64)
     for g in range(n):
         if last[g] >= 0:
-            delta[step[g]] += 1
+            born = step[g] if placed[g] else 0
+            delta[born] += 1
             delta[last[g] + 1] -= 1
     peak = 0
     alive = 0
@@ -361,7 +365,11 @@ def _peak_live(op, a, b, c, arity, step, live, n_steps):
 def _tiles(op, a, b, c, level, live, in_rows, k, tile):
     """(tile, step of each row, number of steps): tiles of `tile` steps (`tile_size`), halved
     while the peak of live values is above `TILE_REGISTERS` and each halving cuts it by
-    `TILE_HALVING_GAIN` percent or more (each try: two linear passes, ~0.2 s for 5 M gates).
+    `TILE_HALVING_GAIN` percent or more. The tries count the live values of the gates in
+    the last 1/`TILE_TRY_PART` of the time axis only (at least 16 tiles), with the values
+    carried into it from earlier gates (a prefix network carries the most there): the
+    circuit of a recurrence repeats along time, and a try then costs a few percent of a
+    full placement.
 
     Small tiles keep the registers of a tile in L1: a diagonal scan in float32 ran 1.17-1.23x
     faster in tiles of 4 steps than of 32 (1,728 registers instead of 3,712; float64
@@ -371,14 +379,20 @@ def _tiles(op, a, b, c, level, live, in_rows, k, tile):
     tiles of 4, 2,351 of 1) they do the same (0.87-0.90x), so halving stops there too.
     """
     last = _last_time(op, a, b, c, ARITY, in_rows, k)
-    steps, n_steps = _tile_levels(op, ARITY, level, live, last, tile)
-    peak = _peak_live(op, a, b, c, ARITY, steps, live, n_steps)
+    n_time = len(in_rows) // max(k, 1)
+    window = live & (last >= n_time - max(n_time // TILE_TRY_PART, 16 * tile))
+
+    def peak_at(tile):
+        steps, n_steps = _tile_levels(op, ARITY, level, window, last, tile)
+        return _peak_live(op, a, b, c, ARITY, steps, window, live, n_steps)
+
+    peak = peak_at(tile)
     while tile > 1 and peak > TILE_REGISTERS:
-        half_steps, half_n = _tile_levels(op, ARITY, level, live, last, tile // 2)
-        half_peak = _peak_live(op, a, b, c, ARITY, half_steps, live, half_n)
-        if 100 * (peak - half_peak) < TILE_HALVING_GAIN * peak:
+        half = peak_at(tile // 2)
+        if 100 * (peak - half) < TILE_HALVING_GAIN * peak:
             break
-        tile, steps, n_steps, peak = tile // 2, half_steps, half_n, half_peak
+        tile, peak = tile // 2, half
+    steps, n_steps = _tile_levels(op, ARITY, level, live, last, tile)
     return tile, steps, n_steps
 
 

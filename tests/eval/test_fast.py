@@ -319,7 +319,7 @@ def test_peak_live_counts_values_from_their_step_to_their_last_reader(circuit):
         readers = [r for r in np.flatnonzero(gates)
                    if g in (circuit.a[r], circuit.b[r], circuit.c[r])[:ARITY[circuit.op[r]]]]
         alive[step[g]:max([step[g]] + [step[r] for r in readers]) + 1] += 1
-    assert _peak_live(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, step, gates,
+    assert _peak_live(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, step, gates, gates,
                       n_steps) == alive.max(initial=0)
 
 
@@ -341,9 +341,12 @@ def test_tiles_are_halved_while_the_registers_shrink(monkeypatch):
     def peak(tile):
         steps, n_steps = schedule._tile_levels(circuit.op, ARITY, circuit.levels, live, last,
                                                tile)
-        return schedule._peak_live(*args, ARITY, steps, live, n_steps)
+        return schedule._peak_live(*args, ARITY, steps, live, live, n_steps)
 
     monkeypatch.setattr(schedule, "TILE_REGISTERS", 0)
+    windowed = schedule._tiles(*args, circuit.levels, live, in_rows, k, 4)[0]
+    monkeypatch.setattr(schedule, "TILE_TRY_PART", 1)  # (tries on the whole time axis)
+    assert schedule._tiles(*args, circuit.levels, live, in_rows, k, 4)[0] == windowed
     for gain in (0, 10, 1000):
         monkeypatch.setattr(schedule, "TILE_HALVING_GAIN", gain)
         tile, steps, _ = schedule._tiles(*args, circuit.levels, live, in_rows, k, 64)
