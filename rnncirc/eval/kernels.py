@@ -193,7 +193,7 @@ _vselect = _vector_op(3, lambda b, vt, p, x, y, z: b.select(
     b.fcmp_unordered("!=", x, _zero(vt)), y, z))
 # fused: a product then a sum, each rounded (no FMA contraction: the circuit's own rounding)
 _vmuladd = _vector_op(3, lambda b, vt, p, x, y, z: b.fadd(b.fmul(x, y), z))
-# the ops of `schedule.STREAM_OPS` with their results stored past the caches
+# the ops of `schedule._STREAMABLE` with their results stored past the caches
 _vadd_streamed = _vector_op(2, lambda b, vt, p, x, y: b.fadd(x, y), streamed=True)
 _vsub_streamed = _vector_op(2, lambda b, vt, p, x, y: b.fsub(x, y), streamed=True)
 _vmul_streamed = _vector_op(2, lambda b, vt, p, x, y: b.fmul(x, y), streamed=True)
@@ -632,10 +632,10 @@ def block_kernel(op, n, oo, oa, ob, oc, V, p):
 @numba.njit(nogil=True, error_model="numpy", _nrt=False)
 def stream_kernel(op, n, oo, oa, ob, oc, V, p, lanes):
     """An affine segment of float gates whose results no gate reads (outputs, see
-    `schedule._streamed`): as `block_kernel`, a vector of W lanes at a time, the results
+    `schedule._stream_segments`): as `block_kernel`, a vector of W lanes at a time, the results
     stored past the caches. A prefix network writes its outputs once and never reads them
     back; through the cache each written line is first read from memory (write-allocate)
-    and evicts a line the next steps need: a diagonal scan ran 1.06-1.13x faster so."""
+    and evicts a line the next steps need: a diagonal scan ran 1.06-1.11x faster so."""
     W = len(lanes)
     if op == MULADD:
         for j in range(0, n, W):
