@@ -8,6 +8,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import rnncirc as rc
 from rnncirc.analyze.counts import multiplicative_depth, nonconstant_multiplications
@@ -224,3 +226,28 @@ def test_profile_command(tmp_path, capsys, examples_dir):
     assert data["model"] == "s5" and data["rows"][-1]["length"] == 64
     _run(["profile", f"{examples_dir}/parity.py", "-l", "2,4", "--json", "-"])
     assert json.loads(capsys.readouterr().out)["kind"] == "permutation-diagonal"
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), k=st.integers(1, 4), m=st.integers(5, 12))
+def test_exact_least_squares_recovers_rational_coefficients(data, k, m):
+    """The formula fit's exact solve: a consistent integer system gives its rational
+    solution back; a target off by one in a row, or a repeated column, gives None."""
+    from fractions import Fraction
+
+    from rnncirc.analyze.formulas import _exact_least_squares
+
+    q = data.draw(st.integers(1, 6))  # (rows of multiples of q: integer targets)
+    rows = data.draw(st.lists(st.lists(st.integers(-50, 50).map(lambda v: q * v),
+                                       min_size=k, max_size=k), min_size=m, max_size=m))
+    assume(np.linalg.matrix_rank(np.array(rows, dtype=float)) == k)
+    coef = [Fraction(data.draw(st.integers(-20, 20)), q) for _ in range(k)]
+    target = [int(sum(r * c for r, c in zip(row, coef, strict=True))) for row in rows]
+    assert _exact_least_squares(rows, target) == coef
+    shifted = target[:]
+    shifted[data.draw(st.integers(0, m - 1))] += 1
+    got = _exact_least_squares(rows, shifted)
+    assert got is None or all(  # (None unless some other x fits exactly)
+        sum(r * c for r, c in zip(row, got, strict=True)) == t
+        for row, t in zip(rows, shifted, strict=True))
+    assert _exact_least_squares([row + row[:1] for row in rows], target) is None
