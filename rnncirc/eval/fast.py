@@ -490,7 +490,7 @@ class Evaluator:
 def _schedule_arrays(s: Schedule, prefetch: bool) -> tuple:
     """The schedule's arrays in the order `kernels.run` takes them (without its prefetch
     lists unless `prefetch`)."""
-    level_pf_ptr = s.level_pf_ptr if prefetch else np.zeros_like(s.level_pf_ptr)
+    level_pf_ptr = s.level_pf_ptr if prefetch else s.no_prefetch_ptr
     return (s.ga, s.gb, s.gc, s.go, s.run_op, s.run_kind, s.run_ptr, s.run_idx, s.run_base,
             s.run_stride, s.level_run_ptr, s.grp, s.gi, s.fi, s.sbase, s.n_scratch,
             s.copy_dst, s.copy_src, s.copy_len, s.level_copy_ptr, s.pf_row, s.pf_len,

@@ -93,6 +93,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numba
 import numpy as np
@@ -114,6 +115,7 @@ TILE_GATES = 1024
 TILE_HALVING_GAIN = 10
 #: ... and the peak is above this many values (32 KB, an L1 cache, at batch 8 in float32)
 TILE_REGISTERS = 1024
+#: ... as counted on the last 1/TILE_TRY_PART of the time axis
 TILE_TRY_PART = 16
 #: fused trees use at most this many scratch rows ...
 MAX_NEED = 8
@@ -181,6 +183,11 @@ class Schedule:
     def sbase(self) -> int:
         """Row of the first scratch register, right after the registers."""
         return self.work_base + self.n_regs
+
+    @cached_property
+    def no_prefetch_ptr(self) -> np.ndarray:
+        """A `level_pf_ptr` with no prefetching on any step (for dtypes that run without)."""
+        return np.zeros_like(self.level_pf_ptr)
 
     def n_rows(self, tasks: int = 1) -> int:
         """Rows a buffer needs for this schedule run by `tasks` tasks (scratch per task)."""
@@ -330,6 +337,7 @@ def _tile_levels(op, arity, level, live, last, tile):
             rank[present[i]] = -1
         total += m
     return step, total
+
 
 @numba.njit(cache=True, nogil=True)
 def _peak_live(op, a, b, c, arity, step, placed, live, n_steps):
