@@ -66,6 +66,16 @@ UNARY_OPS = (Op.NEG, Op.TANH, Op.SIGMOID, Op.RELU, Op.EXP, Op.LOG, Op.SQRT, Op.A
              Op.SOFTPLUS, Op.SILU)
 COMMUTATIVE_OPS = (Op.ADD, Op.MUL, Op.MAX, Op.MIN, Op.EQ, Op.NE)
 
+#: Ops computed by a math library, whose last bit depends on which one: numpy dispatches
+#: exp, log and tanh to its own SIMD code on CPUs with AVX-512 and to other code elsewhere,
+#: the Numba kernels call the C library. Each is faithful to about an ulp, so two evaluations
+#: of these ops agree within `LIBM_ULPS` units in the last place (sigmoid and silu add the
+#: rounding of ``1 + e`` and of a division to exp's) and exactly on special values (NaN, ±inf,
+#: ±0 and where a result overflows or underflows). Every other op is exact in IEEE arithmetic
+#: (sqrt is correctly rounded), so it agrees bit for bit on every machine.
+LIBM_OPS = (Op.TANH, Op.SIGMOID, Op.EXP, Op.LOG, Op.SOFTPLUS, Op.SILU)
+LIBM_ULPS = 4
+
 #: arity per op code, as an array so that it can index whole op columns at once
 ARITY = np.zeros(N_OPS, dtype=np.int8)
 ARITY[list(BINARY_OPS)] = 2
