@@ -61,6 +61,25 @@ def gated_matrix(S, x):
     return alpha[:, None] * S + rc.outer(W1 @ x, Wv @ x)
 
 
+# a constant A: every entry of every product of A's is a sum of constants only
+W_CONST = _rng.normal(size=(4, 4)) * 0.4
+
+
+@rc.rnn(state=4, inputs=K)
+def constant_dense(h, x):
+    return W_CONST @ h + W2 @ x
+
+
+# x0 C + x1 S (C a 4-cycle, S a swap): structural zeros that fill in over several steps, so
+# combines of equally long segments clipped at one bound differ in cost
+CYCLE, SWAP = np.roll(np.eye(4), 1, axis=0), np.eye(4)[[1, 0, 2, 3]]
+
+
+@rc.rnn(state=4, inputs=K)
+def slow_fill_in(h, x):
+    return x[0] * (CYCLE @ h) + x[1] * (SWAP @ h) + W2 @ x
+
+
 @rc.rnn(state=4, inputs=K)
 def nonlinear(h, x):
     return rc.tanh(h) * 0.5 + W2 @ x
@@ -76,6 +95,11 @@ LINEAR = {
     "dense": (dense, "dense", None),
     "gated_matrix": (gated_matrix, "diagonal", None),
 }
+
+#: dense models whose constant entries the builder folds: the cost of a combine depends on
+#: more than its segments' lengths (lowering and `measure` checks; the size of `slow_fill_in`
+#: has no closed form in n)
+CONSTANT_ENTRIES = {"constant_dense": constant_dense, "slow_fill_in": slow_fill_in}
 
 
 def random_inputs(model, n: int, batch: int = 2, seed: int = 0) -> np.ndarray:

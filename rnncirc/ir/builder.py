@@ -45,7 +45,9 @@ class GateBuilder:
         capacity = max(need, 2 * len(self._op))
         for name in ("_op", "_a", "_b", "_c", "_node", "_is_const", "_late"):
             old = getattr(self, name)
-            new = np.empty(capacity, dtype=old.dtype)
+            # the slack holds sentinels, not garbage: operand -1, no constant, not late
+            new = np.full(capacity, _NO_OPERAND if name in ("_a", "_b", "_c", "_node") else 0,
+                          dtype=old.dtype)
             new[: self.n] = old[: self.n]
             setattr(self, name, new)
 
@@ -113,6 +115,7 @@ class GateBuilder:
             raise ValueError(f"{op.name} takes {ARITY[op]} operands, got {len(operands)}")
         if not all(o.shape == operands[0].shape for o in operands):
             raise ValueError(f"{op.name}: operand id arrays differ in shape")
+        self._check_ids(op.name, operands)
         result = np.full(operands[0].shape, _NO_OPERAND, dtype=np.int64)
         self._fold(op, operands, result)
         todo = result == _NO_OPERAND
@@ -125,6 +128,16 @@ class GateBuilder:
                 late |= self._late[o]
             result[todo] = self._append(op, *picked, late=late)
         return result.reshape(shape)
+
+    def _check_ids(self, what: str, operands: list[np.ndarray]) -> None:
+        """Operands must be rows already built: a sentinel -1 or a row past the end would
+        read the unset slack of the arrays (garbage) instead of failing. Two reductions per
+        call, no cost per gate worth avoiding."""
+        for o in operands:
+            if len(o) and (o.min() < 0 or o.max() >= self.n):
+                bad = o[(o < 0) | (o >= self.n)][0]
+                raise ValueError(f"internal: {what} reads row {bad}, which is not built "
+                                 f"(rows 0..{self.n - 1})")
 
     def _fold(self, op: Op, operands: list[np.ndarray], result: np.ndarray) -> None:
         """Fill `result` where the gate folds away; leave -1 where a real gate is needed."""
@@ -191,6 +204,7 @@ class GateBuilder:
         Python runs per gate. Returns ``(copies, len(outputs))`` ids.
         """
         op = rows["op"]
+        self._check_ids("a tile", [np.ravel(input_ids)])
         copies = input_ids.shape[0]
         is_gate = ARITY[op] > 0
         rank = np.cumsum(is_gate) - 1
@@ -256,11 +270,11 @@ class GateBuilder:
         row, flat = row[keep], flat[keep]
         late = self._late[flat]
         early_total = self._reduce_ragged(row[~late], flat[~late], rows)
-        has_const = const_sum != 0
         const_ids = self.const(const_sum)
-        early_total = np.where(
-            early_total < 0, const_ids,
-            np.where(has_const, self._add_where(early_total, const_ids, has_const), early_total))
+        # a row of constants only is its constant; a constant joins other terms only if not 0
+        only_const = early_total < 0
+        early_total[only_const] = const_ids[only_const]
+        early_total = self._add_where(early_total, const_ids, ~only_const & (const_sum != 0))
         late_total = self._reduce_ragged(row[late], flat[late], rows)
         both = late_total >= 0
         return np.where(both, self._add_where(early_total, late_total, both), early_total)

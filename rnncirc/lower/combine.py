@@ -107,6 +107,9 @@ class DiagonalAlgebra(ScalarAlgebra):
 class PermutationAlgebra:
     """Row j of A reads r[perm[j]] with weight coef[j]; a static permutation is wiring."""
 
+    #: fields that hold positions, not gate ids (see `lower.measure`)
+    WIRING_FIELDS = ("perm",)
+
     def __init__(self, builder: GateBuilder, m: int, capacity: int):
         self.builder, self.m = builder, m
         self.store = Store(capacity, {"coef": (m,), "perm": (m,)})

@@ -17,10 +17,15 @@ interior shape per level), so the scratch circuit holds roughly one apply per ou
 combine per distinct interior shape.
 
 Size is additive: every combine's gate count depends only on the representation of its
-operands (rank or dense for DPLR, zero patterns of B), which is a function of the segment
-lengths clipped at a small bound, and on whether it builds an A part. Gates per combine are
-read per such *class* from the scratch build and multiplied by the class counts of the full
-network (numpy over its index arrays). Leaves cost a fixed number of gates per step.
+operands (rank or dense for DPLR, which entries of A and B are constant and which constants,
+since the builder folds them) and on whether it builds an A part. The class of a combine is
+that: its operands' representations as the scratch build made them (a *signature* per
+shape), their segment lengths clipped at a small bound, and `need_a`. A segment length alone
+does not decide it: a dense A with structural zeros fills in over as many steps as it
+takes. Gates per combine are read per class from the scratch build and multiplied by the
+class counts of the full network (numpy over its index arrays). Leaves cost a fixed number of
+gates per step. Should two combines of one class still differ in gate count, the circuit is
+built instead: the answer stays exact.
 """
 
 from __future__ import annotations
@@ -56,15 +61,23 @@ def measure_linear(model: RNN, cls: Classification, length: int, topology: str,
     # permutation operand finishes its own representation when it is first used (see
     # `combine.SymbolPermutationAlgebra`), so one shape standing for many values would pay
     # that once instead of once per value: those circuits are built.
-    if n <= 2 or cls.linear.symbol_perm is not None:
-        circuit = lower_linear(model, cls, n, topology, outputs)
-        return Measure(circuit.depth, circuit.size, circuit.size)
-    net = net if net is not None else prefix.build(n, topology, outputs)
-    shapes = _shapes(net)
-    scratch = _Scratch(model, cls, shapes, net)
-    depth = int(scratch.output_levels(shapes.output_shapes(net)).max(initial=0))
-    size = scratch.leaf_gates(n) + scratch.combine_gates(net)
-    return Measure(depth, size, scratch.builder_gates)
+    if n > 2 and cls.linear.symbol_perm is None:
+        net = net if net is not None else prefix.build(n, topology, outputs)
+        shapes = _shapes(net)
+        try:
+            scratch = _Scratch(model, cls, shapes, net)
+        except _UnequalCosts:
+            pass
+        else:
+            depth = int(scratch.output_levels(shapes.output_shapes(net)).max(initial=0))
+            size = scratch.leaf_gates(n) + scratch.combine_gates(net)
+            return Measure(depth, size, scratch.builder_gates)
+    circuit = lower_linear(model, cls, n, topology, outputs)
+    return Measure(circuit.depth, circuit.size, circuit.size)
+
+
+class _UnequalCosts(Exception):
+    """Two combines of one class built different numbers of gates."""
 
 
 @dataclass
@@ -152,11 +165,15 @@ class _Scratch:
         algebra = _algebra(cls, builder, m, len(shapes.length))
         algebra.put_leaves(np.arange(2), leaves)
         parts = combine.Store(len(shapes.length), {"B": (m, form.offset.shape[1])})
+        self.builder, self.algebra, self.parts = builder, algebra, parts
+        self.signature = np.full(len(shapes.length), -1, dtype=np.int64)
+        self._signature_ids: dict[bytes, int] = {}
         # (first row, end row, class key, combines): whose gates are whose
         groups = [(0, leaf_rows, "leaf 0", 1), (leaf_rows, builder.n, "leaf", 1)]
         fold_rows = builder.n
         parts.put(np.arange(2), B=fold_h0(builder, algebra, leaves["offset"], h0))
         groups.append((fold_rows, builder.n, "leaf 0", 0))
+        self._sign(np.arange(2))
 
         # one vectorized combine per (level, class) over the distinct shapes
         builder.node_id = -1
@@ -170,7 +187,7 @@ class _Scratch:
                 combine_values(builder, algebra, parts, right[group], left[group], new[group],
                                need_a[group])
                 groups.append((start, builder.n, tuple(int(v) for v in key), len(group)))
-        self.builder, self.parts = builder, parts
+            self._sign(new)
         self.builder_gates = _gates(builder, 0)
         self.cost = self._costs(groups, parts.get(shapes.output_shapes(net), "B"))
 
@@ -194,13 +211,32 @@ class _Scratch:
         for key, (gates, combines) in totals.items():
             per_combine, remainder = divmod(gates, combines)
             if remainder:
-                raise AssertionError(f"internal: combines of class {key} differ in gate count")
+                raise _UnequalCosts(key)
             cost[key] = per_combine
         return cost
 
+    def _sign(self, shapes: np.ndarray) -> None:
+        """Give each shape the id of its representation: per stored entry (A's fields of the
+        algebra, B) whether it is unset, a gate or input, or which constant."""
+        fields = [self.parts.fields["B"]] + [
+            array for name, array in self.algebra.store.fields.items()
+            if name not in getattr(self.algebra, "WIRING_FIELDS", ())]
+        ids = np.concatenate([f[shapes].reshape(len(shapes), -1) for f in fields],
+                             axis=1).astype(np.int64)
+        is_const = self.builder.is_const(np.maximum(ids, 0)) & (ids >= 0)
+        kind = np.where(ids < 0, 0, np.where(is_const, 2, 1))
+        value = np.where(is_const, self.builder.const_value(np.maximum(ids, 0)), 0.0)
+        table = np.concatenate([kind, value.view(np.int64)], axis=1)
+        unique, inverse = np.unique(table, axis=0, return_inverse=True)
+        ids_of_unique = np.array([self._signature_ids.setdefault(row.tobytes(),
+                                                                 len(self._signature_ids))
+                                  for row in unique], dtype=np.int64)  # one per distinct row
+        self.signature[shapes] = ids_of_unique[inverse.ravel()]
+
     def _classes(self, left, right, need_a) -> np.ndarray:
         lengths = np.minimum(self.shapes.length, self.clip)
-        return np.stack([need_a.astype(np.int64), lengths[left], lengths[right]], axis=1)
+        return np.stack([need_a.astype(np.int64), lengths[left], lengths[right],
+                         self.signature[left], self.signature[right]], axis=1)
 
     def leaf_gates(self, n: int) -> int:
         return self.cost["leaf 0"] + (n - 1) * self.cost.get("leaf", 0)

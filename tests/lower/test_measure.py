@@ -12,7 +12,7 @@ from rnncirc.lower.linear import lower_linear
 from rnncirc.lower.measure import measure_linear
 
 from ..conftest import example
-from ..models import LINEAR
+from ..models import CONSTANT_ENTRIES, LINEAR
 
 TOPOLOGIES = [t for t in prefix.TOPOLOGIES if t != "sequential"]
 
@@ -28,6 +28,30 @@ def test_measure_equals_the_built_circuit(name):
                 exact = measure_linear(model, cls, n, topology, outputs)
                 assert (exact.depth, exact.size) == (built.depth, built.size), \
                     (topology, outputs, n)
+
+
+@pytest.mark.parametrize("name", sorted(CONSTANT_ENTRIES))
+def test_measure_when_constants_fill_in_slowly(name):
+    # x0 C + x1 S fills in over several steps: combines of segments longer than the old
+    # length bound differ in cost, which `measure` asserted they could not
+    model = CONSTANT_ENTRIES[name]
+    cls = rc.classify(model)
+    for topology in TOPOLOGIES:
+        for outputs in ("all", "last"):
+            for n in (3, 16, 17, 33, 100):
+                built = lower_linear(model, cls, n, topology, outputs)
+                exact = measure_linear(model, cls, n, topology, outputs)
+                assert (exact.depth, exact.size) == (built.depth, built.size), \
+                    (topology, outputs, n)
+                if n >= 33:  # still measured from a scratch circuit, not built in full
+                    assert exact.scratch_gates < exact.size
+    auto = rc.compile(model, 100)
+    best = min(TOPOLOGIES, key=lambda t: (lower_linear(model, cls, 100, t).depth,
+                                          lower_linear(model, cls, 100, t).size,
+                                          TOPOLOGIES.index(t)))
+    assert auto.topology == best
+    profile = rc.depth_profile(model, lengths=[16, 64, 100])
+    assert len(profile.rows) == 3
 
 
 def test_measure_is_much_cheaper_than_building():
