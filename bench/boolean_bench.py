@@ -36,9 +36,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import rnncirc as rc  # noqa: E402
-from rnncirc.boolean import to_boolean  # noqa: E402
-from rnncirc.boolean.commands import write_circuit  # noqa: E402
+from rnncirc.export.boolean import write_circuit  # noqa: E402
 from rnncirc.frontend.loader import load_models  # noqa: E402
+from rnncirc.lower.boolean import to_boolean  # noqa: E402
 
 WIDTH, FRAC = 8, 3
 
@@ -134,7 +134,7 @@ def abc_balance(cases: dict, rewrite_limit: int) -> list[dict]:
 def throughput(cases: dict, vectors: int, aiger_vectors: int) -> list[dict]:
     import numba
 
-    from rnncirc.boolean.evaluate import pack_bits, simulate_packed
+    from rnncirc.eval.boolean import pack_bits, simulate_packed
 
     try:
         import aiger

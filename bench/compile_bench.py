@@ -20,7 +20,7 @@ import tracemalloc
 import numpy as np
 
 import rnncirc as rc
-from rnncirc.analyze.levels import compute_levels
+from rnncirc.ir.levels import compute_levels
 from rnncirc.ir.ops import ARITY
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])

@@ -86,7 +86,7 @@ import numpy as np  # noqa: E402
 
 import rnncirc as rc  # noqa: E402
 from rnncirc.eval.fast import Evaluator, get_schedule  # noqa: E402
-from rnncirc.eval.reference import evaluate_reference  # noqa: E402
+from rnncirc.ir.reference import evaluate_reference  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import table, write_json  # noqa: E402

@@ -21,9 +21,9 @@ import time
 import numpy as np
 
 import rnncirc as rc
-from rnncirc.analyze.classify import as_dense
 from rnncirc.analyze.formulas import evaluate_formula, prefix_formulas
 from rnncirc.compiler import lower
+from rnncirc.lower.classify import as_dense
 from rnncirc.lower.measure import measure_linear
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])

@@ -8,11 +8,10 @@
 True
 """
 
-from rnncirc.analyze.classify import Classification, classify
 from rnncirc.analyze.profile import DepthProfile, depth_profile
-from rnncirc.boolean import BooleanCircuit, to_boolean
 from rnncirc.compiler import compile
 from rnncirc.errors import RnncircError
+from rnncirc.eval.fast import Evaluator
 from rnncirc.export.dot import to_dot
 from rnncirc.frontend.functions import (
     abs,
@@ -34,13 +33,15 @@ from rnncirc.frontend.functions import (
 )
 from rnncirc.frontend.model import RNN, rnn
 from rnncirc.ir.circuit import Circuit
-
-__version__ = "0.1.0"
+from rnncirc.lower.boolean import BooleanCircuit, to_boolean
+from rnncirc.lower.classify import Classification, classify
+from rnncirc.version import __version__
 
 __all__ = [
-    "RNN", "BooleanCircuit", "Circuit", "Classification", "DepthProfile", "RnncircError", "abs",
+    "RNN", "BooleanCircuit", "Circuit", "Classification", "DepthProfile", "Evaluator",
+    "RnncircError", "abs",
     "classify", "to_boolean",
     "compile", "concat", "depth_profile", "exp", "log", "lookup", "to_dot",
     "maximum", "minimum", "outer", "relu", "rnn", "sigmoid", "silu", "softplus", "sqrt",
-    "stack", "tanh", "where",
+    "stack", "tanh", "where", "__version__",
 ]

@@ -7,9 +7,10 @@ import numbers
 from rnncirc.errors import NotLinearError, OptionError
 from rnncirc.frontend.model import RNN
 from rnncirc.ir.circuit import Circuit
+from rnncirc.lower import prefix
 
-TOPOLOGIES = ("auto", "sequential", "sklansky", "kogge-stone", "brent-kung", "ladner-fischer",
-              "han-carlson")
+#: every value of ``topology``: "auto", or one of the networks `lower.prefix` builds
+TOPOLOGIES = ("auto",) + prefix.TOPOLOGIES
 OUTPUTS = ("all", "last")
 
 
@@ -53,10 +54,7 @@ def compile(model: RNN, length: int, *, topology: str = "auto",  # noqa: A001 - 
     if domain not in ("real", "int"):
         raise OptionError(f"domain must be 'real' or 'int', got {domain!r}")
     if domain == "int":
-        from rnncirc.boolean.lower import compile_boolean
-
-        check_options(model, length, topology, outputs)
-        return compile_boolean(model, int(length), 8 if width is None else width, topology,
+        return compile_boolean(model, length, 8 if width is None else width, topology,
                                outputs, **boolean_options)
     if width is not None or boolean_options:
         raise OptionError("width and boolean options need domain='int'")
@@ -67,8 +65,21 @@ def compile(model: RNN, length: int, *, topology: str = "auto",  # noqa: A001 - 
     return lower(model, cls, int(length), chosen, outputs)
 
 
+def compile_boolean(model: RNN, length: int, width: int = 8, topology: str = "auto",
+                    outputs: str = "all", **options):
+    """``compile(model, length, topology=..., outputs=...)`` lowered by `rc.to_boolean`.
+
+    `options` are `to_boolean`'s keyword arguments (signed, frac_bits, adder, multiplier,
+    symbols). ``compile(..., domain="int", width=w)`` and ``rnncirc boolean`` call this.
+    """
+    from rnncirc.lower.boolean import to_boolean
+
+    circuit = compile(model, length, topology=topology, outputs=outputs)
+    return to_boolean(circuit, width, **options)
+
+
 def classify_model(model: RNN):
-    from rnncirc.analyze.classify import classify
+    from rnncirc.lower.classify import classify
 
     return classify(model)
 
@@ -82,8 +93,6 @@ def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str) 
     cost follows the rank of its segments), so for those the circuit depth and size of every
     candidate are computed exactly by `lower.measure` (a fraction of the gates of a build).
     """
-    from rnncirc.lower import prefix
-
     if topology == "sequential":
         return topology
     if not cls.is_linear:

@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["rnncirc", "rnncirc.compiler", "rnncirc.frontend.model", "rnncirc.frontend.functions",
-           "rnncirc.analyze.classify", "rnncirc.ir.circuit", "rnncirc.eval.fast"]
+           "rnncirc.lower.classify", "rnncirc.ir.circuit", "rnncirc.eval.fast"]
 
 
 @pytest.mark.parametrize("name", MODULES)

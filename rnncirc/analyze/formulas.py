@@ -111,7 +111,7 @@ def unroll_formulas(first, step, state_size: int, outputs: str = "all"):
     """
     import sympy as sp
 
-    from rnncirc.analyze.levels import compute_levels
+    from rnncirc.ir.levels import compute_levels
 
     n = sp.Symbol("n", integer=True, positive=True)
     first_rows = first.rows

@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import re
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -38,7 +39,8 @@ DEFAULT_LENGTHS = tuple(sorted({1 << k for k in range(13)} | {3 << k for k in ra
 #: up to this length, "auto" is resolved at every n to find where its family changes
 _AUTO_SCAN = 64
 
-_FORMULA_CACHE: dict[tuple, tuple] = {}
+#: per live model (an RNN hashes by identity), gone with it: its formulas per family
+_FORMULA_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,22 +294,22 @@ def _per_step_counts(op, step, flag, arity, steps):
 
 # -- formulas ----------------------------------------------------------------------------------
 def cached_family_formulas(model: RNN, cls, family: str, outputs: str, measure=None):
-    """`family_formulas`, cached per (model, topology, outputs); the model is kept alive.
+    """`family_formulas`, cached per (model, topology, outputs) while the model lives.
 
     `measure(n) -> (depth, size)` lets the fit reuse circuits the caller already built.
     """
     from rnncirc.analyze.formulas import prefix_formulas
     from rnncirc.analyze.report import family_formulas, short_segments
 
-    key = (id(model), family, outputs)
-    hit = _FORMULA_CACHE.get(key)
-    if hit is not None and hit[0] is model:
-        return hit[1]
+    cache = _FORMULA_CACHE.setdefault(model, {})
+    key = (family, outputs)
+    if key in cache:
+        return cache[key]
     if family == "sequential" or measure is None:
         found = family_formulas(model, cls, family, outputs)
     else:
         found = prefix_formulas(measure, family, outputs, short_segments(cls))
-    _FORMULA_CACHE[key] = (model, found)
+    cache[key] = found
     return found
 
 
@@ -371,15 +373,15 @@ def _resolve(model, cls, n: int, topology: str, outputs: str) -> str:
     and measures dense and DPLR circuits)."""
     from rnncirc.compiler import resolve_topology
 
-    key = (id(cls), n, topology, outputs)
-    hit = _RESOLVED.get(key)
-    if hit is None or hit[0] is not cls:
-        hit = (cls, resolve_topology(model, cls, n, topology, outputs))
-        _RESOLVED[key] = hit
-    return hit[1]
+    cache = _RESOLVED.setdefault(model, {})
+    key = (n, topology, outputs)
+    if key not in cache:
+        cache[key] = resolve_topology(model, cls, n, topology, outputs)
+    return cache[key]
 
 
-_RESOLVED: dict[tuple, tuple] = {}
+#: per live model (an RNN hashes by identity), gone with it: `_resolve`'s choices
+_RESOLVED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _with_branches(formula, values: dict[int, int]):

@@ -528,7 +528,7 @@ def evaluate_fast(circuit: Circuit, values: np.ndarray, *, dtype="float64",
                   segment_gates: int | None = None) -> np.ndarray:
     """Outputs for input-slot values ``(batch, slots)``: ``(batch, *circuit.outputs.shape)``.
 
-    The same contract as `rnncirc.eval.reference.evaluate_reference`, for float64, float32
+    The same contract as `rnncirc.ir.reference.evaluate_reference`, for float64, float32
     or exact residues modulo a prime (``dtype="int64"`` or ``modulus=p``).
     """
     evaluator = Evaluator(circuit, dtype=dtype, modulus=modulus)

@@ -98,8 +98,8 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from rnncirc.analyze.levels import live_mask
 from rnncirc.ir.circuit import Circuit
+from rnncirc.ir.levels import live_mask
 from rnncirc.ir.ops import ARITY, N_OPS, Op
 
 _NEVER = np.iinfo(np.int32).max

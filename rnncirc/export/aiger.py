@@ -5,15 +5,15 @@ Where this sits: reads `BooleanCircuit.aig()` -- the pure AIG in which each XOR 
 ``depth`` as ``lev``. rnncirc's node numbering already is AIGER's: variable 0 the constant,
 1..I the inputs, then the ANDs in topological order (lhs > rhs0 >= rhs1 after the operand
 swap), so the binary delta encoding needs no renumbering. A symbol table names every input and
-output bit (`rnncirc.boolean.ports`); ABC's ``cec`` matches two files by these names.
+output bit (`rnncirc.export.ports`); ABC's ``cec`` matches two files by these names.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from rnncirc.boolean.aig import AND, BooleanCircuit
-from rnncirc.boolean.ports import input_bit_names, output_bit_names
+from rnncirc.export.ports import input_bit_names, output_bit_names
+from rnncirc.ir.aig import AND, BooleanCircuit
 
 
 def write_aiger(circuit: BooleanCircuit, path: str, binary: bool | None = None) -> None:

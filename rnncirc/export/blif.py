@@ -3,7 +3,7 @@
 Where this sits: like the AIGER export it writes the pure AIG (`BooleanCircuit.aig()`, each XOR
 as three ANDs), one ``.names`` block per AND gate with its single-cube cover, so that ABC's
 ``read x.blif; strash; print_stats`` reports the same ``and`` and ``lev`` as rnncirc. Inputs and
-outputs carry their port bit names (`rnncirc.boolean.ports`, e.g. ``x_3_0[5]``, ``h_8_1[7]``),
+outputs carry their port bit names (`rnncirc.export.ports`, e.g. ``x_3_0[5]``, ``h_8_1[7]``),
 internal nets are ``n<node>``; an output gets a buffer or inverter block (no AND), a constant
 output a constant block.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncirc.boolean.aig import AND, BooleanCircuit
-from rnncirc.boolean.ports import input_bit_names, module_name, output_bit_names
+from rnncirc.export.ports import input_bit_names, module_name, output_bit_names
+from rnncirc.ir.aig import AND, BooleanCircuit
 
 _PER_LINE = 16
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncirc.boolean.aig import AND, BooleanCircuit
-from rnncirc.boolean.ports import input_ports, output_ports, steps_of
+from rnncirc.export.ports import input_ports, output_ports, steps_of
+from rnncirc.ir.aig import AND, BooleanCircuit
 
 
 def write_bristol(circuit: BooleanCircuit, path: str) -> None:

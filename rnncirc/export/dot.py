@@ -244,8 +244,8 @@ def cell_graph(model):
     """
     import pydot
 
-    from rnncirc.analyze.classify import classify
-    from rnncirc.analyze.linearity import find_blocker, state_dependence
+    from rnncirc.lower.classify import classify
+    from rnncirc.lower.linearity import find_blocker, state_dependence
 
     cell = model.cell
     rep: dict[int, int] = {}  # node id -> id of the drawn node that stands for it

@@ -2,7 +2,7 @@
 
 Where this sits: unlike the AIGER and BLIF exports it keeps XOR gates (``^``), so a synthesis
 tool sees the circuit as rnncirc counts it (AND count, XOR count). Ports are vectors, one per
-word (`rnncirc.boolean.ports`; a one-bit port is a scalar): ``input [7:0] x_1_0;`` ...
+word (`rnncirc.export.ports`; a one-bit port is a scalar): ``input [7:0] x_1_0;`` ...
 ``output [7:0] h_1_0;``, so bit j of a word is ``x_1_0[j]`` as in the BLIF and AIGER symbol
 tables. Internal nets are ``n<node>``; NOT is written inline as ``~``. Read by ABC
 (``read_verilog``) and Yosys.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncirc.boolean.aig import AND, XOR, BooleanCircuit
-from rnncirc.boolean.ports import input_ports, module_name, output_ports
+from rnncirc.export.ports import input_ports, module_name, output_ports
+from rnncirc.ir.aig import AND, XOR, BooleanCircuit
 
 _PER_LINE = 16
 

@@ -1,1 +1,1 @@
-"""Front end: the tracer, the rc.* functions, and loading model files."""
+"""Front end, above `ir`: the tracer, the rc.* functions, `rc.rnn` and model-file loading."""

@@ -26,6 +26,7 @@ import os
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -56,6 +57,15 @@ class CircuitInfo:
     kind: str | None = None
     cell_labels: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+
+
+class CheckedInputs(NamedTuple):
+    """What `Circuit.check_inputs` returns (a pair: ``values, batched = ...`` unpacks it)."""
+
+    #: input-slot values, ``(batch, n*K)`` (symbols one-hot: ``(batch, n*alphabet)``)
+    values: np.ndarray
+    #: whether the caller gave a batch axis (outputs then keep it)
+    batched: bool
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +117,7 @@ class Circuit:
     @cached_property
     def levels(self) -> np.ndarray:
         """Level of every row: 0 for leaves, 1 + max over operands for gates."""
-        from rnncirc.analyze.levels import compute_levels
+        from rnncirc.ir.levels import compute_levels
 
         levels = compute_levels(self.op, self.a, self.b, self.c, ARITY)
         levels.setflags(write=False)
@@ -159,7 +169,7 @@ class Circuit:
 
     def critical_path(self) -> list[dict]:
         """One longest path, input to output: each gate with its level, op, step, cell op."""
-        from rnncirc.analyze.levels import trace_back
+        from rnncirc.ir.levels import trace_back
 
         if self.depth == 0:
             return []
@@ -203,7 +213,7 @@ class Circuit:
         [1, 3, 0]
         """
         if method == "reference":
-            from rnncirc.eval.reference import evaluate_reference
+            from rnncirc.ir.reference import evaluate_reference
 
             if dtype not in ("float64", np.float64) or modulus is not None:
                 raise RnncircError("method='reference' evaluates in float64 only; use "
@@ -223,7 +233,7 @@ class Circuit:
             values = values[:, 0]
         return values if batched else values[0]
 
-    def check_inputs(self, xs, *, keep_dtype: bool = False) -> tuple[np.ndarray, bool]:
+    def check_inputs(self, xs, *, keep_dtype: bool = False) -> CheckedInputs:
         """Validate `xs`; return the input-slot values as ``(batch, n*K)`` and batchedness.
 
         The values are float64, or with `keep_dtype` the caller's numbers as they are (no
@@ -256,7 +266,7 @@ class Circuit:
             values = xs if batched else xs[None]
             if not keep_dtype:
                 values = values.astype(np.float64)
-        return values.reshape(values.shape[0], -1), batched
+        return CheckedInputs(values.reshape(values.shape[0], -1), batched)
 
     # -- checks and persistence ------------------------------------------------------------
     def verify(self) -> None:

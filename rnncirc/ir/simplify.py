@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncirc.analyze.levels import compute_levels, live_mask
+from rnncirc.ir.levels import compute_levels, live_mask
 from rnncirc.ir.ops import ARITY, IS_COMMUTATIVE
 
 

@@ -1,1 +1,3 @@
-"""Lowering passes: cell -> gate-level circuit (unroll, prefix networks, scalarize)."""
+"""Lowering, model -> circuit: classification into the linear form (`classify`, `linearity`,
+`jacobian`), scalarization, the unroll, prefix networks and their structure-aware combines
+(`prefix`, `combine`, `linear`, `measure`), and the fixed-width boolean lowering (`boolean`)."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncirc.analyze.classify import Classification
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.tracer import concat
 from rnncirc.ir.builder import GateBuilder
@@ -25,6 +24,7 @@ from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
 from rnncirc.ir.ops import ARITY, Op
 from rnncirc.ir.simplify import simplify
 from rnncirc.lower import combine, prefix, sorting
+from rnncirc.lower.classify import Classification
 from rnncirc.lower.scalarize import scalarize
 from rnncirc.lower.unroll import drop_dead
 

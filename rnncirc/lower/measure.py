@@ -34,12 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnncirc.analyze.classify import Classification
-from rnncirc.analyze.levels import compute_levels
 from rnncirc.frontend.model import RNN
 from rnncirc.ir.builder import GateBuilder
+from rnncirc.ir.levels import compute_levels
 from rnncirc.ir.ops import ARITY, Op
 from rnncirc.lower import combine, prefix
+from rnncirc.lower.classify import Classification
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ class _Scratch:
         Gates no output reads (an A entry of step 0 that only meets a zero of h_0, the last
         keys of a sort) are dropped by the full lowering, so they are not counted.
         """
-        from rnncirc.analyze.levels import live_mask
+        from rnncirc.ir.levels import live_mask
 
         rows = self.builder.arrays(copy=False)
         live = live_mask(rows["op"], rows["a"], rows["b"], rows["c"], ARITY,

@@ -204,7 +204,7 @@ def _write_tiles(columns: dict, template: Template, mapper: _TileMapper, steps,
 
 def drop_dead(circuit: Circuit) -> Circuit:
     """Remove gates no output depends on (Numba: one backward scan, one compaction)."""
-    from rnncirc.analyze.levels import compact, live_mask
+    from rnncirc.ir.levels import compact, live_mask
 
     keep = live_mask(circuit.op, circuit.a, circuit.b, circuit.c, ARITY,
                      circuit.outputs.ravel())

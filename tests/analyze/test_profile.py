@@ -21,8 +21,8 @@ from rnncirc.analyze.profile import (
     depth_profile,
     formula_text,
 )
+from rnncirc.cli.profile_dot import add_profile_command, parse_lengths
 from rnncirc.errors import OptionError
-from rnncirc.export.commands import add_profile_command, parse_lengths
 
 from ..conftest import example
 from ..models import LINEAR, nonlinear

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 import rnncirc as rc
 from rnncirc.errors import InputError, OptionError, RnncircError
 from rnncirc.eval.fast import Evaluator, evaluate_fast, get_schedule
-from rnncirc.eval.reference import evaluate_reference
 from rnncirc.ir.ops import ARITY, LIBM_OPS, LIBM_ULPS, Op
+from rnncirc.ir.reference import evaluate_reference
 
 from ..conftest import example
 from ..models import LINEAR
@@ -302,8 +302,8 @@ def test_register_count_is_the_peak_of_live_values():
 
 
 def _peak_live(circuit, late: bool) -> int:
-    from rnncirc.analyze.levels import live_mask
     from rnncirc.eval.schedule import _late_levels
+    from rnncirc.ir.levels import live_mask
 
     out = circuit.outputs.reshape(-1).astype(np.int32)
     live = live_mask(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, out)
@@ -347,8 +347,8 @@ def test_time_tiled_schedule(monkeypatch):
     assert_close(tiled.evaluate(xs), model.run(xs))
     values, _ = tiled.check_inputs(xs)
     np.testing.assert_array_equal(evaluate_fast(tiled, values), evaluate_fast(plain, values))
-    from rnncirc.analyze.levels import live_mask
     from rnncirc.eval.schedule import _last_time, _tile_levels
+    from rnncirc.ir.levels import live_mask
 
     live = live_mask(tiled.op, tiled.a, tiled.b, tiled.c, ARITY,
                      tiled.outputs.reshape(-1).astype(np.int32))
@@ -389,7 +389,7 @@ def test_tiles_are_halved_while_the_registers_shrink(monkeypatch):
     TILE_REGISTERS and each halving cuts it by TILE_HALVING_GAIN percent; the last halving
     it declined would not have."""
     import rnncirc.eval.schedule as schedule
-    from rnncirc.analyze.levels import live_mask
+    from rnncirc.ir.levels import live_mask
 
     model = LINEAR["diagonal"][0]
     circuit = rc.compile(model, 256, topology="brent-kung")
@@ -500,7 +500,7 @@ def test_outputs_nothing_reads_back_are_streamed(monkeypatch, tiled):
     an output that no live gate reads and no other output position copies. Streamed or not,
     the outputs are the same bit for bit in every mode and dtype, and exact modulo p."""
     import rnncirc.eval.schedule as schedule
-    from rnncirc.analyze.levels import live_mask
+    from rnncirc.ir.levels import live_mask
 
     from .circuits import exact_oracle
 

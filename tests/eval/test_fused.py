@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 import rnncirc as rc
 from rnncirc.eval import schedule as sched
 from rnncirc.eval.fast import Evaluator, evaluate_fast, get_schedule
-from rnncirc.eval.reference import evaluate_reference
 from rnncirc.ir.ops import Op
+from rnncirc.ir.reference import evaluate_reference
 
 from ..conftest import example
 from ..models import LINEAR

@@ -9,8 +9,8 @@ import pytest
 import rnncirc as rc
 from rnncirc.eval import fast
 from rnncirc.eval.fast import Evaluator, get_schedule
-from rnncirc.eval.reference import evaluate_reference
 from rnncirc.eval.schedule import output_parts
+from rnncirc.ir.reference import evaluate_reference
 
 from ..models import LINEAR
 

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 import rnncirc as rc
 from rnncirc.errors import CircuitTooLargeError
 from rnncirc.eval.fast import Evaluator, get_schedule
-from rnncirc.eval.reference import evaluate_reference
 from rnncirc.eval.schedule import input_block, input_rows
+from rnncirc.ir.reference import evaluate_reference
 
+from ..models import LINEAR, K
 from .test_parts import inputs as values_for
 
 D = 20  # 2D = 40 input features: a block of 32 and one of 8
@@ -135,3 +136,16 @@ def test_a_batch_too_big_for_memory_is_refused_with_the_estimate(monkeypatch):
     with pytest.raises(CircuitTooLargeError, match=r"evaluating a batch of .* would need "
                                                    r"about .* MiB of memory"):
         circuit.evaluate(np.ones((4096, 8, 2 * D)))
+
+
+def test_public_evaluator_and_named_inputs():
+    circuit = rc.compile(LINEAR["diagonal"][0], 5)
+    xs = np.random.default_rng(0).normal(size=(3, 5, K))
+    checked = circuit.check_inputs(xs)
+    assert checked.batched and checked.values.shape == (3, 5 * K)
+    values, batched = checked  # still unpacks as a pair
+    evaluator = rc.Evaluator(circuit)
+    ws = evaluator.workspace(3)
+    evaluator.fill(ws, checked.values)
+    got = evaluator.evaluate(ws).T.reshape((3,) + circuit.outputs.shape)
+    np.testing.assert_allclose(got, circuit.evaluate(xs), rtol=0, atol=0)

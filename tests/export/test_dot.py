@@ -13,9 +13,9 @@ import pydot
 import pytest
 
 import rnncirc as rc
+from rnncirc.cli.profile_dot import add_dot_command, compile_dot
 from rnncirc.errors import OptionError
 from rnncirc.export import dot as dotmod
-from rnncirc.export.commands import add_dot_command, compile_dot
 from rnncirc.export.dot import (
     DiagramTooLargeError,
     GraphvizNotFoundError,

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnncirc as rc
-from rnncirc.eval.reference import evaluate_reference
 from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.ops import ARITY, Op
+from rnncirc.ir.reference import evaluate_reference
 
 from ..models import CONSTANT_ENTRIES, random_inputs
 

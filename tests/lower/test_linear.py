@@ -7,10 +7,10 @@ import pytest
 import sympy as sp
 
 import rnncirc as rc
-from rnncirc.analyze.classify import as_dense
 from rnncirc.analyze.formulas import evaluate_formula
 from rnncirc.analyze.report import family_formulas
 from rnncirc.lower import prefix
+from rnncirc.lower.classify import as_dense
 
 from ..conftest import example
 from ..models import LINEAR, random_inputs

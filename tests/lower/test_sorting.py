@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 import rnncirc as rc
 from rnncirc.analyze.report import family_formulas
-from rnncirc.eval.reference import evaluate_rows
 from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.ops import Op
+from rnncirc.ir.reference import evaluate_rows
 from rnncirc.lower.combine import SymbolPermutationAlgebra
 from rnncirc.lower.sorting import (
     SortingNetwork,

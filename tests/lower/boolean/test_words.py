@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from rnncirc.boolean.aig import AigBuilder
-from rnncirc.boolean.words import ADDERS, MULTIPLIERS, Words, constant_bits, csd_digits
+from rnncirc.ir.aig import AigBuilder
+from rnncirc.lower.boolean.words import ADDERS, MULTIPLIERS, Words, constant_bits, csd_digits
 
 W = 5
 MASK = (1 << W) - 1

@@ -1,5 +1,8 @@
 """`rc.classify`: which class of recurrence a model is, decided exactly from its cell.
 
+Where this sits: the first lowering stage. It turns the traced cell into the `LinearForm`
+(A(x) in its structured form, b(x)) that the prefix lowering (`lower.linear`) consumes.
+
 Pipeline: (1) `linearity.find_blocker` decides from the graph whether h_t is affine in
 h_{t-1}; (2) for a matrix state, a scalar-level dependency analysis finds whether rows (or
 columns) evolve separately; (3) `jacobian.replay_affine` extracts b(x) and the structured
@@ -14,17 +17,18 @@ nonlinear RNNs L-complete (log precision) / P-complete (poly precision).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnncirc.analyze.jacobian import AffineStep, Dense, Outer, Select, replay_affine
-from rnncirc.analyze.linearity import find_blocker
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.tracer import Sym, concat
 from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.ops import Op
 from rnncirc.ir.simplify import simplify
+from rnncirc.lower.jacobian import AffineStep, Dense, Outer, Select, replay_affine
+from rnncirc.lower.linearity import find_blocker
 from rnncirc.lower.scalarize import scalarize
 
 COMPLEXITY = {
@@ -89,15 +93,14 @@ def classify(model: RNN) -> Classification:
     >>> rc.classify(decay).kind
     'diagonal'
     """
-    cached = _CACHE.get(id(model))
-    if cached is not None and cached[0] is model:
-        return cached[1]
-    result = _classify(model)
-    _CACHE[id(model)] = (model, result)
+    result = _CACHE.get(model)
+    if result is None:
+        result = _CACHE[model] = _classify(model)
     return result
 
 
-_CACHE: dict[int, tuple[RNN, Classification]] = {}
+#: one classification per live model (an RNN hashes by identity); gone with the model
+_CACHE: weakref.WeakKeyDictionary[RNN, Classification] = weakref.WeakKeyDictionary()
 
 
 def _classify(model: RNN) -> Classification:
@@ -124,7 +127,7 @@ def _side(model: RNN) -> str:
         return "vector"
     if len(shape) != 2:
         return "flat"
-    from rnncirc.analyze.levels import state_support
+    from rnncirc.ir.levels import state_support
     from rnncirc.ir.ops import ARITY
     from rnncirc.lower.unroll import step_template
 
@@ -293,7 +296,7 @@ def _dense_matrix(terms, m: int, builder) -> Sym:
 
 def _symbol_permutations(affine: AffineStep, model: RNN, matrix: Sym):
     """Per-symbol (perm, coef) tables when A(s) is permutation-diagonal for every symbol."""
-    from rnncirc.eval.reference import evaluate_rows
+    from rnncirc.ir.reference import evaluate_rows
 
     builder = GateBuilder()
     x = affine.input

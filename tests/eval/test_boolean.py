@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 
 import rnncirc as rc
-from rnncirc.boolean import evaluate_int, to_boolean
-from rnncirc.boolean.evaluate import (
+from rnncirc.eval.boolean import (
     encode,
     pack_bits,
     simulate_packed,
     simulate_words,
     unpack_bits,
 )
+from rnncirc.lower.boolean import evaluate_int, to_boolean
 
+from ..ir.test_aig import naive_eval, random_circuit
 from ..models import LINEAR
-from .test_aig import naive_eval, random_circuit
 
 
 @pytest.mark.parametrize("batch", [1, 63, 64, 65, 1000])

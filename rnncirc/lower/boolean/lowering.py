@@ -2,12 +2,12 @@
 
 Where this sits: after `rc.compile` (arithmetic gates over the reals), before the boolean
 exports and the bit-parallel evaluator. The meaning of every gate on w-bit words is stated in
-`rnncirc.boolean.semantics`; this module builds gates that compute exactly that.
+`rnncirc.lower.boolean.semantics`; this module builds gates that compute exactly that.
 
 Summary of the algorithm. Every arithmetic row gets w literals (its word, least significant
 bit first): inputs become primary input bits, constants become constant literals. The gates are
 then grouped by (level, op) -- within a level all gates are independent -- and each group is
-lowered by one vectorized construction of `rnncirc.boolean.words` over a ``(gates, bits)``
+lowered by one vectorized construction of `rnncirc.lower.boolean.words` over a ``(gates, bits)``
 array: all additions of a level share one prefix-adder instantiation, all multiplications one
 partial-product array and carry-save tree, and so on. Constant propagation, structural hashing
 and the free NOT are done by the `AigBuilder` underneath, so zero weights and repeated
@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncirc.boolean.aig import FALSE, AigBuilder, BooleanCircuit, BooleanInfo
-from rnncirc.boolean.semantics import (
+from rnncirc.ir.aig import FALSE, AigBuilder, BooleanCircuit, BooleanInfo
+from rnncirc.ir.circuit import Circuit
+from rnncirc.ir.ops import ARITY, Op
+from rnncirc.lower.boolean.semantics import (
     LUT_OPS,
     MAX_LUT_WIDTH,
     BooleanLoweringError,
     IntSemantics,
     lut_width_error,
 )
-from rnncirc.boolean.words import ADDERS, MULTIPLIERS, Words, constant_bits
-from rnncirc.ir.circuit import Circuit
-from rnncirc.ir.ops import ARITY, Op
+from rnncirc.lower.boolean.words import ADDERS, MULTIPLIERS, Words, constant_bits
 
 SYMBOL_CODINGS = ("onehot", "binary")
 
@@ -71,7 +71,7 @@ def to_boolean(circuit: Circuit, width: int = 8, signed: bool = True, *, frac_bi
     Examples
     --------
     >>> import numpy as np, rnncirc as rc
-    >>> from rnncirc.boolean import to_boolean
+    >>> from rnncirc.lower.boolean import to_boolean
     >>> @rc.rnn(state=1, inputs=1)
     ... def running_sum(h, x):
     ...     return h + x
@@ -112,19 +112,6 @@ def _constant_stats(reals: np.ndarray, patterns: np.ndarray, sem: IntSemantics) 
             "constants_rounded_to_zero": int(np.count_nonzero(nonzero & (words == 0))),
             "constants_wrapped": int(np.count_nonzero((reals < low) | (reals >= top))),
             "constant_range": [low, top]}
-
-
-def compile_boolean(model, length: int, width: int = 8, topology: str = "auto",
-                    outputs: str = "all", **options) -> BooleanCircuit:
-    """``rc.compile(model, length, topology=..., outputs=...)`` lowered by `to_boolean`.
-
-    `options` are `to_boolean`'s keyword arguments (signed, frac_bits, adder, multiplier,
-    symbols). This is what ``rc.compile(..., domain="int", width=w)`` calls.
-    """
-    from rnncirc.compiler import compile as compile_arithmetic
-
-    circuit = compile_arithmetic(model, length, topology=topology, outputs=outputs)
-    return to_boolean(circuit, width, **options)
 
 
 def _check_options(circuit: Circuit, sem: IntSemantics, adder: str, multiplier: str,
@@ -269,4 +256,4 @@ def _compare(op: Op, a, b, words: Words, sem: IntSemantics) -> np.ndarray:
     return out
 
 
-__all__ = ["SYMBOL_CODINGS", "compile_boolean", "to_boolean"]
+__all__ = ["SYMBOL_CODINGS", "to_boolean"]

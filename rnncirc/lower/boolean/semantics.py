@@ -1,6 +1,6 @@
 """Fixed-width integer semantics of an arithmetic circuit, and its reference evaluator.
 
-Where this sits: this is what a boolean circuit from `rnncirc.boolean.lower` computes, stated
+Where this sits: this is what a boolean circuit from `lower.boolean.lowering` computes, stated
 once, and evaluated here with plain numpy (the oracle the gate-level lowering is tested
 against). Every value is a w-bit word; with ``frac_bits = f`` a word holding the integer v
 stands for the real number v / 2^f (f = 0: plain integers). With ``signed`` the words are

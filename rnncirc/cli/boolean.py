@@ -1,7 +1,8 @@
 """``rnncirc boolean``: compile a model to a fixed-width boolean circuit, report and export it.
 
-Where this sits: the command-line face of `rnncirc.boolean`. ``add_boolean_command`` registers
-the subcommand on the CLI's subparsers; the report dict is also what ``--json`` writes.
+Where this sits: the command-line face of `rnncirc.lower.boolean`. ``add_boolean_command``
+registers the subcommand on the CLI's subparsers; the report dict (`analyze.boolean`) is also
+what ``--json`` writes.
 
     rnncirc boolean MODEL.py --length N --width W [-o out.aag|.aig|.blif|.v|.bristol]
                     [--model NAME] [--topology T] [--outputs all|last] [--frac-bits F]
@@ -16,75 +17,14 @@ import json
 import os
 import time
 
-from rnncirc.boolean.aig import BooleanCircuit
-from rnncirc.boolean.semantics import BooleanLoweringError
-from rnncirc.cli_types import positive_int
-
-#: export formats by file extension
-FORMATS = {".aag": "AIGER (ASCII)", ".aig": "AIGER (binary)", ".blif": "BLIF",
-           ".v": "Verilog", ".bristol": "Bristol Fashion"}
-
-
-class ExportFormatError(BooleanLoweringError):
-    """The output file's extension names no supported format."""
-
-
-def write_circuit(circuit: BooleanCircuit, path: str) -> str:
-    """Write `circuit` in the format named by the extension of `path`; return the format."""
-    ext = os.path.splitext(str(path))[1].lower()
-    if ext == ".txt":  # the published Bristol Fashion circuits are .txt files
-        ext = ".bristol"
-    if ext not in FORMATS:
-        raise ExportFormatError(f"cannot tell the format of {path!r} from its extension; use "
-                                f"one of {', '.join(FORMATS)} (or .txt for Bristol Fashion)")
-    if ext in (".aag", ".aig"):
-        from rnncirc.export.aiger import write_aiger
-
-        write_aiger(circuit, path, binary=ext == ".aig")
-    elif ext == ".blif":
-        from rnncirc.export.blif import write_blif
-
-        write_blif(circuit, path)
-    elif ext == ".v":
-        from rnncirc.export.verilog import write_verilog
-
-        write_verilog(circuit, path)
-    else:
-        from rnncirc.export.bristol import write_bristol
-
-        write_bristol(circuit, path)
-    return FORMATS[ext]
-
-
-def boolean_report(circuit: BooleanCircuit) -> dict:
-    """The facts ``rnncirc boolean`` prints: counts, depths, level widths, semantics."""
-    info = circuit.info
-    aig = circuit.aig()
-    return {
-        "model": info.model,
-        "length": info.length,
-        "topology": info.topology,
-        "outputs": info.outputs,
-        "width": info.width,
-        "signed": info.signed,
-        "frac_bits": info.frac_bits,
-        "adder": info.adder,
-        "multiplier": info.multiplier,
-        "symbols": info.symbols if info.alphabet else None,
-        **{key: info.extra[key] for key in ("constants", "constants_rounded_to_zero",
-                                            "constants_wrapped", "constant_range")
-           if key in info.extra},
-        "input_bits": circuit.num_inputs,
-        "output_bits": int(circuit.outputs.size),
-        "and_count": circuit.and_count,
-        "xor_count": circuit.xor_count,
-        "depth": circuit.depth,
-        "and_depth": circuit.and_depth,
-        "aig_and_count": aig.and_count,
-        "aig_depth": aig.depth,
-        "width_per_level": circuit.width_per_level.tolist(),
-        "ands_per_and_level": circuit.ands_per_and_level.tolist(),
-    }
+from rnncirc.analyze.boolean import boolean_report
+from rnncirc.cli.options import (
+    add_model_arguments,
+    add_outputs_option,
+    add_topology_option,
+    positive_int,
+)
+from rnncirc.export.boolean import FORMATS, ExportFormatError, write_circuit
 
 
 def format_report(report: dict, source: str) -> str:
@@ -137,9 +77,8 @@ def _levels_text(widths: list[int], show: int = 12) -> str:
 
 def add_boolean_command(subparsers) -> argparse.ArgumentParser:
     """Register ``rnncirc boolean`` on `subparsers` (from ``add_subparsers``)."""
-    from rnncirc.boolean.lower import SYMBOL_CODINGS
-    from rnncirc.boolean.words import ADDERS, MULTIPLIERS
-    from rnncirc.compiler import TOPOLOGIES
+    from rnncirc.lower.boolean.lowering import SYMBOL_CODINGS
+    from rnncirc.lower.boolean.words import ADDERS, MULTIPLIERS
 
     parser = subparsers.add_parser(
         "boolean", help="compile a model to an AND/XOR circuit on fixed-width integers and "
@@ -152,21 +91,15 @@ def add_boolean_command(subparsers) -> argparse.ArgumentParser:
                     "depth, AND-depth and widths per level; -o writes the circuit, the format "
                     "chosen by the extension: .aag/.aig (AIGER), .blif, .v (Verilog), "
                     ".bristol or .txt (Bristol Fashion).")
-    parser.add_argument("model_file", metavar="MODEL.py",
-                        help="a Python file defining one or more RNNs with @rc.rnn")
+    add_model_arguments(parser)
     parser.add_argument("--length", "-n", type=positive_int, required=True, metavar="N",
                         help="sequence length n (>= 1)")
     parser.add_argument("--width", "-w", type=positive_int, required=True, metavar="W",
                         help="word width in bits (2..32; lookup tables need W <= 12)")
     parser.add_argument("--output", "-o", metavar="PATH",
                         help="write the circuit to PATH (.aag .aig .blif .v .bristol .txt)")
-    parser.add_argument("--model", "-m", metavar="NAME",
-                        help="which RNN of the file when it has several")
-    parser.add_argument("--topology", default="auto", choices=TOPOLOGIES, metavar="T",
-                        help="how the recurrence is built, as for `rnncirc compile` "
-                             "(default auto)")
-    parser.add_argument("--outputs", choices=("all", "last"), default="all",
-                        help="all: every state h_1..h_n is an output (default); last: h_n")
+    add_topology_option(parser)
+    add_outputs_option(parser)
     parser.add_argument("--frac-bits", "-f", type=int, default=0, metavar="F",
                         help="fixed-point scale: a word v stands for v / 2^F (default 0)")
     parser.add_argument("--unsigned", action="store_true",
@@ -188,7 +121,7 @@ def add_boolean_command(subparsers) -> argparse.ArgumentParser:
 
 
 def run_boolean_command(args) -> None:
-    from rnncirc.boolean.lower import compile_boolean
+    from rnncirc.compiler import compile_boolean
     from rnncirc.frontend.loader import pick_model
 
     if args.output:  # refuse a bad extension before the (possibly long) compile

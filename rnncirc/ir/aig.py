@@ -1,8 +1,9 @@
 """The boolean IR: an and-inverter graph with XOR nodes, built with structural hashing.
 
-Where this sits: `rnncirc.boolean.lower` turns a fixed-width integer reading of an arithmetic
-`Circuit` into this graph; the exports (`rnncirc.export.aiger`, ``blif``, ``bristol``,
-``verilog``), the bit-parallel evaluator and the reports read it.
+Where this sits: the ground floor, beside the arithmetic `Circuit`. `rnncirc.lower.boolean`
+turns a fixed-width integer reading of a `Circuit` into this graph; the exports
+(`rnncirc.export.aiger`, ``blif``, ``bristol``, ``verilog``), the bit-parallel evaluator
+(`rnncirc.eval.boolean`) and the reports (`rnncirc.analyze.boolean`) read it.
 
 Layout (struct-of-arrays, topological order, as in AIGER):
 
@@ -459,25 +460,25 @@ class BooleanCircuit:
 
     def evaluate_bits(self, bits: np.ndarray) -> np.ndarray:
         """Output bits for input bit vectors ``(batch, num_inputs)``: ``(batch, outputs)``."""
-        from rnncirc.boolean.evaluate import simulate_bits
+        from rnncirc.eval.boolean import simulate_bits
 
         return simulate_bits(self, bits)
 
     def evaluate(self, xs) -> np.ndarray:
         """Integer outputs for integer inputs, shaped as `Circuit.evaluate` (see `encode`)."""
-        from rnncirc.boolean.evaluate import evaluate_words
+        from rnncirc.eval.boolean import evaluate_words
 
         return evaluate_words(self, xs)
 
     def report(self) -> dict:
-        """Counts and depths as a JSON-ready dict (see `rnncirc.boolean.commands`)."""
-        from rnncirc.boolean.commands import boolean_report
+        """Counts and depths as a JSON-ready dict (see `rnncirc.analyze.boolean`)."""
+        from rnncirc.analyze.boolean import boolean_report
 
         return boolean_report(self)
 
     def write(self, path: str) -> None:
         """Write the circuit in the format its extension names (.aag .aig .blif .v .bristol)."""
-        from rnncirc.boolean.commands import write_circuit
+        from rnncirc.export.boolean import write_circuit
 
         write_circuit(self, path)
 

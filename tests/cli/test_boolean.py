@@ -9,7 +9,8 @@ import os
 import pytest
 
 import rnncirc as rc
-from rnncirc.boolean.commands import FORMATS, add_boolean_command
+from rnncirc.cli.boolean import add_boolean_command
+from rnncirc.export.boolean import FORMATS
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "examples")
@@ -63,8 +64,7 @@ def test_wired_into_the_cli(tmp_path, capsys):
 
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "boolean" not in commands.choices:
-        pytest.skip("rnncirc boolean is not wired into rnncirc.cli yet")
+    assert "boolean" in commands.choices
     status = cli.main(["boolean", os.path.join(EXAMPLES, "mamba.py"), "-n", "2", "-w", "16"])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and err.startswith("rnncirc: error:")

@@ -2,13 +2,14 @@
 
 ``to_boolean(circuit, width=w)`` reads every value as a w-bit word (`semantics`), lowers each
 (level, op) group of gates with vectorized word constructions (`words`) into a structurally
-hashed AND/XOR graph (`aig`), evaluated 64 vectors per machine word (`evaluate`) and written
-by ``rnncirc.export`` (AIGER, BLIF, Bristol Fashion, Verilog).
+hashed AND/XOR graph (`rnncirc.ir.aig`), evaluated 64 vectors per machine word
+(`rnncirc.eval.boolean`) and written by `rnncirc.export` (AIGER, BLIF, Bristol Fashion,
+Verilog). `rnncirc.compiler.compile_boolean` is the whole path from a model.
 """
 
-from rnncirc.boolean.aig import BooleanCircuit
-from rnncirc.boolean.lower import compile_boolean, to_boolean
-from rnncirc.boolean.semantics import (
+from rnncirc.ir.aig import BooleanCircuit
+from rnncirc.lower.boolean.lowering import to_boolean
+from rnncirc.lower.boolean.semantics import (
     BooleanLoweringError,
     IntSemantics,
     WidthError,
@@ -16,4 +17,4 @@ from rnncirc.boolean.semantics import (
 )
 
 __all__ = ["BooleanCircuit", "BooleanLoweringError", "IntSemantics", "WidthError",
-           "compile_boolean", "evaluate_int", "to_boolean"]
+           "evaluate_int", "to_boolean"]

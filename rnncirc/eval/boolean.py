@@ -1,7 +1,7 @@
 """Bit-parallel evaluation of a `BooleanCircuit`: 64 input vectors per uint64 word.
 
 Where this sits: the fast evaluator of the boolean IR, checked against the integer reference
-(`rnncirc.boolean.semantics.evaluate_int`) of the arithmetic circuit it was lowered from.
+(`rnncirc.lower.boolean.semantics.evaluate_int`) of the arithmetic circuit it was lowered from.
 
 Summary of the algorithm. Input vectors are transposed and packed so that input bit i of
 vectors 64k..64k+63 is one uint64 word. One Numba pass over the nodes (topological order)
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from rnncirc.boolean.aig import AND, BooleanCircuit
+from rnncirc.ir.aig import AND, BooleanCircuit
 
 #: node values (uint64 words) held per block; bounds each thread's buffer to 32 MiB
 _BLOCK_VALUES = 1 << 22
@@ -100,7 +100,7 @@ def encode(circuit: BooleanCircuit, xs) -> tuple[np.ndarray, bool]:
     models take symbols ``(n,)`` or ``(batch, n)``, encoded one-hot or in binary as the circuit
     was built.
     """
-    from rnncirc.boolean.semantics import BooleanLoweringError
+    from rnncirc.lower.boolean.semantics import BooleanLoweringError
 
     info = circuit.info
     xs = np.asarray(xs)

@@ -1,5 +1,8 @@
 """Reference evaluator: plain numpy, level by level, over a batch. The oracle for fast paths.
 
+Where this sits: in `ir`, so that every layer may check its work against it (classification
+evaluates the step template with it; `eval` is tested against it).
+
 Values are held as ``(rows, batch)`` float64, so each gate reads and writes one contiguous
 batch row. Within a level every gate is independent; gates of one op on one level are
 evaluated with a single numpy call.

@@ -13,18 +13,18 @@ import numpy as np
 import pytest
 
 import rnncirc as rc
-from rnncirc.boolean import (
+from rnncirc.compiler import compile_boolean
+from rnncirc.lower.boolean import (
     BooleanLoweringError,
     IntSemantics,
     WidthError,
-    compile_boolean,
     evaluate_int,
     to_boolean,
 )
-from rnncirc.boolean.words import ADDERS
+from rnncirc.lower.boolean.words import ADDERS
 
-from ..conftest import EXAMPLES, example
-from ..models import LINEAR, nonlinear
+from ...conftest import EXAMPLES, example
+from ...models import LINEAR, nonlinear
 
 OPS = {
     "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,

@@ -1,6 +1,6 @@
 """Fixed-width arithmetic as AND/XOR gates, vectorized over many words at once.
 
-Where this sits: `rnncirc.boolean.lower` reads an arithmetic circuit one (level, op) group at a
+Where this sits: `lower.boolean.lowering` reads an arithmetic circuit one (level, op) group at a
 time and calls these constructions once per group. A *word* is a literal array whose last axis
 holds its bits, least significant first; every leading axis is a batch of independent words
 (one per arithmetic gate of the group), so each construction below is a handful of calls on
@@ -35,7 +35,7 @@ import functools
 
 import numpy as np
 
-from rnncirc.boolean.aig import FALSE, TRUE, AigBuilder
+from rnncirc.ir.aig import FALSE, TRUE, AigBuilder
 from rnncirc.lower import prefix
 
 #: adder carry networks: the one-AND ripple chain, or a prefix family of `rnncirc.lower.prefix`

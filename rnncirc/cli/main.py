@@ -10,17 +10,22 @@ import argparse
 import json
 import sys
 
-from rnncirc.boolean.commands import add_boolean_command
-from rnncirc.cli_types import positive_int
-from rnncirc.compiler import TOPOLOGIES
-from rnncirc.errors import RnncircError
-from rnncirc.eval.run_command import add_run_command
-from rnncirc.export.commands import (
+from rnncirc.cli.boolean import add_boolean_command
+from rnncirc.cli.options import (
+    add_model_arguments,
+    add_outputs_option,
+    add_topology_option,
+    positive_int,
+)
+from rnncirc.cli.profile_dot import (
     add_compile_dot_argument,
     add_dot_command,
     add_profile_command,
     compile_dot,
 )
+from rnncirc.cli.run import add_run_command
+from rnncirc.errors import RnncircError
+from rnncirc.version import __version__
 
 _EPILOG = """examples:
   rnncirc compile examples/elman.py --length 1024
@@ -40,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rnncirc", description=(
         "Compile recurrent neural networks into arithmetic circuits and measure their depth "
         "and size."), epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version="rnncirc 0.1.0")
+    parser.add_argument("--version", action="version", version=f"rnncirc {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -50,22 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "a linear model as a log-depth prefix network of affine-map combines, a "
                     "nonlinear one unrolled. Prints kind and complexity class, size, depth, "
                     "gates by op, exact formulas in n and the critical path.")
-    compile_.add_argument("model_file", metavar="MODEL.py",
-                          help="a Python file defining one or more RNNs with @rc.rnn")
+    add_model_arguments(compile_)
     compile_.add_argument("--length", "-n", type=positive_int, required=True, metavar="N",
                           help="sequence length n to unroll over (>= 1)")
-    compile_.add_argument("--model", "-m", metavar="NAME",
-                          help="which RNN of the file (variable or model name) when it has "
-                               "several")
-    compile_.add_argument("--topology", default="auto", choices=TOPOLOGIES, metavar="T",
-                          help="how the recurrence is built: auto (default: for a linear "
-                               "model the prefix network whose circuit has least depth, then "
-                               "least size; a nonlinear model is unrolled), sequential (the "
-                               "unrolled baseline), or a prefix network: sklansky, kogge-stone, "
-                               "brent-kung, ladner-fischer, han-carlson")
-    compile_.add_argument("--outputs", choices=("all", "last"), default="all",
-                          help="all: every state h_1..h_n is an output (default); last: only "
-                               "h_n")
+    add_topology_option(compile_)
+    add_outputs_option(compile_)
     compile_.add_argument("--json", metavar="PATH",
                           help="also write the report as JSON to PATH ('-' for stdout)")
     compile_.add_argument("--save", metavar="PATH",
@@ -83,10 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "if so, the structure of A(x) (scalar, diagonal, permutation-diagonal, "
                     "dplr with its rank, dense) and the complexity class the paper places it "
                     "in; if not, the operation that blocks parallelism.")
-    classify.add_argument("model_file", metavar="MODEL.py",
-                          help="a Python file defining one or more RNNs with @rc.rnn")
-    classify.add_argument("--model", "-m", metavar="NAME",
-                          help="which RNN of the file when it has several (default: all)")
+    add_model_arguments(classify, " (default: all)")
     classify.add_argument("--json", metavar="PATH",
                           help="also write the classification as JSON to PATH ('-' for stdout)")
     classify.set_defaults(run=_cmd_classify)
@@ -121,8 +112,8 @@ def _cmd_compile(args) -> None:
 
 
 def _cmd_classify(args) -> None:
-    from rnncirc.analyze.classify import classify
     from rnncirc.frontend.loader import load_models, pick_model
+    from rnncirc.lower.classify import classify
 
     if args.model:
         models = [pick_model(args.model_file, args.model)]

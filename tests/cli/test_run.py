@@ -10,7 +10,7 @@ import pytest
 
 import rnncirc as rc
 from rnncirc import cli
-from rnncirc.eval.run_command import _ProgressBar, add_run_command
+from rnncirc.cli.run import _ProgressBar, add_run_command
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 GRU = str(ROOT / "examples" / "gru.py")

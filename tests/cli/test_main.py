@@ -22,7 +22,7 @@ import rnncirc as rc
 import rnncirc.ir.memory
 from rnncirc.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 ELMAN = str(ROOT / "examples" / "elman.py")
 TWO = str(DATA / "two_models.py")

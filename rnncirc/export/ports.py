@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnncirc.boolean.aig import BooleanCircuit
+from rnncirc.ir.aig import BooleanCircuit
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from rnncirc.cli.options import add_model_arguments, add_outputs_option, add_topology_option
 from rnncirc.errors import OptionError
-
-_TOPOLOGIES = ("auto", "sequential", "sklansky", "kogge-stone", "brent-kung", "ladner-fischer",
-               "han-carlson")
 
 
 def parse_lengths(text: str) -> list[int]:
@@ -53,17 +51,12 @@ def add_profile_command(subparsers) -> argparse.ArgumentParser:
                     "two and the midpoints between them) and report depth, size, "
                     "multiplicative depth and non-constant multiplications at each, with "
                     "exact formulas in n. --plot draws depth and size against n.")
-    parser.add_argument("model_file", metavar="MODEL.py",
-                        help="a Python file defining one or more RNNs with @rc.rnn")
-    parser.add_argument("--model", "-m", metavar="NAME",
-                        help="which RNN of the file (default: every one, on one plot)")
+    add_model_arguments(parser, " (default: every one, on one plot)")
     parser.add_argument("--lengths", "-l", metavar="LIST|LO:HI", type=str,
                         help="lengths: 1,2,4,... or LO:HI (powers of two and midpoints) or "
                              "LO:HI:STEP (default 1:4096)")
-    parser.add_argument("--topology", default="auto", choices=_TOPOLOGIES, metavar="T",
-                        help="as for compile (default auto, resolved per length)")
-    parser.add_argument("--outputs", choices=("all", "last"), default="all",
-                        help="all: every h_t is an output (default); last: only h_n")
+    add_topology_option(parser, " (auto is resolved per length)")
+    add_outputs_option(parser)
     parser.add_argument("--plot", metavar="PATH",
                         help="draw depth and size against n to PATH (.png, .svg or .pdf; needs "
                              "matplotlib: pip install 'rnncirc[plot]')")
@@ -112,18 +105,13 @@ def add_dot_command(subparsers) -> argparse.ArgumentParser:
                     "combine with its segment [i..j] and gate count; for an unrolled model, "
                     "one node per step) or gate (every gate; small circuits only). The output "
                     "is DOT text for .dot/.gv, or rendered by Graphviz's dot for .svg/.png/.pdf.")
-    parser.add_argument("model_file", metavar="MODEL.py",
-                        help="a Python file defining one or more RNNs with @rc.rnn")
-    parser.add_argument("--model", "-m", metavar="NAME",
-                        help="which RNN of the file when it has several")
+    add_model_arguments(parser)
     parser.add_argument("--view", choices=("cell", "block", "gate"), default="cell",
                         help="cell (default), block or gate")
     parser.add_argument("--length", "-n", type=int, metavar="N",
                         help="sequence length (needed by the block and gate views)")
-    parser.add_argument("--topology", default="auto", choices=_TOPOLOGIES, metavar="T",
-                        help="as for compile (default auto)")
-    parser.add_argument("--outputs", choices=("all", "last"), default="all",
-                        help="all (default) or last")
+    add_topology_option(parser)
+    add_outputs_option(parser)
     parser.add_argument("--max-gates", type=int, default=None, metavar="G",
                         help="the gate view refuses circuits larger than this (default 2000)")
     parser.add_argument("-o", "--output", required=True, metavar="PATH",

@@ -126,3 +126,19 @@ def test_generated_cells(structure, op, seed, poison):
     xs = rng.normal(size=(2, 5, 2))
     circuit = rc.compile(model, 5)
     np.testing.assert_allclose(circuit.evaluate(xs), model.run(xs), rtol=1e-9, atol=1e-12)
+
+
+def test_cached_classifications_let_their_models_go():
+    import gc
+    import weakref
+
+    @rc.rnn(state=2, inputs=1)
+    def decay(h, x):
+        return 0.5 * h + x
+
+    assert rc.classify(decay) is rc.classify(decay)  # cached
+    rc.depth_profile(decay, [1, 2, 3])  # its formula and topology caches too
+    gone = weakref.ref(decay)
+    del decay
+    gc.collect()
+    assert gone() is None

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnncirc.boolean.aig import AND, FALSE, TRUE, XOR, AigBuilder, BooleanCircuit
+from rnncirc.ir.aig import AND, FALSE, TRUE, XOR, AigBuilder, BooleanCircuit
 
 
 def all_bits(count: int) -> np.ndarray:

@@ -21,11 +21,12 @@ import numpy as np
 import pytest
 
 import rnncirc as rc
-from rnncirc.boolean import compile_boolean, to_boolean
-from rnncirc.boolean.aig import AND
-from rnncirc.boolean.commands import write_circuit
-from rnncirc.boolean.ports import input_bit_names, output_bit_names
-from rnncirc.boolean.words import ADDERS
+from rnncirc.compiler import compile_boolean
+from rnncirc.export.boolean import write_circuit
+from rnncirc.export.ports import input_bit_names, output_bit_names
+from rnncirc.ir.aig import AND
+from rnncirc.lower.boolean import to_boolean
+from rnncirc.lower.boolean.words import ADDERS
 
 from ..conftest import example
 from ..models import LINEAR, nonlinear

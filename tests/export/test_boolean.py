@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import rnncirc as rc
-from rnncirc.boolean import to_boolean
-from rnncirc.boolean.commands import ExportFormatError, write_circuit
-from rnncirc.boolean.ports import input_bit_names, output_bit_names
 from rnncirc.export.aiger import aiger_bytes, encode_deltas, read_aiger
+from rnncirc.export.boolean import ExportFormatError, write_circuit
+from rnncirc.export.ports import input_bit_names, output_bit_names
+from rnncirc.lower.boolean import to_boolean
 
 from ..conftest import example
 from ..models import LINEAR

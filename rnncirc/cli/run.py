@@ -18,7 +18,7 @@ import zipfile
 
 import numpy as np
 
-from rnncirc.cli_types import positive_int
+from rnncirc.cli.options import add_outputs_option, add_topology_option, positive_int
 from rnncirc.errors import InputError, OptionError
 
 _DESCRIPTION = (
@@ -37,8 +37,6 @@ _EPILOG = """examples:
 
 def add_run_command(subparsers) -> argparse.ArgumentParser:
     """Register ``run`` on `subparsers` (an ``add_subparsers()`` result); return its parser."""
-    from rnncirc.compiler import TOPOLOGIES
-
     run = subparsers.add_parser(
         "run", help="evaluate a circuit on sequences from an .npy file",
         description=_DESCRIPTION, epilog=_EPILOG,
@@ -50,15 +48,10 @@ def add_run_command(subparsers) -> argparse.ArgumentParser:
                      help="sequence length n to compile for (with MODEL.py)")
     run.add_argument("--model", "-m", metavar="NAME",
                      help="which RNN of the file when it defines several")
-    run.add_argument("--topology", default="auto", choices=TOPOLOGIES, metavar="T",
-                     help=f"how the recurrence is built: {', '.join(TOPOLOGIES)} "
-                          "(default auto: least depth). For speed on a CPU choose "
-                          "brent-kung: the fewest gates of the log-depth networks (the network "
-                          "jax.lax.associative_scan uses); auto's Ladner-Fischer or "
-                          "Kogge-Stone circuits can have many more (n = 1024: 2x for a "
-                          "diagonal scan, 25x for DPLR rank 1)")
-    run.add_argument("--outputs", choices=("all", "last"), default="all",
-                     help="all: save every state h_1..h_n (default); last: only h_n")
+    add_topology_option(run, ". For speed on a CPU choose brent-kung: the fewest gates of "
+                             "the log-depth networks (the network jax.lax.associative_scan "
+                             "uses); auto's least-depth circuits can have many more gates")
+    add_outputs_option(run)
     run.add_argument("--load", metavar="CIRCUIT.npz",
                      help="evaluate a circuit saved with 'rnncirc compile --save' instead of "
                           "compiling MODEL.py")
@@ -132,8 +125,9 @@ def _load_inputs(path: str) -> np.ndarray:
 
 def _circuit_for(args):
     """(circuit, model or None) from --load or MODEL.py + --length."""
-    import rnncirc as rc
+    from rnncirc.compiler import compile
     from rnncirc.frontend.loader import pick_model
+    from rnncirc.ir.circuit import Circuit
 
     model = pick_model(args.model_file, args.model) if args.model_file else None
     if args.load:
@@ -142,7 +136,7 @@ def _circuit_for(args):
         if not zipfile.is_zipfile(args.load):
             raise InputError(f"cannot read circuit file {args.load}: not an .npz written by "
                              "'rnncirc compile --save'")
-        circuit = rc.Circuit.load(args.load)
+        circuit = Circuit.load(args.load)
         if args.length is not None and args.length != circuit.length:
             raise OptionError(f"--length {args.length} does not match the loaded circuit "
                               f"(length {circuit.length}); drop --length with --load")
@@ -152,7 +146,7 @@ def _circuit_for(args):
                           "circuit (--load CIRCUIT.npz)")
     if args.length is None:
         raise OptionError("--length N is required to compile MODEL.py (or use --load)")
-    return rc.compile(model, args.length, topology=args.topology, outputs=args.outputs), model
+    return compile(model, args.length, topology=args.topology, outputs=args.outputs), model
 
 
 def _topology_hint(model, circuit, args) -> str | None:

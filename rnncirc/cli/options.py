@@ -1,0 +1,45 @@
+"""Argument types and options shared by the subcommands of the command line (one definition
+each, so that every command spells and explains them alike)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a sequence length, a width)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, several: str = "") -> None:
+    """MODEL.py and ``--model NAME``, as every command that reads a model file takes them."""
+    parser.add_argument("model_file", metavar="MODEL.py",
+                        help="a Python file defining one or more RNNs with @rc.rnn")
+    parser.add_argument("--model", "-m", metavar="NAME",
+                        help="which RNN of the file (variable or model name) when it has "
+                             "several" + several)
+
+
+def add_topology_option(parser: argparse.ArgumentParser, more: str = "") -> None:
+    """``--topology T``: every command that compiles takes the same choices."""
+    from rnncirc.compiler import TOPOLOGIES
+
+    parser.add_argument(
+        "--topology", default="auto", choices=TOPOLOGIES, metavar="T",
+        help="how the recurrence is built: auto (default: for a linear model the prefix "
+             "network whose circuit has least depth, then least size; a nonlinear model is "
+             "unrolled), sequential (the unrolled baseline), or a prefix network: "
+             + ", ".join(t for t in TOPOLOGIES if t not in ("auto", "sequential")) + more)
+
+
+def add_outputs_option(parser: argparse.ArgumentParser) -> None:
+    """``--outputs all|last``."""
+    parser.add_argument("--outputs", choices=("all", "last"), default="all",
+                        help="all: every state h_1..h_n is an output (default); last: only "
+                             "h_n")
