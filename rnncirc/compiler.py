@@ -1,8 +1,16 @@
-"""`rc.compile`: the whole lowering as one short function of named steps."""
+"""`rc.compile`: the whole lowering as one short function of named steps.
+
+Where this sits: the one driver of the pipeline, above the stages (`lower`) and below what
+uses circuits (`analyze`, `eval`, `export`, `cli`). `compile_model` returns a `Compilation`
+(the classification, the concrete topology, the circuit, the time it took) that the compile
+report, profiles and ``rnncirc run`` take instead of calling the stages themselves.
+"""
 
 from __future__ import annotations
 
 import numbers
+import time
+from dataclasses import dataclass
 
 from rnncirc.errors import NotLinearError, OptionError
 from rnncirc.frontend.model import RNN
@@ -58,11 +66,48 @@ def compile(model: RNN, length: int, *, topology: str = "auto",  # noqa: A001 - 
                                outputs, **boolean_options)
     if width is not None or boolean_options:
         raise OptionError("width and boolean options need domain='int'")
+    return compile_model(model, length, topology=topology, outputs=outputs).circuit
+
+
+@dataclass(frozen=True, eq=False)
+class Compilation:
+    """One run of the pipeline: what was asked, what was decided, what was built."""
+
+    model: RNN
+    length: int
+    #: the topology asked for ("auto" included) and the one built
+    requested_topology: str
+    topology: str
+    outputs: str
+    classification: object  # lower.classify.Classification
+    circuit: Circuit
+    #: classify + choose + build, in seconds
+    seconds: float
+
+
+def compile_model(model: RNN, length: int, *, topology: str = "auto",
+                  outputs: str = "all") -> Compilation:
+    """Classify `model`, choose the topology, build the circuit: a `Compilation`.
+
+    Examples
+    --------
+    >>> import rnncirc as rc
+    >>> from rnncirc.compiler import compile_model
+    >>> @rc.rnn(state=1, inputs=1)
+    ... def running_sum(h, x):
+    ...     return h + x
+    >>> done = compile_model(running_sum, 8)
+    >>> done.classification.kind, done.topology, done.circuit.depth
+    ('scalar', 'sklansky', 3)
+    """
     check_options(model, length, topology, outputs)
+    start = time.perf_counter()
     # classify (exact, from the cell) -> pick the lowering -> build the gate-level circuit
     cls = classify_model(model)
     chosen = resolve_topology(model, cls, int(length), topology, outputs)
-    return lower(model, cls, int(length), chosen, outputs)
+    circuit = lower(model, cls, int(length), chosen, outputs)
+    return Compilation(model, int(length), topology, chosen, outputs, cls, circuit,
+                       time.perf_counter() - start)
 
 
 def compile_boolean(model: RNN, length: int, width: int = 8, topology: str = "auto",

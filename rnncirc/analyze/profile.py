@@ -220,7 +220,7 @@ def _as_models(obj) -> tuple[list[RNN], bool]:
 
 
 def _profile(model: RNN, lengths: list[int], topology: str, outputs: str) -> DepthProfile:
-    from rnncirc.compiler import classify_model, lower
+    from rnncirc.compiler import classify_model, compile_model
 
     start = time.perf_counter()
     cls = classify_model(model)
@@ -231,7 +231,8 @@ def _profile(model: RNN, lengths: list[int], topology: str, outputs: str) -> Dep
         rows.update(_unrolled_rows(model, cls, unrolled))
     for n in lengths:
         if n not in rows:
-            rows[n] = measure_circuit(lower(model, cls, n, chosen[n], outputs))
+            built = compile_model(model, n, topology=chosen[n], outputs=outputs)
+            rows[n] = measure_circuit(built.circuit)
     ordered = [rows[n] for n in lengths]
     family = chosen[lengths[-1]]
     depth, size, note = _formulas(model, cls, topology, outputs, family, chosen, ordered)
@@ -256,10 +257,10 @@ def measure_circuit(circuit) -> dict:
 def _unrolled_rows(model: RNN, cls, lengths: list[int]) -> dict[int, dict]:
     """Rows of the sequential unroll at every length, from one build at the longest."""
     from rnncirc.analyze.counts import multiplicative_scan
-    from rnncirc.compiler import lower
+    from rnncirc.compiler import compile_model
 
     longest = max(lengths)
-    circuit = lower(model, cls, longest, "sequential", "all")
+    circuit = compile_model(model, longest, topology="sequential").circuit
     mlevel, flag = multiplicative_scan(circuit)
     outputs = circuit.outputs.reshape(longest, -1)
     depth = np.maximum.accumulate(circuit.levels[outputs].max(axis=1, initial=0))
@@ -316,7 +317,7 @@ def cached_family_formulas(model: RNN, cls, family: str, outputs: str, measure=N
 def _formulas(model, cls, topology, outputs, family, chosen, rows):
     """(depth, size, note): the family's formulas patched where another family is used."""
     from rnncirc.analyze.formulas import evaluate_formula
-    from rnncirc.compiler import lower
+    from rnncirc.compiler import compile_model
     from rnncirc.lower.measure import measure_linear
 
     measured = {row["length"]: (row["depth"], row["size"]) for row in rows}
@@ -338,7 +339,7 @@ def _formulas(model, cls, topology, outputs, family, chosen, rows):
             if topo != family:
                 other.add(n)
                 if n not in measured:
-                    circuit = lower(model, cls, n, topo, outputs)
+                    circuit = compile_model(model, n, topology=topo, outputs=outputs).circuit
                     measured[n] = (circuit.depth, circuit.size)
     patched, missed = [], set()
     for k, formula in enumerate((depth_f, size_f)):

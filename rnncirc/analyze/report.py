@@ -7,24 +7,21 @@ from collections import Counter
 
 import numpy as np
 
+from rnncirc.compiler import Compilation
 from rnncirc.frontend.model import RNN
 from rnncirc.ir.circuit import Circuit
 
 
-def compile_with_report(model: RNN, length: int, topology: str = "auto",
-                        outputs: str = "all", formulas: bool = True) -> tuple[Circuit, dict]:
-    """Compile and gather everything the report shows (formulas included)."""
+def compile_report(compilation: Compilation, formulas: bool = True) -> dict:
+    """Everything the compile report shows (formulas included), as JSON-ready data."""
     from rnncirc.analyze.counts import counts_summary
     from rnncirc.analyze.formulas import format_formula
-    from rnncirc.compiler import check_options, classify_model, lower, resolve_topology
 
-    check_options(model, length, topology, outputs)
+    model, circuit, cls = compilation.model, compilation.circuit, compilation.classification
+    length, chosen, outputs = compilation.length, compilation.topology, compilation.outputs
     start = time.perf_counter()
-    cls = classify_model(model)
-    chosen = resolve_topology(model, cls, length, topology, outputs)
-    circuit = lower(model, cls, length, chosen, outputs)
     depth = circuit.depth  # levels are part of compiling: measured in compile_seconds
-    seconds = time.perf_counter() - start
+    seconds = compilation.seconds + time.perf_counter() - start
     depth_formula, size_formula = family_formulas(model, cls, chosen, outputs) if formulas \
         else (None, None)
     report = {
@@ -53,7 +50,7 @@ def compile_with_report(model: RNN, length: int, topology: str = "auto",
     report.update(counts_summary(circuit))
     if "dense_from_level" in circuit.info.extra:
         report["dplr_dense_from_level"] = circuit.info.extra["dense_from_level"]
-    return circuit, report
+    return report
 
 
 def family_formulas(model: RNN, cls, topology: str, outputs: str):
@@ -91,42 +88,3 @@ def critical_path_summary(circuit: Circuit) -> dict:
                 for g in path if g["step"] == middle]
     return {"length": len(path), "ops": dict(Counter(g["op"] for g in path).most_common()),
             "steps": [min(steps), max(steps)], "example_step": middle, "per_step": per_step}
-
-
-def format_report(report: dict, path: str | None = None) -> str:
-    """The human-readable compile report."""
-    shape = "x".join(str(s) for s in report["state_shape"])
-    inputs = (f"a symbol of {report['alphabet']}" if report["alphabet"]
-              else f"{report['input_size']} reals")
-    ops = ", ".join(f"{name} {count:,}" for name, count in report["op_counts"].items())
-    crit = report["critical_path"]
-    lines = [
-        f"model          {report['model']}" + (f"  ({path})" if path else ""),
-        f"state, input   {shape} state, {inputs} per step",
-        f"length         {report['length']:,}",
-        f"kind           {report['kind']}" + (f" (rank {report['rank']})" if report["rank"]
-                                               else "") + f", complexity class "
-        f"{report['complexity']}",
-        f"topology       {report['topology']}, outputs={report['outputs']}",
-        f"size           {report['size']:,} gates ({ops})",
-        f"depth          {report['depth']:,}",
-    ]
-    if "multiplicative_depth" in report:
-        lines.append(f"mult. depth    {report['multiplicative_depth']:,} (products of two "
-                     f"non-constant values; {report['nonconstant_multiplications']:,} such "
-                     "multiplications)")
-    if report.get("depth_formula_text"):
-        lines.append(f"depth(n)       {report['depth_formula_text']}")
-        lines.append(f"size(n)        {report['size_formula_text']}")
-    if crit["length"]:
-        ops_on_path = ", ".join(f"{name} {count:,}" for name, count in crit["ops"].items())
-        unit = "prefix levels" if report["topology"] != "sequential" else "steps"
-        lines.append(f"critical path  {crit['length']:,} gates over {unit} {crit['steps'][0]}.."
-                     f"{crit['steps'][1]} ({ops_on_path})")
-        lines.append(f"  in {unit[:-1]} {crit['example_step']}:  " + " -> ".join(crit["per_step"]))
-    if report.get("dplr_dense_from_level") is not None:
-        lines.append(f"dplr           low-rank combines up to prefix level "
-                     f"{report['dplr_dense_from_level'] - 1}, dense from level "
-                     f"{report['dplr_dense_from_level']} (rank would pass m/2)")
-    lines.append(f"compile time   {report['compile_seconds']:.3f} s")
-    return "\n".join(lines)

@@ -11,17 +11,13 @@ import json
 import sys
 
 from rnncirc.cli.boolean import add_boolean_command
+from rnncirc.cli.compile import add_compile_command
 from rnncirc.cli.options import (
     add_model_arguments,
-    add_outputs_option,
-    add_topology_option,
-    positive_int,
 )
 from rnncirc.cli.profile_dot import (
-    add_compile_dot_argument,
     add_dot_command,
     add_profile_command,
-    compile_dot,
 )
 from rnncirc.cli.run import add_run_command
 from rnncirc.errors import RnncircError
@@ -49,27 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    compile_ = commands.add_parser(
-        "compile", help="compile a model over N steps and report depth, size and more",
-        description="Trace the RNN in MODEL.py and build its gate-level circuit over N steps: "
-                    "a linear model as a log-depth prefix network of affine-map combines, a "
-                    "nonlinear one unrolled. Prints kind and complexity class, size, depth, "
-                    "gates by op, exact formulas in n and the critical path.")
-    add_model_arguments(compile_)
-    compile_.add_argument("--length", "-n", type=positive_int, required=True, metavar="N",
-                          help="sequence length n to unroll over (>= 1)")
-    add_topology_option(compile_)
-    add_outputs_option(compile_)
-    compile_.add_argument("--json", metavar="PATH",
-                          help="also write the report as JSON to PATH ('-' for stdout)")
-    compile_.add_argument("--save", metavar="PATH",
-                          help="save the circuit as a compressed .npz file (load it with "
-                               "rc.Circuit.load)")
-    compile_.add_argument("--no-formulas", action="store_true",
-                          help="skip the exact depth(n)/size(n) formulas (they build a few "
-                               "small circuits of the same family)")
-    add_compile_dot_argument(compile_)
-    compile_.set_defaults(run=_cmd_compile)
+    add_compile_command(commands)
 
     classify = commands.add_parser(
         "classify", help="say whether the model is linear in its state, and which kind",
@@ -86,29 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_boolean_command(commands)
     add_run_command(commands)
     return parser
-
-
-def _cmd_compile(args) -> None:
-    from rnncirc.analyze.report import compile_with_report, format_report
-    from rnncirc.frontend.loader import pick_model
-
-    model = pick_model(args.model_file, args.model)
-    circuit, report = compile_with_report(model, args.length, args.topology, args.outputs,
-                                          formulas=not args.no_formulas)
-    if args.json == "-":
-        print(json.dumps(report, indent=2))
-    else:
-        print(format_report(report, args.model_file))
-        if args.json:
-            with open(args.json, "w") as out:
-                json.dump(report, out, indent=2)
-            print(f"wrote {args.json}")
-    if args.dot:
-        compile_dot(model, circuit, args.dot)
-    if args.save:
-        with open(args.save, "wb") as out:  # a path would get ".npz" appended by numpy
-            circuit.save(out)
-        print(f"saved circuit to {args.save}")
 
 
 def _cmd_classify(args) -> None:

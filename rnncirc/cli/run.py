@@ -124,8 +124,8 @@ def _load_inputs(path: str) -> np.ndarray:
 
 
 def _circuit_for(args):
-    """(circuit, model or None) from --load or MODEL.py + --length."""
-    from rnncirc.compiler import compile
+    """(circuit, model or None, compilation or None) from --load or MODEL.py + --length."""
+    from rnncirc.compiler import compile_model
     from rnncirc.frontend.loader import pick_model
     from rnncirc.ir.circuit import Circuit
 
@@ -140,28 +140,30 @@ def _circuit_for(args):
         if args.length is not None and args.length != circuit.length:
             raise OptionError(f"--length {args.length} does not match the loaded circuit "
                               f"(length {circuit.length}); drop --length with --load")
-        return circuit, model
+        return circuit, model, None
     if model is None:
         raise OptionError("give a model file (rnncirc run MODEL.py --length N ...) or a saved "
                           "circuit (--load CIRCUIT.npz)")
     if args.length is None:
         raise OptionError("--length N is required to compile MODEL.py (or use --load)")
-    return compile(model, args.length, topology=args.topology, outputs=args.outputs), model
+    compilation = compile_model(model, args.length, topology=args.topology,
+                                outputs=args.outputs)
+    return compilation.circuit, model, compilation
 
 
-def _topology_hint(model, circuit, args) -> str | None:
+def _topology_hint(compilation) -> str | None:
     """A line for when `auto` (least depth) chose a network with far more gates than
     Brent-Kung: on a CPU the gate count, not the depth, sets the evaluation time."""
-    if (model is None or args.load or args.topology != "auto" or circuit.length <= 2
-            or circuit.topology in ("sequential", "brent-kung")):
+    circuit, cls = compilation.circuit, compilation.classification
+    if (compilation.requested_topology != "auto" or circuit.length <= 2
+            or compilation.topology in ("sequential", "brent-kung")):
         return None
-    from rnncirc.compiler import classify_model
     from rnncirc.lower.measure import measure_linear
 
-    cls = classify_model(model)
     if cls.linear.symbol_perm is not None:  # measured by a full build: not worth it here
         return None
-    fewer = measure_linear(model, cls, circuit.length, "brent-kung", args.outputs)
+    fewer = measure_linear(compilation.model, cls, circuit.length, "brent-kung",
+                           compilation.outputs)
     if 1.5 * fewer.size > circuit.size:
         return None
     return (f"hint: --topology brent-kung gives {fewer.size:,} gates instead of "
@@ -181,7 +183,7 @@ def run_command(args) -> None:
     if args.method == "reference" and args.dtype != "float64":
         raise OptionError("--method reference evaluates in float64 only")
     xs = _load_inputs(args.input)
-    circuit, model = _circuit_for(args)
+    circuit, model, compilation = _circuit_for(args)
     if args.output:
         folder = os.path.dirname(os.path.abspath(args.output))
         if not os.path.isdir(folder):
@@ -232,7 +234,7 @@ def run_command(args) -> None:
     if args.output:
         np.save(args.output, hs)
         print(f"wrote {args.output}: shape {hs.shape}, dtype {hs.dtype}")
-    hint = _topology_hint(model, circuit, args)
+    hint = _topology_hint(compilation) if compilation is not None else None
     if hint:
         print(hint)
 

@@ -262,6 +262,6 @@ def test_ctrl_c_is_one_line_and_status_130(capsys, monkeypatch):
 
     import rnncirc.analyze.report
 
-    monkeypatch.setattr(rnncirc.analyze.report, "compile_with_report", interrupted)
+    monkeypatch.setattr(rnncirc.analyze.report, "compile_report", interrupted)
     status, out, err = run_cli(capsys, "compile", ELMAN, "--length", "2")
     assert status == 130 and err.strip() == "rnncirc: interrupted", err
