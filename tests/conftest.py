@@ -21,3 +21,14 @@ def example(name: str):
 @pytest.fixture(scope="session")
 def examples_dir() -> str:
     return EXAMPLES
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Spread the suite over the cores (up to 4 worker processes) when pytest-xdist is
+    installed and the command line does not say otherwise (``-n 0`` runs in one process);
+    without pytest-xdist the suite runs in one process."""
+    if config.pluginmanager.hasplugin("xdist") and config.option.numprocesses is None:
+        config.option.numprocesses = "auto"
+        config.option.maxprocesses = 4
+
