@@ -123,6 +123,28 @@ def compile_boolean(model: RNN, length: int, width: int = 8, topology: str = "au
     return to_boolean(circuit, width, **options)
 
 
+def ensure_feasible(model: RNN, length: int, topology: str = "auto",
+                    outputs: str = "all") -> None:
+    """Refuse, before any circuit is built, a compilation that could not fit in memory.
+
+    The estimates come from n alone (closed forms of the networks, one step template for an
+    unroll), so a profile can check its longest length before it compiles the shorter ones.
+    Under "auto" the candidate of fewest gates is the one that must fit.
+    """
+    from rnncirc.lower.linear import ensure_lowering_fits, estimate_gates_from_n
+    from rnncirc.lower.unroll import ensure_unroll_fits
+
+    check_options(model, length, topology, outputs)
+    cls = classify_model(model)
+    if topology == "sequential" or not cls.is_linear or length == 1:
+        ensure_unroll_fits(model, int(length))
+        return
+    candidates = [topology] if topology != "auto" else \
+        [t for t in prefix.TOPOLOGIES if t != "sequential"]
+    fewest = min(candidates, key=lambda t: estimate_gates_from_n(cls, length, t, outputs))
+    ensure_lowering_fits(model, cls, int(length), fewest, outputs)
+
+
 def classify_model(model: RNN):
     from rnncirc.lower.classify import classify
 
@@ -150,23 +172,39 @@ def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str) 
     if length == 1:
         return "sequential"
     from rnncirc.ir.memory import fits
-    from rnncirc.lower.linear import estimate_gates
+    from rnncirc.lower.linear import (
+        ensure_lowering_fits,
+        estimate_gates,
+        estimate_gates_from_n,
+    )
 
     candidates = [t for t in prefix.TOPOLOGIES if t != "sequential"]
-    networks = [prefix.build(length, t, outputs) for t in candidates]
-    # a network whose circuit would not fit in memory is passed over (DPLR and dense
-    # combines make some networks far bigger than others)
-    usable = [i for i in range(len(candidates)) if fits(estimate_gates(cls, networks[i]))]
-    if not usable:  # none fits: the lowering refuses it with the estimate
-        return candidates[min(range(len(candidates)),
-                              key=lambda i: (networks[i].depth, networks[i].size, i))]
-    if cls.kind in ("dense", "dplr"):
-        from rnncirc.lower.measure import measure_linear
+    # a network whose circuit could not fit in memory is passed over before it is built (DPLR
+    # and dense combines make some networks far bigger than others); when none could, the
+    # one of fewest gates is refused with its estimate
+    gates = {t: estimate_gates_from_n(cls, length, t, outputs) for t in candidates}
+    hopeful = [t for t in candidates
+               if fits(gates[t], extra=prefix.exact_size(t, outputs, length)
+                       * prefix.BYTES_PER_COMBINE)]
+    if not hopeful:
+        ensure_lowering_fits(model, cls, length, min(candidates, key=gates.get), outputs)
 
-        cost = {i: measure_linear(model, cls, length, candidates[i], outputs, networks[i])
-                for i in usable}
-        return candidates[min(usable, key=lambda i: (cost[i].depth, cost[i].size, i))]
-    return candidates[min(usable, key=lambda i: (networks[i].depth, networks[i].size, i))]
+    def depth_and_size(t: str) -> tuple[int, int] | None:
+        net = prefix.build(length, t, outputs)  # one network at a time in memory
+        if not fits(estimate_gates(cls, net)):
+            return None
+        if cls.kind in ("dense", "dplr"):
+            from rnncirc.lower.measure import measure_linear
+
+            exact = measure_linear(model, cls, length, t, outputs, net)
+            return exact.depth, exact.size
+        return net.depth, net.size
+
+    ranked = {t: depth_and_size(t) for t in hopeful}
+    usable = [t for t in hopeful if ranked[t] is not None]
+    if not usable:  # the lowering refuses it with the exact estimate
+        return min(hopeful, key=gates.get)
+    return min(usable, key=lambda t: (ranked[t], candidates.index(t)))
 
 
 def lower(model: RNN, cls, length: int, topology: str, outputs: str) -> Circuit:

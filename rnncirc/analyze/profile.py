@@ -186,12 +186,12 @@ def depth_profile(model_or_models, lengths=None, *, topology: str = "auto",
     >>> formula_text(profile.depth_formula)
     '2⌈log2 n⌉ + 1 (n >= 2)'
     """
-    from rnncirc.compiler import check_options
+    from rnncirc.compiler import ensure_feasible
 
     models, single = _as_models(model_or_models)
     lengths = check_lengths(DEFAULT_LENGTHS if lengths is None else lengths)
-    for model in models:
-        check_options(model, lengths[0], topology, outputs)
+    for model in models:  # every model's longest length, before any circuit is built
+        ensure_feasible(model, lengths[-1], topology, outputs)
     profiles = [_profile(model, lengths, topology, outputs) for model in models]
     return profiles[0] if single else DepthProfiles(profiles)
 

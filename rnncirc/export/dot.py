@@ -116,7 +116,15 @@ def to_dot(obj, path=None, *, view: str = "cell", length: int | None = None,
                 raise OptionError(f"the {view} view draws a circuit: give length=N to compile "
                                   f"{obj.name} (or pass a compiled Circuit)")
             from rnncirc.compiler import compile as compile_model
+            from rnncirc.compiler import ensure_feasible
 
+            if view == "block" and isinstance(length, int) and length > BLOCK_LIMIT:
+                # one node per step at least: refused before anything is compiled
+                raise DiagramTooLargeError(
+                    f"the block view over {length:,} steps has at least {length:,} nodes "
+                    f"(limit {BLOCK_LIMIT:,}); draw a shorter length (block views read well "
+                    "up to a few hundred steps)")
+            ensure_feasible(obj, length, topology, outputs)
             obj = compile_model(obj, length, topology=topology, outputs=outputs)
         if not isinstance(obj, Circuit):
             raise OptionError(f"to_dot takes an RNN or a Circuit, got {type(obj).__name__}")
@@ -433,8 +441,8 @@ def _block_nodes(circuit) -> int:
         return circuit.length
     from rnncirc.lower import prefix
 
-    return circuit.length + prefix.build(circuit.length, circuit.topology,
-                                         circuit.info.outputs).size
+    return circuit.length + prefix.exact_size(circuit.topology, circuit.info.outputs,
+                                              circuit.length)
 
 
 def block_graph(circuit):

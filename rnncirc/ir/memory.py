@@ -1,8 +1,15 @@
-"""Up-front memory checks: refuse a circuit that would not fit before building any of it."""
+"""Up-front memory checks: refuse a circuit that would not fit before building any of it.
+
+rnncirc plans to use at most `BUDGET` of the memory the machine has available when it
+starts a job (the rest is left to the arrays a stage holds while it builds the next one,
+and to the other processes); a refusal says so, with the estimate and the largest sequence
+length that would fit.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from rnncirc.errors import CircuitTooLargeError
 
@@ -34,27 +41,62 @@ def _human(nbytes: float) -> str:
 BUILD_BYTES_PER_GATE = 41
 
 
-def fits(rows: int, bytes_per_row: float = BUILD_BYTES_PER_GATE) -> bool:
-    """Would `rows` rows fit in memory (and in int32 ids)?"""
-    return rows <= MAX_ROWS and rows * bytes_per_row <= 0.8 * available_bytes()
+#: the share of the available memory a job plans to use
+BUDGET = 0.8
+
+
+def fits(rows: int, bytes_per_row: float = BUILD_BYTES_PER_GATE, extra: float = 0) -> bool:
+    """Would `rows` rows (and `extra` bytes beside them) fit in memory and in int32 ids?"""
+    return rows <= MAX_ROWS and rows * bytes_per_row + extra <= BUDGET * available_bytes()
+
+
+def _budget_text(free: float) -> str:
+    return (f"rnncirc plans to use at most {BUDGET:.0%} of the {_human(free)} available, "
+            f"{_human(BUDGET * free)}")
 
 
 def ensure_bytes(need: float, what: str, advice: str) -> None:
     """Raise `CircuitTooLargeError` if `need` bytes would not fit in available memory."""
     free = available_bytes()
-    if need > 0.8 * free:
-        raise CircuitTooLargeError(f"{what} would need about {_human(need)} of memory, but "
-                                   f"only {_human(free)} is available; {advice}")
+    if need > BUDGET * free:
+        raise CircuitTooLargeError(f"{what} would need about {_human(need)} of memory; "
+                                   f"{_budget_text(free)}; {advice}")
 
 
 def ensure_fits(rows: int, bytes_per_row: float, what: str,
-                advice: str = "use a smaller --length") -> None:
-    """Raise `CircuitTooLargeError` if `rows` rows would not fit in memory (or in int32 ids)."""
-    need = rows * bytes_per_row
+                advice: str = "use a smaller --length",
+                rows_at: Callable[[int], int] | None = None, length: int | None = None,
+                extra_at: Callable[[int], float] | None = None) -> None:
+    """Raise `CircuitTooLargeError` if `rows` rows would not fit in memory (or in int32 ids).
+
+    With `rows_at` (rows as a function of the sequence length, increasing) and the `length`
+    asked for, the message also names the largest length that would fit; `extra_at` gives
+    the bytes held beside the rows at a length (a prefix network's index arrays).
+    """
+    extra = extra_at(length) if extra_at is not None else 0
+    if fits(rows, bytes_per_row, extra):
+        return
+    need = rows * bytes_per_row + extra
     free = available_bytes()
-    if not fits(rows, bytes_per_row):
-        raise CircuitTooLargeError(
-            f"{what} would have about {rows:,} gates and need about {_human(need)} of memory, "
-            f"but only {_human(free)} is available"
-            + (" (and ids are limited to 2^31)" if rows > MAX_ROWS else "")
-            + f"; {advice}")
+    largest = ""
+    if rows_at is not None and length is not None:
+        k = largest_length(lambda n: fits(rows_at(n), bytes_per_row,
+                                          extra_at(n) if extra_at is not None else 0), length)
+        largest = (f"; the largest length that fits is {k:,}" if k else
+                   "; no length fits")
+    raise CircuitTooLargeError(
+        f"{what} would have about {rows:,} gates and need about {_human(need)} of memory; "
+        + ("gate ids are limited to 2^31; " if rows > MAX_ROWS else "")
+        + f"{_budget_text(free)}{largest}; {advice}")
+
+
+def largest_length(fit: Callable[[int], bool], above: int) -> int:
+    """The largest n < `above` with ``fit(n)`` (0 if none), for `fit` true up to a point."""
+    lo, hi = 0, above  # fit(lo) holds (or lo = 0), fit(hi) does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fit(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo

@@ -201,11 +201,10 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
     form = cls.linear
     side = form.affine.side
     m, c = form.offset.shape
+    ensure_lowering_fits(model, cls, n, topology, outputs)
     net = prefix.build(n, topology, outputs)
     ensure_fits(_estimate(cls, net, m, c), BUILD_BYTES_PER_GATE,
-                f"the {topology} lowering of {model.name} over {n} steps",
-                "use a smaller --length, --outputs last, or a topology of fewer combines "
-                "(brent-kung; or sequential)")
+                f"the {topology} lowering of {model.name} over {n} steps", _ADVICE)
     builder = GateBuilder(capacity=1 << 16)
     k = model.cell.input.size
     inputs = builder.leaf(Op.INPUT, np.arange(n * k)).reshape(n, k)
@@ -246,7 +245,51 @@ def estimate_gates(cls: Classification, net) -> int:
     return _estimate(cls, net, m, c)
 
 
-def _estimate(cls: Classification, net, m: int, c: int) -> int:
+_ADVICE = ("use a smaller --length, --outputs last, or a topology of fewer combines "
+           "(brent-kung; or sequential)")
+
+
+def ensure_lowering_fits(model: RNN, cls: Classification, n: int, topology: str,
+                         outputs: str) -> None:
+    """Refuse, before anything is built, a prefix lowering that would not fit in memory: the
+    estimate comes from n alone (`estimate_gates_from_n`), in well under a second for any n,
+    and the refusal names the largest length that would fit."""
+    def gates(k: int) -> int:
+        return estimate_gates_from_n(cls, k, topology, outputs)
+
+    def network_bytes(k: int) -> float:
+        return prefix.exact_size(topology, outputs, k) * prefix.BYTES_PER_COMBINE
+
+    advice = _ADVICE if topology != "brent-kung" else \
+        "use a smaller --length, --outputs last, or --topology sequential"
+    ensure_fits(gates(n), BUILD_BYTES_PER_GATE,
+                f"the {topology} lowering of {model.name} over {n:,} steps", advice,
+                rows_at=gates, length=n, extra_at=network_bytes)
+
+
+def estimate_gates_from_n(cls: Classification, n: int, topology: str, outputs: str) -> int:
+    """`estimate_gates` from closed forms in n alone, before any network is built (O(log n)).
+
+    The network's size is `prefix.exact_size`. A combine builds an A part unless its segment
+    starts at step 0: with ``outputs="all"`` the n - 1 prefixes, each built once, and with
+    "last" at most one per level of the tree. A DPLR compose is counted at the rank of two
+    single steps, its cheapest. So this never exceeds `estimate_gates` (it equals it for "all"
+    but DPLR): a refusal on it is one the lowering would make too.
+    """
+    m, c = cls.linear.offset.shape
+    size = prefix.exact_size(topology, outputs, n)
+    # the prefixes: n - 1 of them for "all"; at most the tree's depth for "last"
+    prefixes = n - 1 if outputs == "all" else (n - 1).bit_length()
+    with_a = max(size - prefixes, 0)
+    apply_cost, compose_cost, leaf_cost = _unit_costs(cls, m, c)
+    if cls.kind == "dplr":
+        r = 2 * cls.rank
+        compose_cost = min(compose_cost, 2 * m * cls.rank**2 + m * r + m)
+    return size * apply_cost + n * (leaf_cost + m * c) + with_a * compose_cost
+
+
+def _unit_costs(cls: Classification, m: int, c: int) -> tuple[int, int, int]:
+    """Upper gate counts of one apply (A X + B), one compose (A A) and one leaf."""
     apply_cost = {"scalar": 2 * m * c, "diagonal": 2 * m * c, "permutation-diagonal": 3 * m * m
                   + 2 * m * c, "dplr": 2 * m * m * c, "dense": 2 * m * m * c}[cls.kind]
     compose_cost = {"scalar": 1, "diagonal": m, "permutation-diagonal": 3 * m * m,
@@ -261,6 +304,11 @@ def _estimate(cls: Classification, net, m: int, c: int) -> int:
         comps = sorting.comparator_count(m)
         apply_cost = 8 * comps + 2 * comps * c + 2 * m * c
         compose_cost = 4 * comps + m
+    return apply_cost, compose_cost, leaf_cost
+
+
+def _estimate(cls: Classification, net, m: int, c: int) -> int:
+    apply_cost, compose_cost, leaf_cost = _unit_costs(cls, m, c)
     total = net.size * apply_cost + net.n * (leaf_cost + m * c)
     for level in net.levels:
         with_a = level.left_lo > 0

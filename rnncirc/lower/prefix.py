@@ -62,6 +62,10 @@ OUTPUTS = ("all", "last")
 
 _LEVEL_FIELDS = ("left_lo", "left_hi", "right_lo", "right_hi", "left_src", "right_src")
 
+#: bytes per combine of a built network: its six int64 index arrays, and as many again
+#: while a level is being made
+BYTES_PER_COMBINE = 2 * 8 * len(_LEVEL_FIELDS)
+
 
 @dataclass(frozen=True, eq=False)
 class Level:

@@ -69,6 +69,20 @@ def template_pair(model: RNN) -> tuple[Template, Template]:
     return step_template(model, True), step_template(model, False)
 
 
+def ensure_unroll_fits(model: RNN, n: int, templates: tuple[Template, Template] | None = None,
+                       n_consts: int = 0) -> None:
+    """Refuse, before any row is allocated, an unroll that would not fit in memory, naming
+    the largest length that would (rows grow linearly in n: inputs and one step per step)."""
+    first, step = templates or template_pair(model)
+    k = model.cell.input.size
+
+    def rows(length: int) -> int:
+        return n_consts + length * k + first.gates + (length - 1) * step.gates
+
+    ensure_fits(rows(n), BYTES_PER_GATE + 8, f"unrolling {model.name} over {n:,} steps",
+                "use a smaller --length", rows_at=rows, length=n)
+
+
 def unroll(model: RNN, length: int, outputs: str = "all",
            templates: tuple[Template, Template] | None = None) -> Circuit:
     """The sequential circuit of `model` over `length` steps."""
@@ -83,7 +97,7 @@ def unroll(model: RNN, length: int, outputs: str = "all",
     first_base = input_base + n * k
     step_base = first_base + first.gates
     total = step_base + (n - 1) * step.gates
-    ensure_fits(total, BYTES_PER_GATE + 8, f"unrolling {model.name} over {n} steps")
+    ensure_unroll_fits(model, n, (first, step), len(consts))
 
     columns = {name: np.full(total, -1, dtype=np.int32) for name in ("a", "b", "c", "node")}
     columns["op"] = np.empty(total, dtype=np.uint8)
