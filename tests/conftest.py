@@ -28,7 +28,9 @@ def pytest_cmdline_main(config):
     """Spread the suite over the cores (up to 4 worker processes) when pytest-xdist is
     installed and the command line does not say otherwise (``-n 0`` runs in one process);
     without pytest-xdist the suite runs in one process."""
-    if config.pluginmanager.hasplugin("xdist") and config.option.numprocesses is None:
+    worker = hasattr(config, "workerinput")  # a worker must not spread again
+    if config.pluginmanager.hasplugin("xdist") and config.option.numprocesses is None \
+            and not worker:
         config.option.numprocesses = "auto"
         config.option.maxprocesses = 4
 
