@@ -17,6 +17,15 @@ class RnncircError(Exception):
     """Base class of all user errors (bad model, bad option, unsupported construct)."""
 
 
+class RnncircWarning(UserWarning):
+    """Something will give NaN, inf or a wrong-looking answer, but is not an error (NaN in
+    weights, inputs or init). The CLI prints these as one line ``rnncirc: warning: ...``."""
+
+
+class CheckFailedError(RnncircError):
+    """``rnncirc run --check``: the circuit's outputs differ from the model's eager run."""
+
+
 class ModelFileError(RnncircError):
     """The model file cannot be loaded, or does not say which RNN to use."""
 

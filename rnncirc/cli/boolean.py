@@ -23,6 +23,7 @@ from rnncirc.cli.options import (
     add_outputs_option,
     add_topology_option,
     positive_int,
+    width_bits,
 )
 from rnncirc.export.boolean import FORMATS, ExportFormatError, write_circuit
 
@@ -94,7 +95,7 @@ def add_boolean_command(subparsers) -> argparse.ArgumentParser:
     add_model_arguments(parser)
     parser.add_argument("--length", "-n", type=positive_int, required=True, metavar="N",
                         help="sequence length n (>= 1)")
-    parser.add_argument("--width", "-w", type=positive_int, required=True, metavar="W",
+    parser.add_argument("--width", "-w", type=width_bits, required=True, metavar="W",
                         help="word width in bits (2..32; lookup tables need W <= 12)")
     parser.add_argument("--output", "-o", metavar="PATH",
                         help="write the circuit to PATH (.aag .aig .blif .v .bristol .txt)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from rnncirc.cli.boolean import add_boolean_command
 from rnncirc.cli.compile import add_compile_command
@@ -20,7 +21,7 @@ from rnncirc.cli.profile_dot import (
     add_profile_command,
 )
 from rnncirc.cli.run import add_run_command
-from rnncirc.errors import RnncircError
+from rnncirc.errors import RnncircError, RnncircWarning
 from rnncirc.version import __version__
 
 _EPILOG = """examples:
@@ -42,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Compile recurrent neural networks into arithmetic circuits and measure their depth "
         "and size."), epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"rnncirc {__version__}")
+    parser.add_argument("--trace-seconds", type=float, metavar="S", default=None,
+                        help="stop tracing a step function after S seconds (default 60, or "
+                             "RNNCIRC_TRACE_SECONDS; 0: no limit): a step that never returns "
+                             "is reported instead of hanging. Give it before the command")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -95,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:  # --help, --version, or a usage error already printed
         code = done.code
         return code if isinstance(code, int) else (0 if code is None else 2)
+    warnings.showwarning = _show_warning
+    _shown.clear()
+    if args.trace_seconds is not None:
+        from rnncirc.frontend import model
+
+        model.TRACE_SECONDS = max(0.0, args.trace_seconds)
     try:
         args.run(args)
     except RnncircError as err:
@@ -110,6 +121,20 @@ def main(argv: list[str] | None = None) -> int:
         _error(f"{err.strerror or err}: {err.filename or ''}".rstrip(": "))
         return 2
     return 0
+
+
+_python_show_warning = warnings.showwarning
+_shown: set[str] = set()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """rnncirc's own warnings as one line, like its errors; others as Python shows them."""
+    if issubclass(category, RnncircWarning):
+        if str(message) not in _shown:  # the same fact seen by two stages is said once
+            _shown.add(str(message))
+            print(f"rnncirc: warning: {message}", file=sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
 
 
 def _error(message: str) -> None:

@@ -4,6 +4,9 @@ each, so that every command spells and explains them alike)."""
 from __future__ import annotations
 
 import argparse
+import os
+
+from rnncirc.errors import OptionError
 
 
 def positive_int(text: str) -> int:
@@ -43,3 +46,24 @@ def add_outputs_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outputs", choices=("all", "last"), default="all",
                         help="all: every state h_1..h_n is an output (default); last: only "
                              "h_n")
+
+
+def check_output_path(path: str, option: str, example: str) -> None:
+    """Refuse, before any work, an output path that names a folder or lies in none."""
+    if os.path.isdir(path):
+        raise OptionError(f"{option} {path} is a folder; give a file name, such as "
+                          f"{os.path.join(path, example)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OptionError(f"cannot write {path}: folder {folder} does not exist")
+
+
+def width_bits(text: str) -> int:
+    """argparse type: a word width of 2 to 32 bits."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 2 <= value <= 32:
+        raise argparse.ArgumentTypeError(f"must be from 2 to 32 bits, got {value}")
+    return value

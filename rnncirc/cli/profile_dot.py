@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
-from rnncirc.cli.options import add_model_arguments, add_outputs_option, add_topology_option
+from rnncirc.cli.options import (
+    add_model_arguments,
+    add_outputs_option,
+    add_topology_option,
+    check_output_path,
+    positive_int,
+)
 from rnncirc.errors import OptionError
+
+#: the figure formats --plot writes
+PLOT_FORMATS = (".png", ".svg", ".pdf")
 
 
 def parse_lengths(text: str) -> list[int]:
@@ -70,6 +80,14 @@ def run_profile(args) -> None:
     from rnncirc.analyze.profile import DepthProfiles, depth_profile
     from rnncirc.frontend.loader import load_models, pick_model
 
+    if args.plot:  # before the (possibly long) profile
+        check_output_path(args.plot, "--plot", "profile.png")
+        if os.path.splitext(args.plot)[1].lower() not in PLOT_FORMATS:
+            raise OptionError(f"--plot {args.plot}: give a .png, .svg or .pdf file")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise OptionError("--plot needs matplotlib: pip install 'rnncirc[plot]'") from None
     if args.model:
         models = [pick_model(args.model_file, args.model)]
     else:
@@ -108,12 +126,13 @@ def add_dot_command(subparsers) -> argparse.ArgumentParser:
     add_model_arguments(parser)
     parser.add_argument("--view", choices=("cell", "block", "gate"), default="cell",
                         help="cell (default), block or gate")
-    parser.add_argument("--length", "-n", type=int, metavar="N",
+    parser.add_argument("--length", "-n", type=positive_int, metavar="N",
                         help="sequence length (needed by the block and gate views)")
     add_topology_option(parser)
     add_outputs_option(parser)
-    parser.add_argument("--max-gates", type=int, default=None, metavar="G",
-                        help="the gate view refuses circuits larger than this (default 2000)")
+    parser.add_argument("--max-gates", type=positive_int, default=None, metavar="G",
+                        help="the gate view refuses circuits of more gates than G (default "
+                             "2000: larger drawings take Graphviz minutes)")
     parser.add_argument("-o", "--output", required=True, metavar="PATH",
                         help="where to write: .dot/.gv, or .svg/.png/.pdf (needs Graphviz)")
     parser.set_defaults(run=run_dot)
@@ -127,8 +146,6 @@ def run_dot(args) -> None:
     model = pick_model(args.model_file, args.model)
     if args.view != "cell" and args.length is None:
         raise OptionError(f"--view {args.view} draws a circuit: give --length N")
-    if args.length is not None and args.length < 1:
-        raise OptionError(f"--length must be at least 1, got {args.length}")
     to_dot(model, args.output, view=args.view, length=args.length, topology=args.topology,
            outputs=args.outputs, max_gates=args.max_gates or GATE_LIMIT)
     print(f"wrote the {args.view} view of {model.name} to {args.output}")

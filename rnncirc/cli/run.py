@@ -18,8 +18,13 @@ import zipfile
 
 import numpy as np
 
-from rnncirc.cli.options import add_outputs_option, add_topology_option, positive_int
-from rnncirc.errors import InputError, OptionError
+from rnncirc.cli.options import (
+    add_outputs_option,
+    add_topology_option,
+    check_output_path,
+    positive_int,
+)
+from rnncirc.errors import CheckFailedError, InputError, OptionError
 
 _DESCRIPTION = (
     "Evaluate the circuit of MODEL.py over N steps (or a circuit saved with 'rnncirc compile "
@@ -68,8 +73,13 @@ def add_run_command(subparsers) -> argparse.ArgumentParser:
     run.add_argument("--method", choices=("fast", "reference"), default="fast",
                      help="fast: Numba kernels (default); reference: the numpy oracle")
     run.add_argument("--check", action="store_true",
-                     help="also run the model eagerly (RNN.run) and report the largest "
-                          "difference (needs MODEL.py)")
+                     help="also run the model eagerly (RNN.run), report the largest absolute "
+                          "and relative difference, and fail (exit 2) when the relative one "
+                          "passes --check-tol or NaN/inf differ (needs MODEL.py)")
+    run.add_argument("--check-tol", type=float, default=None, metavar="TOL",
+                     help="largest relative difference --check accepts, max |circuit - run| "
+                          "/ max(1, max |run|) (default 1e-9 in float64, 1e-3 in float32: "
+                          "the circuit adds in another order than the step-by-step run)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show a progress bar (default: on a terminal, when it runs long)")
     run.set_defaults(run=run_command)
@@ -171,6 +181,31 @@ def _topology_hint(compilation) -> str | None:
             f"instead of {circuit.depth}), which evaluates faster on a CPU")
 
 
+def _check(hs: np.ndarray, expected: np.ndarray, name: str, args) -> None:
+    """Print how far the circuit's outputs are from ``RNN.run``; raise past the tolerance."""
+    tol = args.check_tol if args.check_tol is not None else \
+        (1e-3 if args.dtype == "float32" else 1e-9)
+    got = hs.astype(np.float64)
+    finite = np.isfinite(expected) & np.isfinite(got)
+    # NaN and inf must sit where the run has them, and be the same
+    same_special = np.array_equal(np.isnan(got), np.isnan(expected)) and \
+        np.array_equal(got[np.isinf(expected)], expected[np.isinf(expected)])
+    diff = float(np.max(np.abs(got - expected)[finite], initial=0.0))
+    scale = float(np.max(np.abs(expected)[finite], initial=0.0))
+    relative = diff / max(1.0, scale)
+    print(f"check against {name}.run: max |difference| = {diff:.3g}, relative "
+          f"{relative:.3g} (max |h| = {scale:.3g}; tolerance {tol:g})")
+    if not same_special:
+        where = np.argwhere(np.isnan(got) != np.isnan(expected)
+                            | (np.isinf(got) != np.isinf(expected)))
+        first = tuple(int(i) for i in where[0]) if len(where) else ()
+        raise CheckFailedError(f"--check failed: NaN or inf differ between the circuit and "
+                               f"{name}.run (first at index {first})")
+    if not relative <= tol:
+        raise CheckFailedError(f"--check failed: relative difference {relative:.3g} is above "
+                               f"the tolerance {tol:g} (--check-tol sets it)")
+
+
 def run_command(args) -> None:
     """The handler of ``rnncirc run``."""
     if args.modulus is not None:
@@ -182,12 +217,10 @@ def run_command(args) -> None:
                           "residues")
     if args.method == "reference" and args.dtype != "float64":
         raise OptionError("--method reference evaluates in float64 only")
+    if args.output:  # before the (possibly long) compile and evaluation
+        check_output_path(args.output, "--output", "hs.npy")
     xs = _load_inputs(args.input)
     circuit, model, compilation = _circuit_for(args)
-    if args.output:
-        folder = os.path.dirname(os.path.abspath(args.output))
-        if not os.path.isdir(folder):
-            raise OptionError(f"cannot write {args.output}: folder {folder} does not exist")
 
     batched = xs.ndim == (2 if circuit.info.alphabet else 3)
     batch = xs.shape[0] if batched else 1
@@ -227,12 +260,10 @@ def run_command(args) -> None:
         expected = np.asarray(model.run(xs))
         if circuit.info.outputs == "last":
             expected = np.take(expected, -1, axis=1 if batched else 0)
-        diff = float(np.max(np.abs(hs - expected), initial=0.0))
-        scale = float(np.max(np.abs(expected), initial=0.0))
-        print(f"check against {model.name}.run: max |difference| = {diff:.3g} "
-              f"(max |h| = {scale:.3g})")
+        _check(hs, expected, model.name, args)
     if args.output:
-        np.save(args.output, hs)
+        with open(args.output, "wb") as out:  # a name without .npy is kept as given
+            np.save(out, hs)
         print(f"wrote {args.output}: shape {hs.shape}, dtype {hs.dtype}")
     hint = _topology_hint(compilation) if compilation is not None else None
     if hint:

@@ -565,14 +565,15 @@ def gate_graph(circuit, max_gates: int = GATE_LIMIT):
 
     info = circuit.info
     if circuit.size > max_gates:
-        hint = ("the block view (view='block', --view block) draws the prefix network "
-                "instead, one node per combine"
+        hint = ("the block view (--view block; view='block' in Python) draws the prefix "
+                "network instead, one node per combine"
                 if circuit.topology != "sequential" else
-                "the block view (view='block', --view block) draws one node per step instead")
+                "the block view (--view block; view='block' in Python) draws one node per "
+                "step instead")
         raise DiagramTooLargeError(
             f"the gate view draws every gate, and this circuit has {circuit.size:,} (limit "
             f"{max_gates:,}); {hint}, or compile a shorter length or a smaller model "
-            f"(max_gates=... raises the limit)")
+            f"(--max-gates G, or max_gates=G in Python, raises the limit)")
     op, a, b, c = circuit.op, circuit.a, circuit.b, circuit.c
     levels = circuit.levels
     gate_rows = np.flatnonzero(ARITY[op] > 0)

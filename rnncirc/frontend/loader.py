@@ -54,10 +54,20 @@ def _exec_model_file(spec, module, path: str) -> None:
     try:
         spec.loader.exec_module(module)
     except SyntaxError as err:
+        if err.lineno is None:  # null bytes and the like: not text at all
+            raise ModelFileError(f"{path} is not Python source ({err.msg}); pass a model "
+                                 "file such as examples/elman.py") from None
         raise ModelFileError(f"{os.path.basename(err.filename or path)}:{err.lineno}: syntax "
                              f"error: {err.msg}") from None
     except RnncircError:
         raise
+    except SystemExit as done:
+        frames = [f for f in traceback.extract_tb(done.__traceback__)
+                  if os.path.abspath(f.filename) == os.path.abspath(path)]
+        where = f"{os.path.basename(path)}:{frames[-1].lineno}: " if frames else f"{path}: "
+        raise ModelFileError(f"{where}the model file called sys.exit({done.code!r}) while "
+                             "loading; a model file should define RNNs and return (guard "
+                             "script code with if __name__ == '__main__':)") from None
     except Exception as err:
         frames = [f for f in traceback.extract_tb(err.__traceback__)
                   if os.path.abspath(f.filename) == os.path.abspath(path)]

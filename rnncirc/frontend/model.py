@@ -6,10 +6,14 @@ function eagerly on numpy arrays, one step at a time. Every circuit is tested ag
 
 from __future__ import annotations
 
+import contextlib
 import linecache
 import numbers
 import os
+import signal
+import threading
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,12 +23,14 @@ from rnncirc.errors import (
     InputError,
     OptionError,
     RnncircError,
+    RnncircWarning,
     StepOutputError,
     TracingError,
     is_user_file,
 )
 from rnncirc.frontend.tracer import Sym, SymbolSym, as_sym
 from rnncirc.ir.cell import CellBuilder, CellGraph
+from rnncirc.ir.circuit import check_real, non_finite, warn_non_finite
 
 
 class Real(np.ndarray):
@@ -103,8 +109,7 @@ class RNN:
                     f"{self.name} takes {self.input_size} inputs per step: inputs must have "
                     f"shape (n, {self.input_size}) or (batch, n, {self.input_size}), "
                     f"got {xs.shape}")
-            if not np.issubdtype(xs.dtype, np.number):
-                raise InputError(f"inputs must be numeric, got dtype {xs.dtype}")
+            check_real(xs)
             xs = xs.astype(np.float64)
             batched = xs.ndim == 3
         return (xs if batched else xs[None]), batched
@@ -132,13 +137,19 @@ class RNN:
         """
         batch, batched = self.check_inputs(xs)
         out = np.empty((batch.shape[0], batch.shape[1]) + self.state_shape)
+        # NaN inputs were warned about once (check_inputs): numpy need not repeat it per op
+        quiet = not self.alphabet and not np.isfinite(batch).all()
+        with np.errstate(invalid="ignore") if quiet else contextlib.nullcontext():
+            self._run(batch, out)
+        return out if batched else out[0]
+
+    def _run(self, batch: np.ndarray, out: np.ndarray) -> None:
         for b in range(batch.shape[0]):
             h = self.init.copy().view(Real)  # a step may update h in place (h += ...)
             for t in range(batch.shape[1]):
                 x = int(batch[b, t]) if self.alphabet else batch[b, t].view(Real)
                 h = np.array(self.step(h, x), dtype=np.float64).view(Real)
                 out[b, t] = h
-        return out if batched else out[0]
 
 
 def _shape(value, what: str) -> tuple[int, ...]:
@@ -174,9 +185,59 @@ def _where_defined(step: Callable) -> str:
     return f"{os.path.basename(code.co_filename)}:{line}: "
 
 
+#: seconds one trace of a step function may take: a step that never returns would otherwise
+#: hang the caller without a word. ``RNNCIRC_TRACE_SECONDS`` or ``rnncirc --trace-seconds``
+#: set it; 0 means no limit.
+TRACE_SECONDS = float(os.environ.get("RNNCIRC_TRACE_SECONDS", "60"))
+
+
+class _TraceTimeout(BaseException):
+    """Raised by the alarm inside the user's step (not an Exception: no handler of theirs
+    swallows it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raise `_TraceTimeout` after `seconds` of wall time (main thread, POSIX only: where a
+    signal cannot be used the trace runs without a limit)."""
+    if (seconds <= 0 or not hasattr(signal, "setitimer")
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+
+    def alarm(signum, frame):
+        raise _TraceTimeout(frame)
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def trace(step: Callable, state_shape: tuple[int, ...], input_size: int | None,
           alphabet: int | None, name: str) -> CellGraph:
     """Run `step` once on symbolic h and x; return the recorded `CellGraph`."""
+    try:
+        with _time_limit(TRACE_SECONDS):
+            return _trace(step, state_shape, input_size, alphabet, name)
+    except _TraceTimeout as timeout:
+        frame, where = timeout.args[0], ""
+        while frame is not None and not is_user_file(frame.f_code.co_filename):
+            frame = frame.f_back
+        if frame is not None:
+            where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}: "
+        raise TracingError(
+            f"{where}tracing the step function of {name} took longer than {TRACE_SECONDS:g} "
+            "s, so it was stopped (a loop that never ends?); tracing runs the step once on "
+            "symbolic values. If it is just slow, raise the limit: rnncirc --trace-seconds S, "
+            "or RNNCIRC_TRACE_SECONDS=S (0: no limit)") from None
+
+
+def _trace(step: Callable, state_shape: tuple[int, ...], input_size: int | None,
+           alphabet: int | None, name: str) -> CellGraph:
     builder = CellBuilder()
     h = Sym(builder.node("state", state_shape), builder)
     if alphabet:
@@ -256,6 +317,15 @@ def rnn(state, inputs: int | None = None, *, alphabet: int | None = None, init=N
         input_size = None if alphabet is not None else size[0]
         alpha = size[0] if alphabet is not None else None
         cell = trace(step, state_shape, input_size, alpha, model_name)
+        warn_non_finite(h0, f"the init of {model_name}")
+        for node in cell.nodes:  # the weights: one warning, for the first constant with any
+            found = node.op == "const" and non_finite(node.arg)
+            if found:
+                where = f" at {node.where}" if node.where else ""
+                warnings.warn(f"NaN or inf in a constant of {model_name}'s step{where} "
+                              f"({found}); every output that depends on it will be NaN or "
+                              "inf", RnncircWarning, stacklevel=2)
+                break
         return RNN(step, state_shape, input_size, alpha, h0, model_name, cell)
 
     return decorate

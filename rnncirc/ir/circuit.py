@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
+import zipfile
+import zlib
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -30,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnncirc.errors import InputError, RnncircError
+from rnncirc.errors import InputError, RnncircError, RnncircWarning
 from rnncirc.ir.ops import ARITY, N_OPS, OP_NAMES, Op
 
 _COLUMNS = ("op", "a", "b", "c", "step", "node")
@@ -57,6 +60,38 @@ class CircuitInfo:
     kind: str | None = None
     cell_labels: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+
+
+def check_real(xs: np.ndarray) -> None:
+    """Inputs must be real numbers (a complex array would lose its imaginary part silently);
+    NaN or inf among them is allowed, with a warning naming the first."""
+    if np.issubdtype(xs.dtype, np.complexfloating):
+        raise InputError(f"inputs are complex (dtype {xs.dtype}); rnncirc computes over the "
+                         "reals: pass the real and imaginary parts as separate input features")
+    if not np.issubdtype(xs.dtype, np.number):
+        raise InputError(f"inputs must be numeric, got dtype {xs.dtype}")
+    warn_non_finite(xs, "the inputs")
+
+
+def non_finite(values: np.ndarray) -> str | None:
+    """``"3 values, the first at index (1, 0): nan"`` when `values` hold NaN or inf."""
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.floating):
+        return None
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return None
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    index = first[0] if len(first) == 1 else first
+    return f"{int(bad.sum()):,} value(s), the first at index {index}: {values[first]}"
+
+
+def warn_non_finite(values: np.ndarray, what: str) -> None:
+    """Warn (`RnncircWarning`) when `values` hold NaN or inf, naming the first one."""
+    found = non_finite(values)
+    if found:
+        warnings.warn(f"NaN or inf in {what} ({found}); every output that depends on it will "
+                      "be NaN or inf", RnncircWarning, stacklevel=3)
 
 
 class CheckedInputs(NamedTuple):
@@ -260,11 +295,13 @@ class Circuit:
                 raise InputError(f"this circuit was compiled for length {n} with {k} inputs "
                                  f"per step: inputs must have shape ({n}, {k}) or "
                                  f"(batch, {n}, {k}), got {xs.shape}")
-            if not np.issubdtype(xs.dtype, np.number):
-                raise InputError(f"inputs must be numeric, got dtype {xs.dtype}")
+            check_real(xs)
             batched = xs.ndim == 3
             values = xs if batched else xs[None]
-            if not keep_dtype:
+            # the evaluators read float32, float64 and integers as they are; float16 and
+            # long double are read as float64
+            if not keep_dtype or (np.issubdtype(xs.dtype, np.floating)
+                                  and xs.dtype not in (np.float32, np.float64)):
                 values = values.astype(np.float64)
         return CheckedInputs(values.reshape(values.shape[0], -1), batched)
 
@@ -314,20 +351,28 @@ class Circuit:
         """Read a circuit written by `save`, and verify it."""
         try:
             data = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as err:
-            raise RnncircError(f"cannot read circuit file {path}: {err}") from None
-        if not isinstance(data, np.lib.npyio.NpzFile):  # a plain .npy array
-            raise RnncircError(f"{path} is not an rnncirc circuit (save one with "
-                               "'rnncirc compile --save' or Circuit.save)")
-        with data:
-            arrays = {name: data[name] for name in data.files}
+            if not isinstance(data, np.lib.npyio.NpzFile):  # a plain .npy array
+                raise RnncircError(f"{path} is not an rnncirc circuit (save one with "
+                                   "'rnncirc compile --save' or Circuit.save)")
+            with data:
+                arrays = {name: data[name] for name in data.files}
+        except RnncircError:
+            raise
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+            # a truncated or corrupt archive fails in zipfile, zlib or numpy's header parser
+            raise RnncircError(f"cannot read circuit file {path} ({err}); is it a complete "
+                               "file written by 'rnncirc compile --save' or Circuit.save?"
+                               ) from None
         missing = {*_COLUMNS, "consts", "inputs", "outputs", "info"} - set(arrays)
         if missing:
             raise RnncircError(f"{path} is not an rnncirc circuit (missing {sorted(missing)})")
-        info = json.loads(str(arrays.pop("info")))
-        info["state_shape"] = tuple(info["state_shape"])
-        info["cell_labels"] = tuple(info["cell_labels"])
-        circuit = cls(**arrays, info=CircuitInfo(**info))
+        try:
+            info = json.loads(str(arrays.pop("info")))
+            info["state_shape"] = tuple(info["state_shape"])
+            info["cell_labels"] = tuple(info["cell_labels"])
+            circuit = cls(**arrays, info=CircuitInfo(**info))
+        except (ValueError, TypeError, KeyError) as err:
+            raise RnncircError(f"{path} holds no valid circuit description ({err})") from None
         try:
             circuit.verify()
         except AssertionError as err:

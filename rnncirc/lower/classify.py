@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnncirc.errors import OptionError
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.tracer import Sym, concat
 from rnncirc.ir.builder import GateBuilder
@@ -93,6 +94,9 @@ def classify(model: RNN) -> Classification:
     >>> rc.classify(decay).kind
     'diagonal'
     """
+    if not isinstance(model, RNN):
+        raise OptionError(f"classify takes an rnncirc RNN (made with @rc.rnn), got "
+                          f"{type(model).__name__}")
     result = _CACHE.get(model)
     if result is None:
         result = _CACHE[model] = _classify(model)

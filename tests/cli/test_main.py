@@ -126,7 +126,7 @@ def test_circuit_too_large_for_memory_is_refused_before_building(capsys, monkeyp
     start = time.perf_counter()
     status, out, err = run_cli(capsys, "compile", ELMAN, "--length", "1000000")
     elapsed = time.perf_counter() - start
-    line = assert_user_error(status, err, ["elman", "1000000 steps", "10.0 MiB", "--length"])
+    line = assert_user_error(status, err, ["elman", "1,000,000 steps", "10.0 MiB", "--length"])
     match = re.search(r"about ([\d,]+) gates", line)
     assert match, line
     gates = int(match.group(1).replace(",", ""))
