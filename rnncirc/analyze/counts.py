@@ -110,7 +110,9 @@ def multiplicative_depth(circuit) -> int:
 
 
 def nonconstant_multiplications(circuit) -> int:
-    """How many gates multiply two non-constant values (the R1CS constraint count).
+    """How many gates multiply two non-constant values (the R1CS constraint count): MUL of
+    two non-constant operands, DIV by a non-constant divisor, and SELECT whose condition and a
+    branch are both non-constant (a select is c * (x - y) + y). Constant factors are free.
 
     Examples
     --------

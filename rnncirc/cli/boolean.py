@@ -98,7 +98,8 @@ def add_boolean_command(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--width", "-w", type=width_bits, required=True, metavar="W",
                         help="word width in bits (2..32; lookup tables need W <= 12)")
     parser.add_argument("--output", "-o", metavar="PATH",
-                        help="write the circuit to PATH (.aag .aig .blif .v .bristol .txt)")
+                        help="write the circuit to PATH (.aag .aig .blif .v .bristol .txt); "
+                             "for Berkeley ABC write .aig or .blif: ABC misreads ASCII .aag")
     add_topology_option(parser)
     add_outputs_option(parser)
     parser.add_argument("--frac-bits", "-f", type=int, default=0, metavar="F",

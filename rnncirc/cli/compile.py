@@ -91,9 +91,9 @@ def format_report(report: dict, path: str | None = None) -> str:
         f"depth          {report['depth']:,}",
     ]
     if "multiplicative_depth" in report:
-        lines.append(f"mult. depth    {report['multiplicative_depth']:,} (products of two "
-                     f"non-constant values; {report['nonconstant_multiplications']:,} such "
-                     "multiplications)")
+        lines.append(f"mult. depth    {report['multiplicative_depth']:,} (levels of non-constant "
+                     f"products; {report['nonconstant_multiplications']:,} gates: x*y, x/y and "
+                     "selects on a non-constant condition, of non-constant x and y)")
     if report.get("depth_formula_text"):
         lines.append(f"depth(n)       {report['depth_formula_text']}")
         lines.append(f"size(n)        {report['size_formula_text']}")
