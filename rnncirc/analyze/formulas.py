@@ -497,6 +497,28 @@ def evaluate_formula(expr, n: int) -> int:
     return int(value)
 
 
+def formula_definitions(*texts: str) -> list[str]:
+    """One line defining each network count a formula names instead of a closed form.
+
+    >>> formula_definitions("304*n + 48*size_ladner_fischer(n) - 32")[0][:48]
+    'size_ladner_fischer(n): the combines of the Ladn'
+    """
+    import re
+
+    pattern = r"(?<![A-Za-z_])(size_ladner_fischer|ladner_fischer_\w+|LF)\(n\)"
+    names = sorted({m for text in texts if text for m in re.findall(pattern, text)})
+    lines = []
+    for name in names:
+        if name in ("size_ladner_fischer", "LF"):
+            lines.append(f"{name}(n): the combines of the Ladner-Fischer prefix network on n "
+                         "leaves (n - 1 to 4n; exact: rnncirc.lower.prefix.exact_size)")
+        else:
+            kind = name.removeprefix("ladner_fischer_").replace("_", " ")
+            lines.append(f"{name}(n): the Ladner-Fischer network's count of {kind} on n "
+                         "leaves (exact, from the network)")
+    return lines
+
+
 def format_formula(expr) -> str:
     """A formula as people write it: ceil(log2(n)) instead of ceiling(log(n)/log(2)), and
     the small-n cases of a Piecewise listed after the general case."""

@@ -106,6 +106,8 @@ class DepthProfile:
 
     def summary(self) -> str:
         """Model, kind, class, topology and formulas in a few lines."""
+        from rnncirc.analyze.formulas import formula_definitions
+
         lines = [f"{self.model}: {self.kind}, {self.complexity}; topology {self.topology}"
                  + (f" -> {self.family}" if self.topology != self.family else "")
                  + f", outputs={self.outputs}"]
@@ -113,6 +115,8 @@ class DepthProfile:
             lines.append(f"  depth(n) = {formula_text(self.depth_formula)}")
         if self.size_formula is not None:
             lines.append(f"  size(n)  = {formula_text(self.size_formula)}")
+            lines.extend(f"    where {definition}" for definition in formula_definitions(
+                formula_text(self.depth_formula), formula_text(self.size_formula)))
         if self.formula_note:
             lines.append(f"  formulas: {self.formula_note}")
         return "\n".join(lines)

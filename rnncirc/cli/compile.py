@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from rnncirc.analyze.formulas import formula_definitions
 from rnncirc.cli.options import (
     add_model_arguments,
     add_outputs_option,
@@ -97,6 +98,9 @@ def format_report(report: dict, path: str | None = None) -> str:
     if report.get("depth_formula_text"):
         lines.append(f"depth(n)       {report['depth_formula_text']}")
         lines.append(f"size(n)        {report['size_formula_text']}")
+        for definition in formula_definitions(report["depth_formula_text"],
+                                              report["size_formula_text"]):
+            lines.append(f"  where {definition}")
     if crit["length"]:
         ops_on_path = ", ".join(f"{name} {count:,}" for name, count in crit["ops"].items())
         unit = "prefix levels" if report["topology"] != "sequential" else "steps"
