@@ -1,4 +1,4 @@
-"""A/B of evaluation schedules: one circuit scheduled with different schedule constants.
+"""A/B of evaluation schedules: one circuit scheduled with different schedule options.
 
 Where this sits: `eval_bench.py` compares rnncirc with its peers, each row timed on its own;
 on a shared machine whose speed swings 30-50 % from one minute to the next, a change of a
@@ -8,11 +8,12 @@ times, median), and reports the median over rounds of the per-round ratio base /
 load from other processes hits all variants of a round alike, so the ratio is stable where
 the times are not.
 
-A variant sets constants of `rnncirc.eval.schedule` (``TILE_GATES=512``, ``GROUP=16``,
-``TILE_WHEN_WIDER=1e18`` ...) while its circuit is compiled and scheduled; the evaluator then
-runs it as in real use (parts, lanes or serial, `Evaluator.plan`). Every variant must give
-bit for bit the outputs of the base schedule (a schedule reorders gates and moves values
-between rows, it never changes an operation), which the script checks before timing.
+A variant sets fields of `rnncirc.eval.schedule.ScheduleOptions` (``TILE_GATES=512``,
+``GROUP=16``, ``TILE_WHEN_WIDER=1e18`` ...; names in either case) for the schedules of one
+circuit, compiled once; the evaluator (`Evaluator(circuit, options=...)`) then runs it as in
+real use (parts, lanes or serial, `Evaluator.plan`). Every variant must give bit for bit the
+outputs of the base schedule (a schedule reorders gates and moves values between rows, it
+never changes an operation), which the script checks before timing.
 
 Run:  python bench/schedule_ab.py --config diagonal --n 16384 --dtype float32 \\
           --variant TILE_GATES=512 --variant TILE_GATES=2048
@@ -23,6 +24,7 @@ Writes bench/results/schedule_ab.json and prints a table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import sys
@@ -35,43 +37,40 @@ import eval_bench  # noqa: E402  (its configs; it fixes the thread count before 
 from common import table, write_json  # noqa: E402
 
 import rnncirc as rc  # noqa: E402
-import rnncirc.eval.schedule as schedule_module  # noqa: E402
 from rnncirc.eval.fast import Evaluator  # noqa: E402
+from rnncirc.eval.schedule import ScheduleOptions  # noqa: E402
 
 CONFIGS = {cfg.name: cfg for cfg in (eval_bench.Diagonal(), eval_bench.Dense(),
                                      eval_bench.PermutationDiagonal(), eval_bench.DPLR())}
 COLUMNS = ["variant", "ms", "vs_base", "ratio_min", "ratio_max", "mode", "placement", "regs"]
 
 
-def parse_variant(text: str) -> dict:
-    """``"A=1,B=2"`` -> {"A": 1, "B": 2}: integer constants of the schedule module."""
+OPTION_NAMES = [field.name for field in dataclasses.fields(ScheduleOptions)]
+
+
+def parse_variant(text: str) -> ScheduleOptions:
+    """``"A=1,B=2"`` -> the default `ScheduleOptions` with fields a and b set to 1 and 2."""
     settings = {}
     for item in filter(None, text.split(",")):
         name, _, value = item.partition("=")
         try:
-            if not isinstance(getattr(schedule_module, name, None), int):
+            if name.lower() not in OPTION_NAMES:
                 raise ValueError
-            settings[name] = int(float(value))
+            settings[name.lower()] = int(float(value))
         except ValueError:
-            raise ValueError(f"--variant {item!r}: expected NAME=NUMBER with NAME an integer "
-                             "constant of rnncirc.eval.schedule (e.g. TILE_GATES=512)") from None
-    return settings
-
-
-def build(model, n: int, topology: str, dtype: str, settings: dict, values_of):
-    """(evaluator, workspace) of a fresh circuit scheduled under `settings`."""
-    saved = {name: getattr(schedule_module, name) for name in settings}
+            raise ValueError(f"--variant {item!r}: expected NAME=NUMBER with NAME a field of "
+                             f"ScheduleOptions ({', '.join(OPTION_NAMES)})") from None
     try:
-        for name, value in settings.items():
-            setattr(schedule_module, name, value)
-        circuit = rc.compile(model, n, topology=topology)
-        evaluator = Evaluator(circuit, dtype=dtype)
-        values = values_of(circuit)
-        ws = evaluator.workspace(values.shape[0])  # (schedules and parts are built here)
-        evaluator.fill(ws, values)
-    finally:
-        for name, value in saved.items():
-            setattr(schedule_module, name, value)
+        return ScheduleOptions(**settings)
+    except rc.RnncircError as error:
+        raise ValueError(f"--variant {text!r}: {error}") from None
+
+
+def build(circuit, dtype: str, options: ScheduleOptions, values):
+    """(evaluator, workspace) of `circuit` scheduled under `options`."""
+    evaluator = Evaluator(circuit, dtype=dtype, options=options)
+    ws = evaluator.workspace(values.shape[0])  # (schedules and parts are built here)
+    evaluator.fill(ws, values)
     return evaluator, ws
 
 
@@ -83,8 +82,9 @@ def main() -> None:
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float32")
     parser.add_argument("--topology", default="brent-kung")
     parser.add_argument("--variant", action="append", default=[],
-                        help="NAME=VALUE[,NAME=VALUE]: schedule constants of one variant "
-                             "(repeatable); the base is the schedule as it is")
+                        help="NAME=VALUE[,NAME=VALUE]: ScheduleOptions fields of one "
+                             "variant, e.g. TILE_GATES=512 (repeatable); the base is the "
+                             "default options")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None,
@@ -94,19 +94,17 @@ def main() -> None:
     if args.quick:
         args.n, args.rounds = 1024, 2
     cfg = CONFIGS[args.config]
-    model = cfg.model()
     xs = cfg.xs(cfg.data(args.n, args.batch, np.random.default_rng(0)))
-
-    def values_of(circuit):
-        return circuit.check_inputs(xs)[0]
-
     try:
-        variants = {"base": {}} | {text: parse_variant(text) for text in args.variant}
+        variants = {"base": ScheduleOptions()} | {text: parse_variant(text)
+                                                   for text in args.variant}
     except ValueError as error:
         parser.error(str(error))
     names = list(variants)
-    runs = {name: build(model, args.n, args.topology, args.dtype, settings, values_of)
-            for name, settings in variants.items()}
+    circuit = rc.compile(cfg.model(), args.n, topology=args.topology)
+    values = circuit.check_inputs(xs)[0]
+    runs = {name: build(circuit, args.dtype, options, values)
+            for name, options in variants.items()}
     expected = runs["base"][0].evaluate(runs["base"][1]).copy()
     for name, (evaluator, ws) in runs.items():
         if not np.array_equal(evaluator.evaluate(ws), expected, equal_nan=True):

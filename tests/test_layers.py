@@ -67,8 +67,9 @@ def test_the_contract_catches_an_upward_import(tmp_path):
 
 
 def test_modules_stay_small():
-    # the evaluator's scheduler and kernels are still to be split by concern (issue 14)
-    waived = {"eval/schedule.py", "eval/kernels.py", "analyze/profile.py", "export/dot.py",
+    # still to be split by concern; kernels.py stays one file while Numba's cache follows
+    # the file a cached function is defined in (see its docstring)
+    waived = {"eval/kernels.py", "analyze/profile.py", "export/dot.py",
               "analyze/formulas.py", "lower/prefix.py", "eval/fast.py", "frontend/tracer.py"}
     long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 520}

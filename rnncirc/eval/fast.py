@@ -41,7 +41,13 @@ import numpy as np
 
 from rnncirc.errors import InputError, OptionError, RnncircError
 from rnncirc.eval import kernels
-from rnncirc.eval.schedule import Schedule, build_schedule, output_parts
+from rnncirc.eval.schedule import (
+    DEFAULT_OPTIONS,
+    Schedule,
+    ScheduleOptions,
+    build_schedule,
+    output_parts,
+)
 from rnncirc.ir.circuit import Circuit
 from rnncirc.ir.memory import ensure_bytes
 from rnncirc.ir.ops import OP_NAMES
@@ -49,9 +55,8 @@ from rnncirc.ir.ops import OP_NAMES
 #: a level is split over threads when gates x lanes reaches this (below it fork/join costs more)
 WIDE_THRESHOLD = 1 << 20
 #: the batch is split over threads, each with its own register file, when every thread gets
-#: at least this many lanes (one vector; measured at batch 8 on 2 cores with 4-lane vectors,
-#: two threads of 4 lanes were no faster than one of 8: a gate's overhead does not shrink
-#: with its lanes)
+#: at least this many lanes (one vector: a gate's overhead does not shrink with its lanes, so
+#: threads of part of a vector each gain nothing)
 LANES_PER_THREAD = 8
 #: circuits with fewer gates than this are not split into parts (a thread hand-off costs
 #: tens of microseconds)
@@ -61,9 +66,9 @@ FILL_SPLIT = 1 << 20
 #: default modulus for exact evaluation: the Mersenne prime 2^31 - 1
 DEFAULT_MODULUS = 2**31 - 1
 DTYPES = {"float64": np.float64, "float32": np.float32, "int64": np.int64}
-#: dtypes whose runs prefetch the input rows of tiled schedules (`schedule._prefetch_lists`):
-#: a diagonal scan in float32 ran 1.04-1.06x faster with them (bench/schedule_ab.py
-#: --variant PREFETCH_GATES=0), in float64 0.97-0.99x (a prototype's A/B)
+#: dtypes whose runs prefetch the input rows of tiled schedules
+#: (`rnncirc.eval.schedule.layout.prefetch_lists`): it pays in float32 and not in float64
+#: (bench/README.md has the A/B)
 PREFETCH_DTYPES = frozenset({"float32"})
 
 _CACHE_LINE = 64
@@ -113,20 +118,22 @@ class Workspace:
     parts: list | None  # parts mode: the part schedules
 
 
-def get_schedule(circuit: Circuit) -> Schedule:
-    """The circuit's schedule, computed on first use and kept as long as the circuit lives."""
-    schedule = _SCHEDULES.get(circuit)
-    if schedule is None:
-        schedule = build_schedule(circuit)
-        _SCHEDULES[circuit] = schedule
-    return schedule
+def get_schedule(circuit: Circuit, options: ScheduleOptions = DEFAULT_OPTIONS) -> Schedule:
+    """The circuit's schedule under `options`, computed on first use and kept as long as the
+    circuit lives."""
+    cached = _SCHEDULES.setdefault(circuit, {})
+    if options not in cached:
+        cached[options] = build_schedule(circuit, options=options)
+    return cached[options]
 
 
-def get_part_schedules(circuit: Circuit, n_parts: int) -> list[Schedule] | None:
-    """Schedules of `n_parts` independent pieces of the circuit (`output_parts`), or None
-    when it does not split; computed on first use and kept with the circuit."""
+def get_part_schedules(circuit: Circuit, n_parts: int,
+                       options: ScheduleOptions = DEFAULT_OPTIONS) -> list[Schedule] | None:
+    """Schedules of `n_parts` independent pieces of the circuit (`output_parts`) under
+    `options`, or None when it does not split; computed on first use and kept with the
+    circuit."""
     cached = _PARTS.setdefault(circuit, {})
-    if n_parts not in cached:
+    if (n_parts, options) not in cached:
         parts = output_parts(circuit, n_parts)
         schedules = None
         if parts is not None:  # registers of the parts one after another in one buffer
@@ -134,9 +141,9 @@ def get_part_schedules(circuit: Circuit, n_parts: int) -> list[Schedule] | None:
             for positions in parts:
                 work_base = schedules[-1].n_rows(1) if schedules else None
                 schedules.append(build_schedule(circuit, positions=positions,
-                                                work_base=work_base))
-        cached[n_parts] = schedules
-    return cached[n_parts]
+                                                work_base=work_base, options=options))
+        cached[n_parts, options] = schedules
+    return cached[n_parts, options]
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
@@ -149,8 +156,8 @@ def vector_width(batch: int) -> int:
     """Lanes per vector for a batch: 1 or 8 (the batch is padded to a multiple of 8).
 
     Each width is one compiled kernel per dtype (about a minute of JIT on first use), so the
-    choice is kept small; a width of 4 for batches of 2-4 was measured about 25% faster there
-    but not worth the extra compile.
+    choice is kept small: a width of 4 would suit batches of 2-4 better, but not by enough
+    to pay for another compile (bench/README.md).
     """
     return 1 if batch <= 1 else 8
 
@@ -210,12 +217,17 @@ class Evaluator:
     """
 
     def __init__(self, circuit: Circuit, *, dtype="float64", modulus: int | None = None,
-                 wide_threshold: int = WIDE_THRESHOLD, schedule: Schedule | None = None):
+                 wide_threshold: int = WIDE_THRESHOLD, schedule: Schedule | None = None,
+                 options: ScheduleOptions | None = None):
         self.circuit = circuit
+        if schedule is not None and options is not None:
+            raise OptionError("give an Evaluator a schedule or schedule options, not both")
         # (a schedule of one's own, e.g. build_schedule(circuit, fuse=False) to compare; it
         # is then run as it is, never split into parts)
         self.own_schedule = schedule is None
-        self.schedule = get_schedule(circuit) if schedule is None else schedule
+        #: how the schedules of the circuit and of its parts are built (`ScheduleOptions`)
+        self.options = DEFAULT_OPTIONS if options is None else options
+        self.schedule = get_schedule(circuit, self.options) if schedule is None else schedule
         name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
         if name not in DTYPES:
             raise OptionError(f"dtype must be float64, float32 or int64, got {dtype!r}")
@@ -235,6 +247,17 @@ class Evaluator:
         self.dtype = np.dtype(DTYPES[name])
         self.wide_threshold = wide_threshold
         self.prefetch = name in PREFETCH_DTYPES
+        self._kernel_arrays: dict[tuple[Schedule, bool], tuple] = {}
+
+    def _arrays(self, schedule: Schedule) -> tuple:
+        """The schedule's arrays as `kernels.run` takes them, made once per schedule (and
+        prefetch choice): a small circuit's evaluation takes microseconds."""
+        key = (schedule, self.prefetch)
+        arrays = self._kernel_arrays.get(key)
+        if arrays is None:
+            arrays = kernels.ScheduleArrays.from_schedule(schedule, self.prefetch)
+            self._kernel_arrays[key] = arrays
+        return arrays
 
     def _constants(self, schedule: Schedule) -> np.ndarray:
         if schedule is self.schedule:
@@ -247,7 +270,7 @@ class Evaluator:
         """The part schedules for `threads` threads, or None (see the module docstring)."""
         if threads < 2 or not self.own_schedule or self.schedule.n_gates < PARTS_MIN_GATES:
             return None
-        return get_part_schedules(self.circuit, threads)
+        return get_part_schedules(self.circuit, threads, self.options)
 
     # -- buffers ---------------------------------------------------------------------------
     @staticmethod
@@ -424,26 +447,25 @@ class Evaluator:
             Of, os0, os1 = self._flat(ws.outputs)
         else:  # (not read: the inputs and outputs are rows of V)
             Xf, xs0, xs1, Of, os0, os1 = ws.V, 0, 0, ws.V, 0, 0
-        io = (ws.V, ws.lanes, Xf, xs0, xs1, Of, os0, os1, s.n_inputs, s.n_outputs, s.slot_row,
-              self.modulus, (0,) * ws.width)
+        io = (ws.V, ws.lanes, Xf, xs0, xs1, Of, os0, os1, self.modulus, (0,) * ws.width)
         if ws.mode == "parts":
             self._run_parts(ws, io, progress, segment_gates)
             return ws.outputs
-        sched = _schedule_arrays(s, self.prefetch)
+        arrays = self._arrays(s)
         segments = _chunked(ws.segments, s, ws.lanes, progress, segment_gates)
-        level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
+        gates_before = None if progress is None else _gates_before(s)
         threads = ws.threads
         for seg in segments:
             if seg[0] == "serial":
-                kernels.run(kernels.SERIAL, seg[1], seg[2], 1, ws.bounds, *io, *sched)
+                kernels.run(kernels.SERIAL, seg[1], seg[2], 1, ws.bounds, *io, arrays)
             elif seg[0] == "lanes":
-                kernels.run(kernels.LANES, seg[1], seg[2], threads, ws.bounds, *io, *sched)
+                kernels.run(kernels.LANES, seg[1], seg[2], threads, ws.bounds, *io, arrays)
             else:
                 kernels.run(kernels.WIDE, seg[1], seg[1] + 1, 4 * threads, ws.bounds, *io,
-                            *sched)
+                            arrays)
             if progress is not None:
                 last = seg[2] if seg[0] != "wide" else seg[1] + 1
-                progress(int(level_gate_ptr[last]), s.n_gates)
+                progress(int(gates_before[last]), s.n_gates)
         return ws.outputs
 
     def _run_parts(self, ws: Workspace, io: tuple, progress,
@@ -465,17 +487,17 @@ class Evaluator:
 
         def run_part(k: int) -> None:
             s = parts[k]
-            sched = _schedule_arrays(s, self.prefetch)
+            arrays = self._arrays(s)
             segments = _chunked([("serial", 0, s.n_levels)], s, ws.lanes, progress,
                                 segment_gates)
-            level_gate_ptr = np.concatenate([[0], np.cumsum(s.level_work)])
+            gates_before = None if progress is None else _gates_before(s)
             for _, l0, l1 in segments:
                 if stop.is_set():  # (between segments: a kernel call runs to its end)
                     return
-                kernels.run(kernels.SERIAL, l0, l1, 1, ws.bounds, *io, *sched)
+                kernels.run(kernels.SERIAL, l0, l1, 1, ws.bounds, *io, arrays)
                 if progress is not None:
                     with lock:
-                        done[k] = int(level_gate_ptr[l1])
+                        done[k] = int(gates_before[l1])
                         progress(sum(done), total)
 
         futures = [_pool(len(parts)).submit(work, k) for k in range(len(parts))]
@@ -487,14 +509,10 @@ class Evaluator:
             raise
 
 
-def _schedule_arrays(s: Schedule, prefetch: bool) -> tuple:
-    """The schedule's arrays in the order `kernels.run` takes them (without its prefetch
-    lists unless `prefetch`)."""
-    level_pf_ptr = s.level_pf_ptr if prefetch else s.no_prefetch_ptr
-    return (s.ga, s.gb, s.gc, s.go, s.run_op, s.run_kind, s.run_ptr, s.run_idx, s.run_base,
-            s.run_stride, s.level_run_ptr, s.grp, s.gi, s.fi, s.sbase, s.n_scratch,
-            s.copy_dst, s.copy_src, s.copy_len, s.level_copy_ptr, s.pf_row, s.pf_len,
-            level_pf_ptr)
+def _gates_before(s: Schedule) -> np.ndarray:
+    """Gates before each step of `s` (and in all, last), for progress reports: made only when
+    they are asked for, as an evaluation of a small circuit takes microseconds."""
+    return np.concatenate([[0], np.cumsum(s.level_work)])
 
 
 def _chunked(segments: list, s: Schedule, lanes: int, progress, segment_gates) -> list:
@@ -525,13 +543,15 @@ def _split_segments(segments: list, s: Schedule, gates_per_segment: int) -> list
 
 def evaluate_fast(circuit: Circuit, values: np.ndarray, *, dtype="float64",
                   modulus: int | None = None, progress=None,
-                  segment_gates: int | None = None) -> np.ndarray:
+                  segment_gates: int | None = None,
+                  options: ScheduleOptions | None = None) -> np.ndarray:
     """Outputs for input-slot values ``(batch, slots)``: ``(batch, *circuit.outputs.shape)``.
 
     The same contract as `rnncirc.ir.reference.evaluate_reference`, for float64, float32
-    or exact residues modulo a prime (``dtype="int64"`` or ``modulus=p``).
+    or exact residues modulo a prime (``dtype="int64"`` or ``modulus=p``); `options` tune the
+    schedule (`ScheduleOptions`), never the numbers.
     """
-    evaluator = Evaluator(circuit, dtype=dtype, modulus=modulus)
+    evaluator = Evaluator(circuit, dtype=dtype, modulus=modulus, options=options)
     values = np.asarray(values)
     if evaluator.modulus:
         values = residues(values, evaluator.modulus, "an input")

@@ -5,25 +5,26 @@ Data layout
 The buffer ``V`` is one flat C array of rows: row ``r`` is ``V[r*Bp : (r+1)*Bp]``, ``Bp``
 lanes (the batch, padded to a multiple of the vector width ``W``), so every gate reads and
 writes contiguous memory. The input slots take rows 0..n_in-1 (in blocks of features,
-`rnncirc.eval.schedule.input_rows`), output position p row ``n_in + p``, the registers come
-after them (`rnncirc.eval.schedule`): a gate reads its inputs and writes its
-output where they are, so evaluating moves no data besides the gates' own reads and
-writes. When the batch is split over threads each thread has a buffer of its own and copies
+`rnncirc.eval.schedule.layout.input_rows`), output position p row ``n_in + p``, the
+registers come after them (`rnncirc.eval.schedule.registers`): a gate reads its inputs and
+writes its output where they are, so evaluating moves no data besides the gates' own reads
+and writes. When the batch is split over threads each thread has a buffer of its own and copies
 its lanes of the caller's inputs ``X`` in and of the outputs ``O`` out, flat buffers with
 element strides ``(s0, s1)``: slot ``s`` of batch lane ``j`` is ``X[s*s0 + j*s1]``.
 
 Gates
 -----
-An affine segment (consecutive registers, see `rnncirc.eval.schedule`) is one loop over
+An AFFINE segment (consecutive registers; the segment kinds, opcodes and instruction
+fields are the instruction set, `rnncirc.eval.isa`) is one loop over
 ``gates x Bp`` contiguous elements that LLVM vectorizes (`block_kernel`). An indexed segment
 reads each gate's registers from the index arrays and applies the op to one ``W``-lane
 vector (`gates_kernel`): arithmetic, comparisons, min/max, abs, sqrt and select are emitted
 as LLVM vector instructions on ``<W x dtype>`` through small `intrinsic`s, because Numba's
 own vectorizer does not vectorize a loop of 8 lanes; the transcendental ops are scalar.
-An affine segment of outputs that no gate reads back (kind 4) stores its results past the
+An affine segment of outputs that no gate reads back (STREAMED) stores its results past the
 caches (non-temporal stores, `stream_kernel`): no read of the line before the write, no
 eviction of the registers. Tiled schedules prefetch their input rows at an even rate before
-each step (`_prefetch`; `rnncirc.eval.schedule._prefetch_lists`).
+each step (`_prefetch`; `rnncirc.eval.schedule.layout.prefetch_lists`).
 ``W`` is a compile-time constant carried by the *type* of the ``lanes`` argument (a tuple of
 W zeros). Semantics follow `rnncirc.ir.ops` bit for bit (NaN propagation and ties of
 maximum/minimum as numpy, comparisons as 1.0/0.0, ``select(a, b, c) = b if a != 0 else c``),
@@ -31,16 +32,15 @@ except that tanh may differ from numpy's by an ulp.
 
 Fused trees
 -----------
-A program segment is a run of groups (`rnncirc.eval.schedule._group_programs`): for each
+A PROGRAMS segment is a run of groups (`rnncirc.eval.schedule.grouping`): for each
 group instruction, one loop over the group's G programs with the op tested once outside it,
 registers computed from strides (`_strided_instr`) or read from index rows
 (`_indexed_instr`). Instructions are ADD, SUB, MUL and the folded forms MULADD, DOT2 and DOT4,
 each op rounded as in the circuit (no FMA contraction). A strided DOT4 whose operands on one
 side of every product stay put from program to program (a matmul row of A shared by the
 programs C[i, 0], C[i, 1], ...; a vector shared by the rows of a matrix-vector product) loads
-those four rows once per group (`_shared_dot4`): half its loads, ~15 % of a dense d=16
-prefix circuit's time. In a wide step every task moves the scratch registers (those at or
-above ``sbase``) to rows of its own.
+those four rows once per group (`_shared_dot4`): half its loads. In a wide step every task
+moves the scratch registers (those at or above ``sbase``) to rows of its own.
 
 Integers modulo p
 -----------------
@@ -52,18 +52,22 @@ compare-and-correct, MUL as a scalar ``%``. Other ops are refused before a kerne
 Compilation
 -----------
 `run` is the one cached entry point (``cache=True``): compiled once per (dtype, W) and
-reused across processes; `transpose` and the schedule builder are cached the same way.
+reused across processes; `fill_rows` and the schedule builder are cached the same way. It
+takes the schedule's arrays as one `ScheduleArrays` and hands that one value down to every
+function that walks the schedule. The kernels import the instruction set
+(`rnncirc.eval.isa`), never the scheduler.
 The leaf kernels called once per segment, group or group instruction (`group_kernel`,
 `_strided_instr`, `_indexed_instr`, `gates_kernel`, `block_kernel` and their per-op
 bodies) take arrays but never allocate or slice, so they are compiled without NRT
-(``_nrt=False``): no atomic incref/decref of their array arguments on every call. On the
-dense d=16 prefix circuit (hundreds of thousands of group instructions per evaluation) those
-atomics were ~16% of the profile and removing them nearly halved the fp64 time.
+(``_nrt=False``): no atomic incref/decref of their array arguments on every call. A dense
+prefix circuit runs hundreds of thousands of group instructions per evaluation, and those
+atomics would cost more than the instructions themselves.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -72,7 +76,29 @@ from numba import prange
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from rnncirc.eval.schedule import DOT2, DOT4, MULADD, N_FIELDS
+from rnncirc.eval.isa import (
+    AFFINE,
+    DOT2,
+    DOT4,
+    GI_FIRST,
+    GI_INDEXED,
+    GI_OP,
+    GI_ROW,
+    GI_SCRATCH,
+    GI_STRIDE,
+    GRP_FIRST,
+    GRP_SIZE,
+    INDEXED,
+    MULADD,
+    N_FIELDS,
+    OUT,
+    PROGRAMS,
+    SEG_A,
+    SEG_B,
+    SEG_C,
+    SEG_OUT,
+    STREAMED,
+)
 from rnncirc.ir.ops import Op
 
 ADD, SUB, MUL, DIV = int(Op.ADD), int(Op.SUB), int(Op.MUL), int(Op.DIV)
@@ -193,7 +219,7 @@ _vselect = _vector_op(3, lambda b, vt, p, x, y, z: b.select(
     b.fcmp_unordered("!=", x, _zero(vt)), y, z))
 # fused: a product then a sum, each rounded (no FMA contraction: the circuit's own rounding)
 _vmuladd = _vector_op(3, lambda b, vt, p, x, y, z: b.fadd(b.fmul(x, y), z))
-# the ops of `schedule._STREAMABLE` with their results stored past the caches
+# the ops of `isa.STREAMABLE` with their results stored past the caches
 _vadd_streamed = _vector_op(2, lambda b, vt, p, x, y: b.fadd(x, y), streamed=True)
 _vsub_streamed = _vector_op(2, lambda b, vt, p, x, y: b.fsub(x, y), streamed=True)
 _vmul_streamed = _vector_op(2, lambda b, vt, p, x, y: b.fmul(x, y), streamed=True)
@@ -261,7 +287,7 @@ def _shared_dot4(side):
     shared by a group's programs C[i, j], j = 0, 1, ...). Those four rows are loaded once,
     before the loop, and each program loads only its own four: half the loads. Products and
     sums as `_vdot4` (same operand order, same association). Registers and strides are
-    element offsets (``r[8]``, ``st[8]``: the result); the programs of a step never write a
+    element offsets (``r[OUT]``, ``st[OUT]``: the result); the programs of a step never write a
     row another one reads, so the hoisted loads see the same values."""
     fixed = (0, 2, 4, 6) if side == 0 else (1, 3, 5, 7)
 
@@ -271,9 +297,9 @@ def _shared_dot4(side):
             data = context.make_array(sig.args[0])(context, builder, args[0]).data
             count = context.cast(builder, args[1], sig.args[1], types.intp)
             first = [context.cast(builder, builder.extract_value(args[2], f),
-                                  sig.args[2].dtype, types.intp) for f in range(9)]
+                                  sig.args[2].dtype, types.intp) for f in range(N_FIELDS)]
             stride = [context.cast(builder, builder.extract_value(args[3], f),
-                                   sig.args[3].dtype, types.intp) for f in range(9)]
+                                   sig.args[3].dtype, types.intp) for f in range(N_FIELDS)]
 
             def pointer(offset):
                 return builder.bitcast(builder.gep(data, [offset]), vt.as_pointer())
@@ -287,7 +313,7 @@ def _shared_dot4(side):
 
                 xs = [kept[f] if f in kept else builder.load(pointer(at(f)), align=align)
                       for f in range(8)]
-                builder.store(_sum_of_products(builder, xs), pointer(at(8)), align=align)
+                builder.store(_sum_of_products(builder, xs), pointer(at(OUT)), align=align)
 
         return types.void(F, G, r, st, lanes), _float_only(lanes.count, body)
 
@@ -632,10 +658,10 @@ def block_kernel(op, n, oo, oa, ob, oc, V, p):
 @numba.njit(nogil=True, error_model="numpy", _nrt=False)
 def stream_kernel(op, n, oo, oa, ob, oc, V, p, lanes):
     """An affine segment of float gates whose results no gate reads (outputs, see
-    `schedule._stream_segments`): as `block_kernel`, a vector of W lanes at a time, the results
-    stored past the caches. A prefix network writes its outputs once and never reads them
-    back; through the cache each written line is first read from memory (write-allocate)
-    and evicts a line the next steps need: a diagonal scan ran 1.06-1.11x faster so."""
+    `rnncirc.eval.schedule.segments.stream_segments`): as `block_kernel`, a vector of W lanes
+    at a time, the results stored past the caches. A prefix network writes its outputs once
+    and never reads them back; through the cache each written line is first read from memory
+    (write-allocate) and evicts a line the next steps need."""
     W = len(lanes)
     if op == MULADD:
         for j in range(0, n, W):
@@ -790,7 +816,7 @@ def _addmod(x, y, p):
 def _tree_op(op, V, r, p, lanes):
     """One instruction of a fused tree on W lanes: `r` holds the element offsets of its 8
     operands and (last) of its result. ADD, SUB, MUL, MULADD ``a*b + c``, DOT2 and DOT4
-    (`rnncirc.eval.schedule`); ``p > 0``: modulo p, lane by lane."""
+    (`rnncirc.eval.isa`); ``p > 0``: modulo p, lane by lane."""
     if p > 0:
         if op == DOT2 or op == DOT4:
             for j in range(len(lanes)):
@@ -799,27 +825,27 @@ def _tree_op(op, V, r, p, lanes):
                 if op == DOT4:
                     s = _addmod(s, _addmod(_mulmod(V, r[4] + j, r[5] + j, p),
                                            _mulmod(V, r[6] + j, r[7] + j, p), p), p)
-                V[r[8] + j] = s
+                V[r[OUT] + j] = s
         else:
-            block_kernel(np.int64(op), np.int64(len(lanes)), r[8], r[0], r[1], r[2], V, p)
+            block_kernel(np.int64(op), np.int64(len(lanes)), r[OUT], r[0], r[1], r[2], V, p)
     elif op == DOT4:
-        _vdot4(V, r[8], r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], lanes)
+        _vdot4(V, r[OUT], r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], lanes)
     elif op == DOT2:
-        _vdot2(V, r[8], r[0], r[1], r[2], r[3], lanes)
+        _vdot2(V, r[OUT], r[0], r[1], r[2], r[3], lanes)
     elif op == MULADD:
-        _vmuladd(V, r[8], r[0], r[1], r[2], p, lanes)
+        _vmuladd(V, r[OUT], r[0], r[1], r[2], p, lanes)
     elif op == ADD:
-        _vadd(V, r[8], r[0], r[1], 0, p, lanes)
+        _vadd(V, r[OUT], r[0], r[1], 0, p, lanes)
     elif op == MUL:
-        _vmul(V, r[8], r[0], r[1], 0, p, lanes)
+        _vmul(V, r[OUT], r[0], r[1], 0, p, lanes)
     else:
-        _vsub(V, r[8], r[0], r[1], 0, p, lanes)
+        _vsub(V, r[OUT], r[0], r[1], 0, p, lanes)
 
 
 @numba.njit(inline="always", nogil=True, error_model="numpy")
 def _step(r, st):
     return (r[0] + st[0], r[1] + st[1], r[2] + st[2], r[3] + st[3], r[4] + st[4],
-            r[5] + st[5], r[6] + st[6], r[7] + st[7], r[8] + st[8])
+            r[5] + st[5], r[6] + st[6], r[7] + st[7], r[OUT] + st[OUT])
 
 
 @numba.njit(nogil=True, error_model="numpy", _nrt=False)
@@ -837,27 +863,27 @@ def _strided_instr(op, G, r, st, V, p, lanes):
             _vdot4_second_kept(V, G, r, st, lanes)
         else:
             for _ in range(G):
-                _vdot4(V, r[8], r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], lanes)
+                _vdot4(V, r[OUT], r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], lanes)
                 r = _step(r, st)
     elif op == DOT2:
         for _ in range(G):
-            _vdot2(V, r[8], r[0], r[1], r[2], r[3], lanes)
+            _vdot2(V, r[OUT], r[0], r[1], r[2], r[3], lanes)
             r = _step(r, st)
     elif op == MULADD:
         for _ in range(G):
-            _vmuladd(V, r[8], r[0], r[1], r[2], p, lanes)
+            _vmuladd(V, r[OUT], r[0], r[1], r[2], p, lanes)
             r = _step(r, st)
     elif op == ADD:
         for _ in range(G):
-            _vadd(V, r[8], r[0], r[1], 0, p, lanes)
+            _vadd(V, r[OUT], r[0], r[1], 0, p, lanes)
             r = _step(r, st)
     elif op == MUL:
         for _ in range(G):
-            _vmul(V, r[8], r[0], r[1], 0, p, lanes)
+            _vmul(V, r[OUT], r[0], r[1], 0, p, lanes)
             r = _step(r, st)
     else:
         for _ in range(G):
-            _vsub(V, r[8], r[0], r[1], 0, p, lanes)
+            _vsub(V, r[OUT], r[0], r[1], 0, p, lanes)
             r = _step(r, st)
 
 
@@ -877,21 +903,21 @@ def _indexed_instr(op, r0, G, col, V, Bp, fi, sbase, shift, p, lanes):
                  _at(fi[i, 2], sbase, shift, Bp, col), _at(fi[i, 3], sbase, shift, Bp, col),
                  _at(fi[i, 4], sbase, shift, Bp, col), _at(fi[i, 5], sbase, shift, Bp, col),
                  _at(fi[i, 6], sbase, shift, Bp, col), _at(fi[i, 7], sbase, shift, Bp, col),
-                 _at(fi[i, 8], sbase, shift, Bp, col))
+                 _at(fi[i, OUT], sbase, shift, Bp, col))
             _tree_op(op, V, r, p, lanes)
     elif op == DOT2:
         for i in range(r0, r0 + G):
-            _vdot2(V, _at(fi[i, 8], sbase, shift, Bp, col), _at(fi[i, 0], sbase, shift, Bp, col),
+            _vdot2(V, _at(fi[i, OUT], sbase, shift, Bp, col), _at(fi[i, 0], sbase, shift, Bp, col),
                    _at(fi[i, 1], sbase, shift, Bp, col), _at(fi[i, 2], sbase, shift, Bp, col),
                    _at(fi[i, 3], sbase, shift, Bp, col), lanes)
     elif op == MULADD:
         for i in range(r0, r0 + G):
-            _vmuladd(V, _at(fi[i, 8], sbase, shift, Bp, col),
+            _vmuladd(V, _at(fi[i, OUT], sbase, shift, Bp, col),
                      _at(fi[i, 0], sbase, shift, Bp, col), _at(fi[i, 1], sbase, shift, Bp, col),
                      _at(fi[i, 2], sbase, shift, Bp, col), p, lanes)
     else:
         for i in range(r0, r0 + G):
-            ro = _at(fi[i, 8], sbase, shift, Bp, col)
+            ro = _at(fi[i, OUT], sbase, shift, Bp, col)
             ra = _at(fi[i, 0], sbase, shift, Bp, col)
             rb = _at(fi[i, 1], sbase, shift, Bp, col)
             if op == ADD:
@@ -905,28 +931,28 @@ def _indexed_instr(op, r0, G, col, V, Bp, fi, sbase, shift, p, lanes):
 @numba.njit(inline="always", nogil=True, error_model="numpy")
 def _first(gi, m, f, shift, Bp, col):
     """Element offset of field f of group instruction m's first program."""
-    return (gi[m, 4 + f] + (shift if (gi[m, 2] >> f) & 1 else 0)) * Bp + col
+    return (gi[m, GI_FIRST + f] + (shift if (gi[m, GI_SCRATCH] >> f) & 1 else 0)) * Bp + col
 
 
 @numba.njit(nogil=True, error_model="numpy", _nrt=False)
 def group_kernel(k0, k1, col, V, Bp, grp, gi, fi, sbase, shift, p, lanes):
-    """Groups k0..k1-1 of fused trees (see `rnncirc.eval.schedule._group_programs`) on the
+    """Groups k0..k1-1 of fused trees (see `rnncirc.eval.schedule.grouping`) on the
     W lanes at `col`, instruction-major within each group; `shift` moves the scratch rows
     (a task of a wide step has its own)."""
     for k in range(k0, k1):
-        G = grp[k, 1]
-        for m in range(grp[k, 0], grp[k + 1, 0]):
-            op = gi[m, 0]
-            if gi[m, 1] != 0:
-                _indexed_instr(np.int64(op), np.int64(gi[m, 3]), G, col, V, Bp, fi, sbase, shift, p,
-                               lanes)
+        G = grp[k, GRP_SIZE]
+        for m in range(grp[k, GRP_FIRST], grp[k + 1, GRP_FIRST]):
+            op = gi[m, GI_OP]
+            if gi[m, GI_INDEXED] != 0:
+                _indexed_instr(np.int64(op), np.int64(gi[m, GI_ROW]), G, col, V, Bp, fi, sbase,
+                               shift, p, lanes)
                 continue
             r = (_first(gi, m, 0, shift, Bp, col), _first(gi, m, 1, shift, Bp, col),
                  _first(gi, m, 2, shift, Bp, col), _first(gi, m, 3, shift, Bp, col),
                  _first(gi, m, 4, shift, Bp, col), _first(gi, m, 5, shift, Bp, col),
                  _first(gi, m, 6, shift, Bp, col), _first(gi, m, 7, shift, Bp, col),
                  _first(gi, m, 8, shift, Bp, col))
-            s0 = 4 + N_FIELDS
+            s0 = GI_STRIDE
             st = (gi[m, s0] * Bp, gi[m, s0 + 1] * Bp, gi[m, s0 + 2] * Bp, gi[m, s0 + 3] * Bp,
                   gi[m, s0 + 4] * Bp, gi[m, s0 + 5] * Bp, gi[m, s0 + 6] * Bp,
                   gi[m, s0 + 7] * Bp, gi[m, s0 + 8] * Bp)
@@ -984,71 +1010,118 @@ def _copies(lo, hi, k0, k1, V, Bp, copy_dst, copy_src, copy_len, full, lanes):
                                 (copy_src[i] + m) * Bp + col, lanes)
 
 
+class ScheduleArrays(NamedTuple):
+    """What the kernels read of a schedule (`rnncirc.eval.schedule.Schedule`, whose docstring
+    describes each array): one value handed down from `run` to every function that walks
+    the schedule, instead of two dozen positional arguments five calls deep. `run` takes it
+    as a plain tuple in this field order (`from_schedule` makes one), which Numba's dispatcher
+    types without calling back into Python, and names its fields inside."""
+
+    slot_row: np.ndarray
+    n_in: int
+    n_out: int
+    ga: np.ndarray
+    gb: np.ndarray
+    gc: np.ndarray
+    go: np.ndarray
+    run_op: np.ndarray
+    run_kind: np.ndarray
+    run_ptr: np.ndarray
+    run_idx: np.ndarray
+    run_base: np.ndarray
+    run_stride: np.ndarray
+    level_run_ptr: np.ndarray
+    grp: np.ndarray
+    gi: np.ndarray
+    fi: np.ndarray
+    sbase: int
+    nscr: int  # scratch rows per task (a task of a wide step moves its scratch by t * nscr)
+    copy_dst: np.ndarray
+    copy_src: np.ndarray
+    copy_len: np.ndarray
+    level_copy_ptr: np.ndarray
+    pf_row: np.ndarray
+    pf_len: np.ndarray
+    level_pf_ptr: np.ndarray  # (all zeros: no prefetching)
+
+    @classmethod
+    def from_schedule(cls, schedule, prefetch: bool = True) -> tuple:
+        """The plain tuple `run` takes for `schedule` (without its prefetch lists unless
+        `prefetch`)."""
+        s = schedule
+        return tuple(cls(
+            slot_row=s.slot_row, n_in=s.n_inputs, n_out=s.n_outputs, ga=s.ga, gb=s.gb,
+            gc=s.gc, go=s.go, run_op=s.run_op, run_kind=s.run_kind, run_ptr=s.run_ptr,
+            run_idx=s.run_idx, run_base=s.run_base, run_stride=s.run_stride,
+            level_run_ptr=s.level_run_ptr, grp=s.grp, gi=s.gi, fi=s.fi, sbase=s.sbase,
+            nscr=s.n_scratch, copy_dst=s.copy_dst, copy_src=s.copy_src, copy_len=s.copy_len,
+            level_copy_ptr=s.level_copy_ptr, pf_row=s.pf_row, pf_len=s.pf_len,
+            level_pf_ptr=s.level_pf_ptr if prefetch else s.no_prefetch_ptr))
+
+
 @numba.njit(inline="always", nogil=True, error_model="numpy")
-def _segment(q, a, e, k0, k1, full, V, Bp, ga, gb, gc, go, p, run_op, run_kind, run_ptr,
-             run_idx, run_base, run_stride, grp, gi, fi, sbase, shift, lanes):
-    """Gates a..e-1 (of the step order) of segment q: an affine segment as one block loop
-    when the lanes are whole rows (results stored past the caches for kind 4), a strided
-    one gate by gate with computed registers, an indexed one gate by gate with registers
-    from the index arrays, a program segment fused tree by fused tree (scratch registers
-    moved by `shift`)."""
+def _segment(q, a, e, k0, k1, full, V, Bp, p, shift, lanes, s):
+    """Gates a..e-1 (of the step order) of segment q of the schedule arrays `s`: an affine
+    segment as one block loop when the lanes are whole rows (results stored past the caches
+    when STREAMED), a strided one gate by gate with computed registers, an indexed one gate
+    by gate with registers from the index arrays, a program segment fused tree by fused
+    tree (scratch registers moved by `shift`)."""
     W = len(lanes)
-    off = a - run_ptr[q]
-    kind = run_kind[q]
-    if kind == 3:
-        g0 = run_idx[q] + off
+    off = a - s.run_ptr[q]
+    kind = s.run_kind[q]
+    op = np.int64(s.run_op[q])
+    if kind == PROGRAMS:
+        g0 = s.run_idx[q] + off
         for col in range(k0 * W, k1 * W, W):
-            group_kernel(g0, g0 + e - a, col, V, Bp, grp, gi, fi, sbase, shift, p, lanes)
+            group_kernel(g0, g0 + e - a, col, V, Bp, s.grp, s.gi, s.fi, s.sbase, shift, p, lanes)
         return
-    if kind == 0:
-        i0 = run_idx[q] + off
+    if kind == INDEXED:
+        i0 = s.run_idx[q] + off
         zero = np.int64(0)  # (typed like the strided tuple: one compiled gates_kernel)
         st = (zero, zero, zero, zero, zero, zero, zero, zero, zero)
         for col in range(k0 * W, k1 * W, W):
-            gates_kernel(np.int64(run_op[q]), i0, i0 + e - a, col, V, Bp, ga, gb, gc, go, st, p,
-                         lanes)
+            gates_kernel(op, i0, i0 + e - a, col, V, Bp, s.ga, s.gb, s.gc, s.go, st, p, lanes)
         return
     # (scalar reads: a row view run_base[q] would cost reference counting per segment)
-    if kind == 4 and full and W > 1 and p == 0:  # (non-temporal stores: float vectors)
-        stream_kernel(np.int64(run_op[q]), (e - a) * Bp, (run_base[q, 3] + off) * Bp,
-                      (run_base[q, 0] + off) * Bp, (run_base[q, 1] + off) * Bp,
-                      (run_base[q, 2] + off) * Bp, V, p, lanes)
+    base = s.run_base
+    if kind == STREAMED and full and W > 1 and p == 0:  # (non-temporal stores: float vectors)
+        stream_kernel(op, (e - a) * Bp, (base[q, SEG_OUT] + off) * Bp,
+                      (base[q, SEG_A] + off) * Bp, (base[q, SEG_B] + off) * Bp,
+                      (base[q, SEG_C] + off) * Bp, V, p, lanes)
         return
-    if (kind == 1 or kind == 4) and full:
-        block_kernel(np.int64(run_op[q]), (e - a) * Bp, (run_base[q, 3] + off) * Bp,
-                     (run_base[q, 0] + off) * Bp, (run_base[q, 1] + off) * Bp,
-                     (run_base[q, 2] + off) * Bp, V, p)
+    if (kind == AFFINE or kind == STREAMED) and full:
+        block_kernel(op, (e - a) * Bp, (base[q, SEG_OUT] + off) * Bp,
+                     (base[q, SEG_A] + off) * Bp, (base[q, SEG_B] + off) * Bp,
+                     (base[q, SEG_C] + off) * Bp, V, p)
         return
-    st = (np.int64(run_base[q, 0]), np.int64(run_stride[q, 0]), np.int64(run_base[q, 1]),
-          np.int64(run_stride[q, 1]), np.int64(run_base[q, 2]), np.int64(run_stride[q, 2]),
-          np.int64(run_base[q, 3]), np.int64(run_stride[q, 3]), np.int64(1))
+    stride = s.run_stride
+    st = (np.int64(base[q, SEG_A]), np.int64(stride[q, SEG_A]), np.int64(base[q, SEG_B]),
+          np.int64(stride[q, SEG_B]), np.int64(base[q, SEG_C]), np.int64(stride[q, SEG_C]),
+          np.int64(base[q, SEG_OUT]), np.int64(stride[q, SEG_OUT]), np.int64(1))
     for col in range(k0 * W, k1 * W, W):
-        gates_kernel(np.int64(run_op[q]), off, off + e - a, col, V, Bp, ga, gb, gc, go, st, p,
-                     lanes)
+        gates_kernel(op, off, off + e - a, col, V, Bp, s.ga, s.gb, s.gc, s.go, st, p, lanes)
 
 
 # (`_levels` and `_share` are compiled without NRT too: `_segment` is inlined into them, and
-# with NRT every inlined call increfs and decrefs each of its dozen array arguments, atomics
-# that cost ~65 ns per segment, more than a 32-gate affine segment itself)
+# with NRT every inlined call increfs and decrefs each of its arrays, atomics that can cost
+# more than a short affine segment itself)
 @numba.njit(nogil=True, error_model="numpy", _nrt=False)
-def _levels(l0, l1, k0, k1, V, Bp, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr,
-            run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi, sbase, nscr,
-            copy_dst, copy_src, copy_len, level_copy_ptr, pf_row, pf_len, level_pf_ptr):
-    """Steps l0..l1-1 on lane chunks k0..k1-1, serially; before each step, the cache
-    lines of the rows it prefetches (`rnncirc.eval.schedule._prefetch_lists`)."""
+def _levels(l0, l1, k0, k1, V, Bp, p, lanes, s):
+    """Steps l0..l1-1 of the schedule arrays `s` on lane chunks k0..k1-1, serially; before
+    each step, the cache lines of the rows it prefetches
+    (`rnncirc.eval.schedule.layout.prefetch_lists`)."""
     W = len(lanes)
     full = k0 == 0 and k1 * W == Bp
     line = 64 // V.itemsize
     for lv in range(l0, l1):
-        for i in range(level_pf_ptr[lv], level_pf_ptr[lv + 1]):
-            for off in range(pf_row[i] * Bp, (pf_row[i] + pf_len[i]) * Bp, line):
+        for i in range(s.level_pf_ptr[lv], s.level_pf_ptr[lv + 1]):
+            for off in range(s.pf_row[i] * Bp, (s.pf_row[i] + s.pf_len[i]) * Bp, line):
                 _prefetch(V, off)
-        for q in range(level_run_ptr[lv], level_run_ptr[lv + 1]):
-            _segment(q, run_ptr[q], run_ptr[q + 1], k0, k1, full, V, Bp, ga, gb, gc, go, p,
-                     run_op, run_kind, run_ptr, run_idx, run_base, run_stride, grp, gi,
-                     fi, sbase, np.int64(0), lanes)
-        _copies(level_copy_ptr[lv], level_copy_ptr[lv + 1], k0, k1, V, Bp, copy_dst,
-                copy_src, copy_len, full, lanes)
+        for q in range(s.level_run_ptr[lv], s.level_run_ptr[lv + 1]):
+            _segment(q, s.run_ptr[q], s.run_ptr[q + 1], k0, k1, full, V, Bp, p, np.int64(0),
+                     lanes, s)
+        _copies(s.level_copy_ptr[lv], s.level_copy_ptr[lv + 1], k0, k1, V, Bp, s.copy_dst,
+                s.copy_src, s.copy_len, full, lanes)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -1065,25 +1138,22 @@ def fill_rows(src, dst, row, slot_row, c0, c1):
 
 
 @numba.njit(nogil=True, error_model="numpy", _nrt=False)
-def _share(lv, t, n_tasks, V, Bp, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr,
-           run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi, sbase, nscr):
+def _share(lv, t, n_tasks, V, Bp, p, lanes, s):
     """Task t's share of the gates of step lv (a wide step), with its own scratch rows."""
-    q_lo = level_run_ptr[lv]
-    q_hi = level_run_ptr[lv + 1]
-    g_lo = run_ptr[q_lo]
-    n = run_ptr[q_hi] - g_lo
+    q_lo = s.level_run_ptr[lv]
+    q_hi = s.level_run_ptr[lv + 1]
+    g_lo = s.run_ptr[q_lo]
+    n = s.run_ptr[q_hi] - g_lo
     a = g_lo + n * t // n_tasks
     b = g_lo + n * (t + 1) // n_tasks
     if a >= b:
         return
     q = q_lo
-    while run_ptr[q + 1] <= a and q < q_hi - 1:  # the segment holding gate a
+    while s.run_ptr[q + 1] <= a and q < q_hi - 1:  # the segment holding gate a
         q += 1
     while a < b:
-        e = min(run_ptr[q + 1], b)
-        _segment(q, a, e, 0, Bp // len(lanes), True, V, Bp, ga, gb, gc, go, p, run_op,
-                 run_kind, run_ptr, run_idx, run_base, run_stride, grp, gi, fi, sbase,
-                 t * nscr, lanes)
+        e = min(s.run_ptr[q + 1], b)
+        _segment(q, a, e, 0, Bp // len(lanes), True, V, Bp, p, t * s.nscr, lanes, s)
         a = e
         q += 1
 
@@ -1093,10 +1163,8 @@ SERIAL, LANES, WIDE = 0, 1, 2
 
 
 @numba.njit(nogil=True, error_model="numpy")
-def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1, n_in,
-          n_out, slot_row, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx,
-          run_base, run_stride, level_run_ptr, grp, gi, fi, sbase, nscr, copy_dst, copy_src,
-          copy_len, level_copy_ptr, pf_row, pf_len, level_pf_ptr):
+def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os1, p, lanes,
+          s):
     """Task t of a parallel step (see `run`); in a wide step each task has its own
     scratch registers."""
     W = len(lanes)
@@ -1109,39 +1177,34 @@ def _task(mode, step, t, n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O, os0, os
         vec_in = xs1 == 1 and m == Bp
         # (in when the first step runs, out after the last: a run cut into chunks for
         # progress reports calls this once per chunk)
-        for s in range(n_in if l0 == 0 else 0):
-            _load(Vt, slot_row[s] * Bp, X, s * xs0 + lo * xs1, xs1, np.int64(0), chunks, m,
+        for i in range(s.n_in if l0 == 0 else 0):
+            _load(Vt, s.slot_row[i] * Bp, X, i * xs0 + lo * xs1, xs1, np.int64(0), chunks, m,
                   vec_in, lanes)
-        _levels(l0, l1, np.int64(0), chunks, Vt, Bp, p, lanes, ga, gb, gc, go, run_op,
-                run_kind, run_ptr, run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi,
-                sbase, nscr, copy_dst, copy_src, copy_len, level_copy_ptr, pf_row, pf_len,
-                level_pf_ptr)
+        _levels(l0, l1, np.int64(0), chunks, Vt, Bp, p, lanes, s)
         vec_out = os1 == 1 and m == Bp
-        for s in range(n_out if l1 == len(level_run_ptr) - 1 else 0):
-            _store(O, s * os0 + lo * os1, os1, Vt, (n_in + s) * Bp, np.int64(0), chunks, m,
+        for i in range(s.n_out if l1 == len(s.level_run_ptr) - 1 else 0):
+            _store(O, i * os0 + lo * os1, os1, Vt, (s.n_in + i) * Bp, np.int64(0), chunks, m,
                    vec_out, lanes)
         return
     lv = l0 + step // 2
     if step % 2 == 0:
-        _share(lv, t, n_tasks, V, Bp, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr,
-               run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi, sbase, nscr)
+        _share(lv, t, n_tasks, V, Bp, p, lanes, s)
     else:
-        lo = level_copy_ptr[lv]
-        n = level_copy_ptr[lv + 1] - lo
+        lo = s.level_copy_ptr[lv]
+        n = s.level_copy_ptr[lv + 1] - lo
         _copies(lo + n * t // n_tasks, lo + n * (t + 1) // n_tasks, 0, chunks, V, Bp,
-                copy_dst, copy_src, copy_len, True, lanes)
+                s.copy_dst, s.copy_src, s.copy_len, True, lanes)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def run(mode, l0, l1, n_tasks, bounds, V, Bp, X, xs0, xs1, O, os0, os1, n_in, n_out,
-        slot_row, p, lanes, ga, gb, gc, go, run_op, run_kind, run_ptr, run_idx, run_base,
-        run_stride, level_run_ptr, grp, gi, fi, sbase, nscr, copy_dst, copy_src, copy_len,
-        level_copy_ptr, pf_row, pf_len, level_pf_ptr):
-    """Evaluate steps l0..l1-1: the one compiled entry point (per dtype and width W).
+def run(mode, l0, l1, n_tasks, bounds, V, Bp, X, xs0, xs1, O, os0, os1, p, lanes, arrays):
+    """Evaluate steps l0..l1-1 of the schedule whose `ScheduleArrays` are `arrays` (a plain
+    tuple, `ScheduleArrays.from_schedule`): the one compiled entry point (per dtype and
+    width W).
 
     `V` is the buffer: input slot s in row ``slot_row[s]`` (rows 0..n_in-1), output
-    position p in row ``n_in + p``, the registers after them (`rnncirc.eval.schedule`),
-    ``Bp`` lanes a row.
+    position p in row ``n_in + p``, the registers after them
+    (`rnncirc.eval.schedule.registers`), ``Bp`` lanes a row.
 
     * SERIAL: one thread walks the steps over all lanes of `V`.
     * LANES: `V` holds `n_tasks` buffers of ``Bp`` lanes each; thread t copies batch lanes
@@ -1152,17 +1215,12 @@ def run(mode, l0, l1, n_tasks, bounds, V, Bp, X, xs0, xs1, O, os0, os1, n_in, n_
     * WIDE: every step's gates and copies are each split over `n_tasks` tasks (a task's
       share of an affine segment is still affine).
     """
+    s = ScheduleArrays(*arrays)
     if mode == SERIAL:
-        _levels(l0, l1, np.int64(0), Bp // len(lanes), V, Bp, p, lanes, ga, gb, gc, go,
-                run_op, run_kind, run_ptr, run_idx, run_base, run_stride, level_run_ptr, grp,
-                gi, fi, sbase, nscr, copy_dst, copy_src, copy_len, level_copy_ptr, pf_row,
-                pf_len, level_pf_ptr)
+        _levels(l0, l1, np.int64(0), Bp // len(lanes), V, Bp, p, lanes, s)
         return
     n_steps = 1 if mode == LANES else 2 * (l1 - l0)
     for step in range(n_steps):
         for t in prange(n_tasks):
             _task(mode, step, np.int64(t), n_tasks, l0, l1, bounds, V, Bp, X, xs0, xs1, O,
-                  os0, os1, n_in, n_out, slot_row, p, lanes, ga, gb, gc, go, run_op, run_kind,
-                  run_ptr, run_idx, run_base, run_stride, level_run_ptr, grp, gi, fi, sbase,
-                  nscr, copy_dst, copy_src, copy_len, level_copy_ptr, pf_row, pf_len,
-                  level_pf_ptr)
+                  os0, os1, p, lanes, s)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numba
 import numpy as np
 import pytest
@@ -11,6 +13,8 @@ from hypothesis import strategies as st
 import rnncirc as rc
 from rnncirc.errors import InputError, OptionError, RnncircError
 from rnncirc.eval.fast import Evaluator, evaluate_fast, get_schedule
+from rnncirc.eval.isa import AFFINE, STREAMED, STRIDED
+from rnncirc.eval.schedule import ScheduleOptions
 from rnncirc.ir.ops import ARITY, LIBM_OPS, LIBM_ULPS, Op
 from rnncirc.ir.reference import evaluate_reference
 
@@ -20,6 +24,8 @@ from .circuits import GATE_OPS, circuits, make_circuit
 
 EXAMPLES = ["elman", "gru", "lstm", "mamba", "linear_attention", "parity"]
 BATCHES = [1, 3, 8, 17]
+#: options that tile even the small circuits of these tests
+TILED = ScheduleOptions(tile_when_wider=16, tile_gates=8)
 
 
 def random_inputs(model, n, batch, seed=0):
@@ -302,15 +308,15 @@ def test_register_count_is_the_peak_of_live_values():
 
 
 def _peak_live(circuit, late: bool) -> int:
-    from rnncirc.eval.schedule import _late_levels
+    from rnncirc.eval.schedule.tiling import late_levels
     from rnncirc.ir.levels import live_mask
 
     out = circuit.outputs.reshape(-1).astype(np.int32)
     live = live_mask(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, out)
     level = circuit.levels.astype(np.int32)
     if late:
-        level = _late_levels(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, level, live,
-                             out)
+        level = late_levels(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, level, live,
+                            out)
     n = circuit.num_nodes
     last = np.full(n, -1)
     for g in np.flatnonzero(live & (ARITY[circuit.op] > 0)):
@@ -328,33 +334,30 @@ def _peak_live(circuit, late: bool) -> int:
     return consts + int(np.cumsum(alive).max(initial=0))
 
 
-def test_time_tiled_schedule(monkeypatch):
+def test_time_tiled_schedule():
     """Wide circuits run tile by tile along time: same values, far fewer live registers, and
     every gate on a later step than its operands."""
-    import rnncirc.eval.schedule as schedule
-
     model = LINEAR["diagonal"][0]
     xs = random_inputs(model, 64, 3)
     plain = rc.compile(model, 64, topology="ladner-fischer")
     plain_regs = get_schedule(plain).n_regs
     assert get_schedule(plain).placement.endswith("levels")
-    monkeypatch.setattr(schedule, "TILE_WHEN_WIDER", 16)
-    monkeypatch.setattr(schedule, "TILE_GATES", 8)
     tiled = rc.compile(model, 64, topology="ladner-fischer")
-    s = get_schedule(tiled)
+    s = get_schedule(tiled, TILED)
     assert s.placement.startswith("tiles")
     assert s.n_regs < plain_regs
-    assert_close(tiled.evaluate(xs), model.run(xs))
     values, _ = tiled.check_inputs(xs)
-    np.testing.assert_array_equal(evaluate_fast(tiled, values), evaluate_fast(plain, values))
-    from rnncirc.eval.schedule import _last_time, _tile_levels
+    assert_close(evaluate_fast(tiled, values, options=TILED), model.run(xs))
+    np.testing.assert_array_equal(evaluate_fast(tiled, values, options=TILED),
+                                  evaluate_fast(plain, values))
+    from rnncirc.eval.schedule.tiling import last_time, tile_levels
     from rnncirc.ir.levels import live_mask
 
     live = live_mask(tiled.op, tiled.a, tiled.b, tiled.c, ARITY,
                      tiled.outputs.reshape(-1).astype(np.int32))
-    last = _last_time(tiled.op, tiled.a, tiled.b, tiled.c, ARITY,
-                      tiled.inputs.reshape(-1).astype(np.int32), tiled.inputs.shape[1])
-    steps, _ = _tile_levels(tiled.op, ARITY, tiled.levels, live, last, 4)
+    last = last_time(tiled.op, tiled.a, tiled.b, tiled.c, ARITY,
+                     tiled.inputs.reshape(-1).astype(np.int32), tiled.inputs.shape[1])
+    steps, _ = tile_levels(tiled.op, ARITY, tiled.levels, live, last, 4)
     gates = np.flatnonzero(live & (ARITY[tiled.op] > 0))
     for column, need in ((tiled.a, 1), (tiled.b, 2)):
         used = gates[ARITY[tiled.op[gates]] >= need]
@@ -364,7 +367,7 @@ def test_time_tiled_schedule(monkeypatch):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(circuit=circuits())
 def test_peak_live_counts_values_from_their_step_to_their_last_reader(circuit):
-    from rnncirc.eval.schedule import _peak_live
+    from rnncirc.eval.schedule.tiling import peak_live
 
     out = circuit.outputs.reshape(-1).astype(np.int32)
     live = np.zeros(circuit.num_nodes, dtype=bool)
@@ -380,15 +383,15 @@ def test_peak_live_counts_values_from_their_step_to_their_last_reader(circuit):
         readers = [r for r in np.flatnonzero(gates)
                    if g in (circuit.a[r], circuit.b[r], circuit.c[r])[:ARITY[circuit.op[r]]]]
         alive[step[g]:max([step[g]] + [step[r] for r in readers]) + 1] += 1
-    assert _peak_live(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, step, gates, gates,
-                      n_steps) == alive.max(initial=0)
+    assert peak_live(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, step, gates, gates,
+                     n_steps) == alive.max(initial=0)
 
 
-def test_tiles_are_halved_while_the_registers_shrink(monkeypatch):
-    """`_tiles` starts from `tile_size` and halves while the peak of live values is above
-    TILE_REGISTERS and each halving cuts it by TILE_HALVING_GAIN percent; the last halving
-    it declined would not have."""
-    import rnncirc.eval.schedule as schedule
+def test_tiles_are_halved_while_the_registers_shrink():
+    """`choose_tiles` starts from `tile_size` and halves while the peak of live values is
+    above `tile_registers` and each halving cuts it by `tile_halving_gain` percent; the last
+    halving it declined would not have."""
+    from rnncirc.eval.schedule import tiling
     from rnncirc.ir.levels import live_mask
 
     model = LINEAR["diagonal"][0]
@@ -397,31 +400,32 @@ def test_tiles_are_halved_while_the_registers_shrink(monkeypatch):
     live = live_mask(*args, ARITY, circuit.outputs.reshape(-1).astype(np.int32))
     in_rows = circuit.inputs.reshape(-1).astype(np.int32)
     k = circuit.inputs.shape[1]
-    last = schedule._last_time(*args, ARITY, in_rows, k)
+    last = tiling.last_time(*args, ARITY, in_rows, k)
 
     def peak(tile):
-        steps, n_steps = schedule._tile_levels(circuit.op, ARITY, circuit.levels, live, last,
-                                               tile)
-        return schedule._peak_live(*args, ARITY, steps, live, live, n_steps)
+        steps, n_steps = tiling.tile_levels(circuit.op, ARITY, circuit.levels, live, last,
+                                            tile)
+        return tiling.peak_live(*args, ARITY, steps, live, live, n_steps)
 
-    monkeypatch.setattr(schedule, "TILE_REGISTERS", 0)
-    windowed = schedule._tiles(*args, circuit.levels, live, in_rows, k, 4)[0]
-    monkeypatch.setattr(schedule, "TILE_TRY_PART", 1)  # (tries on the whole time axis)
-    assert schedule._tiles(*args, circuit.levels, live, in_rows, k, 4)[0] == windowed
+    options = ScheduleOptions(tile_registers=0)
+    windowed = tiling.choose_tiles(*args, circuit.levels, live, in_rows, k, 4, options)[0]
+    options = dataclasses.replace(options, tile_try_part=1)  # (tries on the whole time axis)
+    assert tiling.choose_tiles(*args, circuit.levels, live, in_rows, k, 4, options)[0] == windowed
     for gain in (0, 10, 1000):
-        monkeypatch.setattr(schedule, "TILE_HALVING_GAIN", gain)
-        tile, steps, _ = schedule._tiles(*args, circuit.levels, live, in_rows, k, 64)
+        options = dataclasses.replace(options, tile_halving_gain=gain)
+        tile, steps, _ = tiling.choose_tiles(*args, circuit.levels, live, in_rows, k, 64,
+                                             options)
         np.testing.assert_array_equal(
-            steps, schedule._tile_levels(circuit.op, ARITY, circuit.levels, live, last, tile)[0])
+            steps, tiling.tile_levels(circuit.op, ARITY, circuit.levels, live, last, tile)[0])
         t = 64
         while t > tile:
             assert 100 * (peak(t) - peak(t // 2)) >= gain * peak(t)
             t //= 2
         assert tile == 1 or 100 * (peak(tile) - peak(tile // 2)) < gain * peak(tile)
     assert peak(64) > peak(4)  # (the diagonal's registers do shrink with its tiles)
-    monkeypatch.setattr(schedule, "TILE_HALVING_GAIN", 0)
-    monkeypatch.setattr(schedule, "TILE_REGISTERS", peak(8))
-    assert schedule._tiles(*args, circuit.levels, live, in_rows, k, 64)[0] == 8  # in budget
+    options = dataclasses.replace(options, tile_halving_gain=0, tile_registers=peak(8))
+    assert tiling.choose_tiles(*args, circuit.levels, live, in_rows, k, 64,
+                               options)[0] == 8  # in budget
 
 
 @settings(max_examples=60, deadline=None)
@@ -432,12 +436,12 @@ def test_tiles_are_halved_while_the_registers_shrink(monkeypatch):
 def test_prefetch_lists_ask_for_every_row_once_before_its_step(reads, work, ahead):
     """Each input row read is asked for exactly once, on an earlier step than the one that
     first reads it (on step 0 when that is step 0), in blocks of consecutive rows."""
-    from rnncirc.eval.schedule import _prefetch_lists
+    from rnncirc.eval.schedule.layout import prefetch_lists
 
     row = np.array([r for r, _ in reads], dtype=np.int32)
     step = np.array([s for _, s in reads], dtype=np.int32)
     level_work = np.array(work, dtype=np.int64)
-    pf_row, pf_len, ptr = _prefetch_lists(step, row, level_work, ahead)
+    pf_row, pf_len, ptr = prefetch_lists(step, row, level_work, ahead)
     assert ptr[0] == 0 and ptr[-1] == len(pf_row) and np.all(np.diff(ptr) >= 0)
     assert len(ptr) == len(level_work) + 1 and np.all(pf_len >= 1)
     asked = {}
@@ -453,24 +457,20 @@ def test_prefetch_lists_ask_for_every_row_once_before_its_step(reads, work, ahea
     assert sorted(asked) == sorted(row.tolist())
     for r, s in zip(row.tolist(), step.tolist(), strict=True):
         assert asked[r] < s or asked[r] == s == 0
-    assert len(_prefetch_lists(step, row, level_work, 0)[0]) == 0  # 0: no prefetching
+    assert len(prefetch_lists(step, row, level_work, 0)[0]) == 0  # 0: no prefetching
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_tiled_schedules_prefetch_their_inputs(monkeypatch, dtype):
+def test_tiled_schedules_prefetch_their_inputs(dtype):
     """A tiled schedule prefetches every input row (an untiled one none); prefetching is a
     hint: with or without it the outputs are the same, bit for bit."""
-    import rnncirc.eval.schedule as schedule
-
     model = LINEAR["diagonal"][0]
     xs = random_inputs(model, 64, 17)
     plain = get_schedule(rc.compile(model, 64, topology="brent-kung"))
     assert plain.placement.endswith("levels") and len(plain.pf_row) == 0
-    monkeypatch.setattr(schedule, "TILE_WHEN_WIDER", 16)
-    monkeypatch.setattr(schedule, "TILE_GATES", 8)
-    monkeypatch.setattr(schedule, "PREFETCH_GATES", 32)
+    options = dataclasses.replace(TILED, prefetch_gates=32)
     circuit = rc.compile(model, 64, topology="brent-kung")
-    s = get_schedule(circuit)
+    s = get_schedule(circuit, options)
     assert s.placement.startswith("tiles")
     asked = np.concatenate([np.arange(r, r + k) for r, k in zip(s.pf_row, s.pf_len, strict=True)])
     np.testing.assert_array_equal(np.sort(asked), np.sort(s.slot_row))
@@ -481,7 +481,7 @@ def test_tiled_schedules_prefetch_their_inputs(monkeypatch, dtype):
         X = np.ascontiguousarray(values[:batch].T.astype(dtype))
         outputs = []
         for prefetch in (True, False):
-            evaluator = Evaluator(circuit, dtype=dtype)
+            evaluator = Evaluator(circuit, dtype=dtype, options=options)
             evaluator.prefetch = prefetch
             outputs.append(evaluator.run(X).copy())
         np.testing.assert_array_equal(outputs[0], outputs[1])
@@ -495,24 +495,20 @@ def gated_sum(h, x):  # a diagonal scan in + and * only: exact modulo p too
 
 
 @pytest.mark.parametrize("tiled", [False, True])
-def test_outputs_nothing_reads_back_are_streamed(monkeypatch, tiled):
-    """Affine segments of kind 4 store past the caches: each of their gates writes the row of
+def test_outputs_nothing_reads_back_are_streamed(tiled):
+    """STREAMED affine segments store past the caches: each of their gates writes the row of
     an output that no live gate reads and no other output position copies. Streamed or not,
     the outputs are the same bit for bit in every mode and dtype, and exact modulo p."""
-    import rnncirc.eval.schedule as schedule
     from rnncirc.ir.levels import live_mask
 
     from .circuits import exact_oracle
 
-    monkeypatch.setattr(schedule, "STREAM_OUTPUTS", 0)
-    monkeypatch.setattr(schedule, "MIN_AFFINE", 2)  # (4 gates a step)
-    if tiled:
-        monkeypatch.setattr(schedule, "TILE_WHEN_WIDER", 16)
-        monkeypatch.setattr(schedule, "TILE_GATES", 8)
+    options = dataclasses.replace(TILED if tiled else ScheduleOptions(), stream_outputs=0,
+                                  min_affine=2)  # (4 gates a step)
     circuit = rc.compile(gated_sum, 64, topology="brent-kung")
-    s = get_schedule(circuit)
+    s = get_schedule(circuit, options)
     assert s.placement.startswith("tiles") == tiled
-    streamed = np.flatnonzero(s.run_kind == 4)
+    streamed = np.flatnonzero(s.run_kind == STREAMED)
     assert len(streamed) > 0
     out_flat = circuit.outputs.reshape(-1).astype(np.int32)
     live = live_mask(circuit.op, circuit.a, circuit.b, circuit.c, ARITY, out_flat)
@@ -528,40 +524,39 @@ def test_outputs_nothing_reads_back_are_streamed(monkeypatch, tiled):
 
     xs = random_inputs(gated_sum, 64, 17, seed=3)
     values, _ = circuit.check_inputs(xs)
-    monkeypatch.setattr(schedule, "STREAM_OUTPUTS", 1 << 60)
+    not_streamed = dataclasses.replace(options, stream_outputs=1 << 60)
     plain = rc.compile(gated_sum, 64, topology="brent-kung")
-    assert not np.any(get_schedule(plain).run_kind == 4)
+    assert not np.any(get_schedule(plain, not_streamed).run_kind == STREAMED)
     for dtype in ("float32", "float64"):
         for threshold in (1 << 40, 1):  # serial/lanes, and every step split over threads
             for batch in (1, 8, 17):
                 X = np.ascontiguousarray(values[:batch].T.astype(dtype))
-                got = Evaluator(circuit, dtype=dtype, wide_threshold=threshold).run(X)
-                want = Evaluator(plain, dtype=dtype, wide_threshold=threshold).run(X)
+                got = Evaluator(circuit, dtype=dtype, wide_threshold=threshold,
+                                options=options).run(X)
+                want = Evaluator(plain, dtype=dtype, wide_threshold=threshold,
+                                 options=not_streamed).run(X)
                 np.testing.assert_array_equal(got, want)
-    assert_close(circuit.evaluate(xs), gated_sum.run(xs))
+    assert_close(evaluate_fast(circuit, values, options=options), gated_sum.run(xs))
     ints = np.random.default_rng(1).integers(-1000, 1000, size=(8, circuit.inputs.size))
-    got = evaluate_fast(circuit, ints, modulus=10007)
+    got = evaluate_fast(circuit, ints, modulus=10007, options=options)
     np.testing.assert_array_equal(got.reshape(8, -1), exact_oracle(circuit, ints, 10007))
 
 
 @pytest.mark.parametrize("name", ["dense", "dplr", "permutation", "gated_matrix"])
-def test_strided_and_affine_segments_every_mode(monkeypatch, name):
+def test_strided_and_affine_segments_every_mode(name):
     """With tiny minimum lengths most gates fall into strided/affine segments: evaluated as
     blocks, strided gate loops or (lane-split) rows, they must equal the indexed path."""
-    import rnncirc.eval.schedule as schedule
-
     model = LINEAR[name][0]
     xs = random_inputs(model, 24, 40, seed=5)
     expected = model.run(xs)
-    monkeypatch.setattr(schedule, "MIN_AFFINE", 2)
-    monkeypatch.setattr(schedule, "MIN_STRIDED", 2)
+    options = ScheduleOptions(min_affine=2, min_strided=2)
     circuit = rc.compile(model, 24, topology="sklansky")
-    s = get_schedule(circuit)
-    assert {1, 2} <= set(np.unique(s.run_kind).tolist())
+    s = get_schedule(circuit, options)
+    assert {AFFINE, STRIDED} <= set(np.unique(s.run_kind).tolist())
     values, _ = circuit.check_inputs(xs)
     for threshold in (1 << 40, 1):
         for batch in (1, 8, 40):
-            evaluator = Evaluator(circuit, wide_threshold=threshold)
+            evaluator = Evaluator(circuit, wide_threshold=threshold, options=options)
             out = evaluator.run(np.ascontiguousarray(values[:batch].T))
             assert_close(out.T.reshape(expected[:batch].shape), expected[:batch])
 

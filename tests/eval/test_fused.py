@@ -1,4 +1,4 @@
-"""Fused trees (`rnncirc.eval.schedule._fuse`, `_group_programs`): dot products and scaled sums
+"""Fused trees (`rnncirc.eval.schedule.fusion`, `.grouping`): dot products and scaled sums
 evaluated as one op must give the circuit's own numbers, bit for bit, in every mode."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rnncirc as rc
+from rnncirc.eval import isa
 from rnncirc.eval import schedule as sched
 from rnncirc.eval.fast import Evaluator, evaluate_fast, get_schedule
 from rnncirc.ir.ops import Op
@@ -39,7 +40,7 @@ def gate_by_gate(circuit, values, dtype="float64", modulus=None):
 
 def fused_ops(circuit) -> set:
     s = get_schedule(circuit)
-    return set(s.gi[:, 0].tolist()) | ({sched.MULADD} & set(s.run_op.tolist()))
+    return set(s.gi[:, isa.GI_OP].tolist()) | ({isa.MULADD} & set(s.run_op.tolist()))
 
 
 @pytest.mark.parametrize("name", sorted(MODELS) + ["gru"])
@@ -63,8 +64,9 @@ def test_dense_prefix_circuit_is_dot_products():
     without indices; registers and register traffic drop against gate by gate."""
     circuit = rc.compile(MODELS["dense"], 32, topology="ladner-fischer")
     fused, plain = get_schedule(circuit), sched.build_schedule(circuit, fuse=False)
-    assert {sched.DOT4, sched.DOT2} <= fused_ops(circuit)
-    assert {0, 1} <= set(fused.gi[:, 1].tolist())  # strided and indexed group instructions
+    assert {isa.DOT4, isa.DOT2} <= fused_ops(circuit)
+    # strided and indexed group instructions
+    assert {0, 1} <= set(fused.gi[:, isa.GI_INDEXED].tolist())
     assert fused.n_gates == plain.n_gates == circuit.size
     assert fused.n_regs < plain.n_regs
     assert fused.register_traffic()[0] < 0.6 * plain.register_traffic()[0]
@@ -79,8 +81,8 @@ def test_dot_products_sharing_an_operand_side_load_it_once():
     model = MODELS["dense"]
     circuit = rc.compile(model, 16, topology="brent-kung")
     s = get_schedule(circuit)
-    strides = s.gi[:, 4 + sched.N_FIELDS:4 + 2 * sched.N_FIELDS]
-    dot4 = (s.gi[:, 0] == sched.DOT4) & (s.gi[:, 1] == 0)
+    strides = s.gi[:, isa.GI_STRIDE:isa.GI_STRIDE + isa.N_FIELDS]
+    dot4 = (s.gi[:, isa.GI_OP] == isa.DOT4) & (s.gi[:, isa.GI_INDEXED] == 0)
     for side in ([0, 2, 4, 6], [1, 3, 5, 7]):
         fixed = np.all(strides[:, side] == 0, axis=1)
         assert np.any(dot4 & fixed & np.any(strides[:, :8] != 0, axis=1)), side
@@ -139,7 +141,8 @@ def test_long_and_deep_sums_are_cut():
         chain = k + len(gates) - 1
     circuit = make_circuit([], 1, k, gates, [level[0] + 1, chain])
     s = get_schedule(circuit)
-    assert s.n_scratch <= (sched.MAX_NEED - 1) * sched.GROUP
+    options = sched.ScheduleOptions()
+    assert s.n_scratch <= (options.max_need - 1) * options.group
     assert len(s.grp) - 1 > 2  # more than one tree per sum
     values = np.random.default_rng(0).normal(size=(3, k))
     np.testing.assert_array_equal(evaluate_fast(circuit, values), gate_by_gate(circuit, values))
@@ -161,8 +164,8 @@ def test_random_trees_bit_for_bit_with_special_values(circuit, batch, seed):
 
 def test_leaf_kernels_do_no_reference_counting():
     """The kernels called once per segment, group or group instruction take arrays but
-    allocate nothing: compiled without NRT they do no atomic incref/decref per call (a
-    profile of the dense prefix circuit showed ~16% of its time there)."""
+    allocate nothing: compiled without NRT they do no atomic incref/decref per call, which
+    would cost more than the instructions of a dense prefix circuit."""
     from rnncirc.eval import kernels
 
     for kernel in (kernels.group_kernel, kernels._strided_instr, kernels._indexed_instr,

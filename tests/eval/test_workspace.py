@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 import rnncirc as rc
 from rnncirc.errors import CircuitTooLargeError
-from rnncirc.eval.fast import Evaluator, get_schedule
-from rnncirc.eval.schedule import input_block, input_rows
+from rnncirc.eval.fast import Evaluator, evaluate_fast, get_schedule
+from rnncirc.eval.schedule import ScheduleOptions, input_block, input_rows
 from rnncirc.ir.reference import evaluate_reference
 
 from ..models import LINEAR, K
@@ -68,21 +68,20 @@ def matrix_scan(h, x):  # 4x4 matrix and a 4-vector a step, as dense models have
     return x[:16].reshape(4, 4) @ h + x[16:]
 
 
-def test_half_size_input_blocks_evaluate_right(monkeypatch):
-    """Blocks of half `INPUT_BLOCK`, one matrix row each (as 16 of the 272 features of a
-    16x16 dense model), shrunk to this model: with `INPUT_BLOCK` 8, its 20 features (a
-    multiple of 4, not of 8) go in blocks of 4; the gates must read them where they are."""
-    from rnncirc.eval import schedule
-
-    monkeypatch.setattr(schedule, "INPUT_BLOCK", 8)
-    assert input_block(20) == 4 and input_block(24) == 8
+def test_half_size_input_blocks_evaluate_right():
+    """Blocks of half `ScheduleOptions.input_block`, one matrix row each (as 16 of the 272
+    features of a 16x16 dense model), shrunk to this model: with blocks of 8, its 20 features
+    (a multiple of 4, not of 8) go in blocks of 4; the gates must read them where they are."""
+    options = ScheduleOptions(input_block=8)
+    assert input_block(20, options) == 4 and input_block(24, options) == 8
     circuit = rc.compile(matrix_scan, 21, topology="brent-kung")
-    assert get_schedule(circuit).slot_row[:20].tolist() != list(range(20))
+    assert get_schedule(circuit, options).slot_row[:20].tolist() != list(range(20))
     xs = np.random.default_rng(3).normal(size=(6, 21, 20)) * 0.5
     expected = matrix_scan.run(xs)
+    values, _ = circuit.check_inputs(xs)
     for dtype, rtol in (("float64", 1e-12), ("float32", 1e-4)):
-        np.testing.assert_allclose(circuit.evaluate(xs, dtype=dtype), expected, rtol=rtol,
-                                   atol=rtol)
+        np.testing.assert_allclose(evaluate_fast(circuit, values, dtype=dtype, options=options),
+                                   expected, rtol=rtol, atol=rtol)
 
 
 def test_workspace_is_reused_and_outputs_are_a_view():
