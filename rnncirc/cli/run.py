@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -121,15 +123,19 @@ def _load_inputs(path: str) -> np.ndarray:
         raise InputError(f"input file {path} does not exist")
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot read {path} as a .npy array: {err}") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            if len(data.files) != 1:
-                raise InputError(f"{path} holds {len(data.files)} arrays "
-                                 f"({', '.join(data.files)}); give a .npy file or an .npz "
-                                 "with exactly one array")
-            data = data[data.files[0]]
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                if len(data.files) != 1:
+                    raise InputError(f"{path} holds {len(data.files)} arrays "
+                                     f"({', '.join(data.files)}); give a .npy file or an "
+                                     ".npz with exactly one array")
+                data = data[data.files[0]]
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        # empty, truncated or not numpy at all: numpy, zipfile or zlib says so
+        raise InputError(f"cannot read {path} as a .npy array ({err or type(err).__name__})"
+                         ) from None
     return data
 
 
@@ -206,6 +212,47 @@ def _check(hs: np.ndarray, expected: np.ndarray, name: str, args) -> None:
                                f"the tolerance {tol:g} (--check-tol sets it)")
 
 
+class _CompileWatch:
+    """Numba's compile events during a run: the first one says that the kernels are being
+    compiled (about a minute after an install, then cached), and their time is kept out of
+    the rate. Loading cached kernels is no compile event."""
+
+    def __init__(self) -> None:
+        from numba.core import event
+
+        self.seconds = 0.0
+        self._open: dict[int, float] = {}  # compile nesting per thread: outermost start
+        self._depth: dict[int, int] = {}
+        self._lock = threading.Lock()
+        watch = self
+
+        class Listener(event.Listener):
+            def on_start(self, ev):
+                watch._started()
+
+            def on_end(self, ev):
+                watch._ended()
+
+        self.listener = Listener()
+
+    def _started(self) -> None:
+        with self._lock:
+            me = threading.get_ident()
+            if not self._depth.get(me):
+                if not self._open and self.seconds == 0.0:
+                    print("compiling the evaluator's kernels (once after an install: Numba "
+                          "caches them) ...", flush=True)
+                self._open[me] = time.perf_counter()
+            self._depth[me] = self._depth.get(me, 0) + 1
+
+    def _ended(self) -> None:
+        with self._lock:
+            me = threading.get_ident()
+            self._depth[me] -= 1
+            if not self._depth[me]:
+                self.seconds += time.perf_counter() - self._open.pop(me)
+
+
 def run_command(args) -> None:
     """The handler of ``rnncirc run``."""
     if args.modulus is not None:
@@ -235,13 +282,19 @@ def run_command(args) -> None:
 
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = _ProgressBar(show, delay=1.0 if args.progress is None else 0.0)
+    from numba.core import event
+
+    watch = _CompileWatch()
     start = time.perf_counter()
     try:
-        hs = circuit.evaluate(xs, method=args.method, dtype=args.dtype,
-                                    modulus=args.modulus, progress=bar)
+        with event.install_listener("numba:compile", watch.listener):
+            hs = circuit.evaluate(xs, method=args.method, dtype=args.dtype,
+                                  modulus=args.modulus, progress=bar)
     finally:
         bar.close()
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start - watch.seconds
+    if watch.seconds:
+        print(f"kernels: compiled in {watch.seconds:.0f} s (not counted in the rate below)")
 
     rate = circuit.size * batch / seconds if seconds > 0 else float("inf")
     print(f"{circuit!r}")

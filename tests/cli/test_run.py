@@ -139,3 +139,29 @@ def test_hint_when_auto_picks_many_more_gates_than_brent_kung(run, tmp_path):
     status, out, err = run("run", deltanet, "--length", 64, "--input", tmp_path / "xs.npy",
                            "--topology", "brent-kung")
     assert status == 0 and "hint:" not in out, err
+
+
+def test_kernel_compilation_is_said_and_kept_out_of_the_rate(capsys):
+    import numba
+    from numba.core import event
+
+    from rnncirc.cli.run import _CompileWatch
+
+    watch = _CompileWatch()
+    with event.install_listener("numba:compile", watch.listener):
+        assert numba.njit(lambda v: v + 1)(1) == 2  # a function never compiled before
+    assert watch.seconds > 0
+    assert "compiling the evaluator's kernels" in capsys.readouterr().out
+
+
+def test_unreadable_input_files_are_one_line(tmp_path, capsys):
+    from rnncirc.cli import main
+
+    (tmp_path / "empty.npy").write_bytes(b"")
+    (tmp_path / "cut.npy").write_bytes(b"\x93NUMPY\x01\x00v\x00{'descr'")
+    for name in ("empty.npy", "cut.npy"):
+        status = main(["run", str(ROOT / "examples" / "mamba.py"), "-n", "8", "-i",
+                       str(tmp_path / name)])
+        err = capsys.readouterr().err
+        assert status == 2 and err.startswith("rnncirc: error: cannot read") \
+            and len(err.strip().splitlines()) == 1, err
