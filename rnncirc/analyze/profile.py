@@ -622,7 +622,7 @@ def _decorate(axis, metric: str, profiles: list[DepthProfile]) -> None:
         title = ("depth: linear models grow like log n, nonlinear ones like n"
                  if kinds == {True, False} else "depth against n")
     else:
-        title = "size: every model grows about linearly in n"
+        title = "size (the work): n for unrolls and most networks, n log n for Kogge-Stone"
     axis.set_title(title, fontsize=10)
     axis.legend(fontsize=7.5, loc="upper left")
 
