@@ -119,8 +119,56 @@ def compile_boolean(model: RNN, length: int, width: int = 8, topology: str = "au
     """
     from rnncirc.lower.boolean import to_boolean
 
+    ensure_feasible(model, length, topology, outputs)
+    _ensure_boolean_fits(model, int(length), topology, outputs, width, options)
     circuit = compile(model, length, topology=topology, outputs=outputs)
     return to_boolean(circuit, width, **options)
+
+
+#: the length of the sample whose boolean lowering gives the nodes per arithmetic gate
+_BOOLEAN_SAMPLE_LENGTH = 16
+
+
+def _ensure_boolean_fits(model: RNN, length: int, topology: str, outputs: str, width: int,
+                         options: dict) -> None:
+    """Refuse, before anything is built at `length`, a boolean circuit that would not fit.
+
+    A W-bit word op costs from a few gates (an add) to thousands (a lookup table at 12 bits),
+    and constant operands fold, so the estimate comes from the model itself: its circuit at a
+    short length is lowered, and the AND/XOR nodes per arithmetic gate scale the arithmetic
+    size estimated from n (`lower.linear.estimate_gates_from_n`, or the unroll's rows). Under
+    "auto" the network of fewest gates stands for the one auto picks: the estimate is then a
+    lower one, and a refusal one the build would make too.
+    """
+    from rnncirc.ir.aig import BYTES_PER_NODE
+    from rnncirc.ir.memory import ensure_fits
+    from rnncirc.lower.boolean import to_boolean
+    from rnncirc.lower.linear import estimate_gates_from_n
+
+    if length <= _BOOLEAN_SAMPLE_LENGTH:
+        return
+    cls = classify_model(model)
+    chosen = topology
+    if topology == "sequential" or not cls.is_linear:
+        chosen = "sequential"
+    elif topology == "auto":  # the network of fewest gates: never more than auto builds
+        chosen = min((t for t in prefix.TOPOLOGIES if t != "sequential"),
+                     key=lambda t: estimate_gates_from_n(cls, length, t, outputs))
+    small = compile(model, _BOOLEAN_SAMPLE_LENGTH, topology=chosen, outputs=outputs)
+    per_gate = to_boolean(small, width, **options).num_nodes / max(1, small.size)
+
+    def arithmetic(k: int) -> int:
+        if chosen == "sequential":
+            return k
+        return estimate_gates_from_n(cls, k, chosen, outputs)
+
+    def nodes(k: int) -> int:
+        return int(per_gate * small.size * arithmetic(k) / arithmetic(_BOOLEAN_SAMPLE_LENGTH))
+
+    ensure_fits(nodes(length), BYTES_PER_NODE,
+                f"the {width}-bit boolean lowering of {model.name} over {length:,} steps "
+                f"(about {per_gate:,.0f} AND/XOR nodes per arithmetic gate)",
+                "use a smaller --length or --width", rows_at=nodes, length=length)
 
 
 def ensure_feasible(model: RNN, length: int, topology: str = "auto",

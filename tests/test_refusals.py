@@ -101,3 +101,16 @@ def test_cli_message_is_one_line_with_the_estimate(capsys):
     err = capsys.readouterr().err
     assert status == 2 and len(err.strip().splitlines()) == 1
     assert "gates" in err and "largest length that fits" in err
+
+
+def test_boolean_lowering_is_estimated_before_it_is_built(monkeypatch):
+    # a 12-bit lowering costs lookup tables: tens of AND/XOR nodes per arithmetic gate
+    monkeypatch.setattr(rnncirc.ir.memory, "available_bytes", lambda: 1 << 30)
+    model = example("mamba")
+    with pytest.raises(CircuitTooLargeError, match="boolean lowering") as refused:
+        rnncirc.compiler.compile_boolean(model, 10**5, 12)
+    largest = _largest(str(refused.value))
+    assert 16 < largest < 10**5
+    rnncirc.compiler._ensure_boolean_fits(model, largest, "auto", "all", 12, {})
+    with pytest.raises(CircuitTooLargeError):
+        rnncirc.compiler._ensure_boolean_fits(model, largest + 1, "auto", "all", 12, {})
