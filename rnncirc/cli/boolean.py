@@ -22,6 +22,7 @@ from rnncirc.cli.options import (
     add_model_arguments,
     add_outputs_option,
     add_topology_option,
+    check_output_path,
     positive_int,
     width_bits,
 )
@@ -126,7 +127,8 @@ def run_boolean_command(args) -> None:
     from rnncirc.compiler import compile_boolean
     from rnncirc.frontend.loader import pick_model
 
-    if args.output:  # refuse a bad extension before the (possibly long) compile
+    if args.output:  # refuse a bad path or extension before the (possibly long) compile
+        check_output_path(args.output, "--output", "circuit.aig")
         ext = os.path.splitext(args.output)[1].lower()
         if ext not in FORMATS and ext != ".txt":
             raise ExportFormatError(f"cannot tell the format of {args.output!r} from its "
