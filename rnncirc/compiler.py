@@ -148,12 +148,8 @@ def _ensure_boolean_fits(model: RNN, length: int, topology: str, outputs: str, w
     if length <= _BOOLEAN_SAMPLE_LENGTH:
         return
     cls = classify_model(model)
-    chosen = topology
-    if topology == "sequential" or not cls.is_linear:
-        chosen = "sequential"
-    elif topology == "auto":  # the network of fewest gates: never more than auto builds
-        chosen = min((t for t in prefix.TOPOLOGIES if t != "sequential"),
-                     key=lambda t: estimate_gates_from_n(cls, length, t, outputs))
+    chosen = "sequential" if topology == "sequential" or not cls.is_linear else \
+        _fewest_gates(cls, length, topology, outputs)
     small = compile(model, _BOOLEAN_SAMPLE_LENGTH, topology=chosen, outputs=outputs)
     per_gate = to_boolean(small, width, **options).num_nodes / max(1, small.size)
 
@@ -179,7 +175,7 @@ def ensure_feasible(model: RNN, length: int, topology: str = "auto",
     unroll), so a profile can check its longest length before it compiles the shorter ones.
     Under "auto" the candidate of fewest gates is the one that must fit.
     """
-    from rnncirc.lower.linear import ensure_lowering_fits, estimate_gates_from_n
+    from rnncirc.lower.linear import ensure_lowering_fits
     from rnncirc.lower.unroll import ensure_unroll_fits
 
     check_options(model, length, topology, outputs)
@@ -187,10 +183,19 @@ def ensure_feasible(model: RNN, length: int, topology: str = "auto",
     if topology == "sequential" or not cls.is_linear or length == 1:
         ensure_unroll_fits(model, int(length))
         return
-    candidates = [topology] if topology != "auto" else \
-        [t for t in prefix.TOPOLOGIES if t != "sequential"]
-    fewest = min(candidates, key=lambda t: estimate_gates_from_n(cls, length, t, outputs))
-    ensure_lowering_fits(model, cls, int(length), fewest, outputs)
+    ensure_lowering_fits(model, cls, int(length), _fewest_gates(cls, length, topology, outputs),
+                         outputs)
+
+
+def _fewest_gates(cls, length: int, topology: str, outputs: str) -> str:
+    """`topology` itself, or under "auto" the network whose circuit has fewest estimated gates:
+    auto never builds fewer, so an estimate on it is one the build would exceed too."""
+    from rnncirc.lower.linear import estimate_gates_from_n
+
+    if topology != "auto":
+        return topology
+    return min((t for t in prefix.TOPOLOGIES if t != "sequential"),
+               key=lambda t: estimate_gates_from_n(cls, length, t, outputs))
 
 
 def classify_model(model: RNN):
