@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from rnncirc.errors import NotLinearError, OptionError
 from rnncirc.frontend.model import RNN
+from rnncirc.frontend.program import Program, check_model
 from rnncirc.ir.circuit import Circuit
 from rnncirc.lower import prefix
 
@@ -23,9 +24,7 @@ OUTPUTS = ("all", "last")
 
 
 def check_options(model, length, topology: str, outputs: str) -> None:
-    if not isinstance(model, RNN):
-        raise OptionError(f"expected an rnncirc RNN (made with @rc.rnn), got "
-                          f"{type(model).__name__}")
+    check_model(model)
     if not isinstance(length, numbers.Integral) or isinstance(length, bool) or length < 1:
         raise OptionError(f"length must be an integer >= 1, got {length!r}")
     if topology not in TOPOLOGIES:
@@ -41,9 +40,10 @@ def compile(model: RNN, length: int, *, topology: str = "auto",  # noqa: A001 - 
 
     Parameters
     ----------
-    model : RNN — made with ``@rc.rnn``.
+    model : RNN or Program — made with ``@rc.rnn`` or ``@rc.program``.
     length : int — the sequence length n (>= 1).
-    topology : str — ``"auto"``, ``"sequential"`` or a prefix-network family.
+    topology : str — ``"auto"``, ``"sequential"`` or a prefix-network family (for a program:
+        of every linear layer; nonlinear layers are unrolled).
     outputs : ``"all"`` (every h_t) or ``"last"`` (only h_n).
     domain : ``"real"`` (an arithmetic circuit, the default) or ``"int"``: the same circuit
         lowered to AND/XOR/NOT on `width`-bit two's-complement words (a `BooleanCircuit`;
@@ -101,12 +101,44 @@ def compile_model(model: RNN, length: int, *, topology: str = "auto",
     ('scalar', 'sklansky', 3)
     """
     check_options(model, length, topology, outputs)
+    if isinstance(model, Program):
+        return compile_program(model, int(length), topology, outputs)
     start = time.perf_counter()
     # classify (exact, from the cell) -> pick the lowering -> build the gate-level circuit
     cls = classify_model(model)
     chosen = resolve_topology(model, cls, int(length), topology, outputs)
     circuit = lower(model, cls, int(length), chosen, outputs)
     return Compilation(model, int(length), topology, chosen, outputs, cls, circuit,
+                       time.perf_counter() - start)
+
+
+def compile_program(program: Program, length: int, topology: str, outputs: str,
+                     layer_topologies: dict[str, str] | None = None) -> Compilation:
+    """Every layer compiled as a single RNN would be (its own kind, the topology for linear
+    layers, the unroll for nonlinear ones) and spliced into one circuit (`lower.program`).
+    `layer_topologies` (layer name -> topology) fixes each layer's network instead (the
+    formulas of a program's family)."""
+    from rnncirc.lower.program import lower_program
+
+    start = time.perf_counter()
+    cls = classify_model(program)
+    ensure_feasible(program, length, topology, outputs)
+    used: list[str] = []
+
+    def build_layer(layer, layer_outputs: str):
+        layer_topology = topology if classify_model(layer.model).is_linear else "sequential"
+        if layer_topologies is not None:
+            layer_topology = layer_topologies[layer.name]
+        done = compile_model(layer.model, length, topology=layer_topology,
+                             outputs=layer_outputs)
+        used.append(done.topology)
+        return done.circuit, done.topology, done.classification.kind
+
+    circuit = lower_program(program, length, outputs, build_layer,
+                            topology, cls.kind)
+    chosen = "+".join(dict.fromkeys(used)) or "position-wise"
+    circuit = circuit.with_info(topology=chosen)
+    return Compilation(program, length, topology, chosen, outputs, cls, circuit,
                        time.perf_counter() - start)
 
 
@@ -179,12 +211,47 @@ def ensure_feasible(model: RNN, length: int, topology: str = "auto",
     from rnncirc.lower.unroll import ensure_unroll_fits
 
     check_options(model, length, topology, outputs)
+    if isinstance(model, Program):
+        _ensure_program_fits(model, int(length), topology, outputs)
+        return
     cls = classify_model(model)
     if topology == "sequential" or not cls.is_linear or length == 1:
         ensure_unroll_fits(model, int(length))
         return
     ensure_lowering_fits(model, cls, int(length), _fewest_gates(cls, length, topology, outputs),
                          outputs)
+
+
+def _ensure_program_fits(program: Program, length: int, topology: str, outputs: str) -> None:
+    """A program's gates are its layers' (each estimated as `ensure_feasible` estimates a
+    single RNN) plus its position-wise gates per position times n; refused as a whole."""
+    from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
+    from rnncirc.lower.linear import estimate_gates_from_n
+    from rnncirc.lower.program import position_wise_gates
+    from rnncirc.lower.unroll import template_pair
+
+    per_position = position_wise_gates(program)
+    estimates = []
+    for layer in program.layers:
+        cls = classify_model(layer.model)
+        if topology == "sequential" or not cls.is_linear:
+            first, step = template_pair(layer.model)
+            k = layer.model.cell.input.size
+            estimates.append(lambda n, f=first, s=step, k=k: n * k + f.gates
+                             + (n - 1) * s.gates)
+        else:
+            estimates.append(lambda n, c=cls: 0 if n == 1 else estimate_gates_from_n(
+                c, n, _fewest_gates(c, n, topology, outputs), outputs))
+
+    def gates(n: int) -> int:
+        return per_position * n + sum(estimate(n) for estimate in estimates)
+
+    ensure_fits(gates(length), BUILD_BYTES_PER_GATE,
+                f"program {program.name} over {length:,} positions", "use a smaller --length",
+                rows_at=gates, length=length)
+    for layer in program.layers:  # and each layer's own build must fit on its own
+        ensure_feasible(layer.model, length, topology if classify_model(layer.model).is_linear
+                        else "sequential", "all")
 
 
 def _fewest_gates(cls, length: int, topology: str, outputs: str) -> str:
@@ -198,8 +265,8 @@ def _fewest_gates(cls, length: int, topology: str, outputs: str) -> str:
                key=lambda t: estimate_gates_from_n(cls, length, t, outputs))
 
 
-def classify_model(model: RNN):
-    from rnncirc.lower.classify import classify
+def classify_model(model: RNN | Program):
+    from rnncirc.lower.layers import classify
 
     return classify(model)
 

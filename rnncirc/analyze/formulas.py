@@ -185,6 +185,95 @@ def prefix_formulas(measure, topology: str, outputs: str, short_segments: int = 
     return depth, size
 
 
+#: lengths at which a program is built to fit its formulas: every n up to 72, then both sides
+#: of 128 and 256 (a program is built whole at each, so fewer than a single layer's)
+_PROGRAM_FIT_LENGTHS = tuple(range(1, 73)) + (96, 100, 124, 127, 128, 129, 133, 160, 200,
+                                               252, 255, 256, 257, 260)
+
+
+def program_formulas(measure, topologies: list[str], outputs: str, first: int = 1,
+                     lags: tuple[int, ...] = (0,)):
+    """(depth_formula, size_formula) of a program family, exact at every fitted length >= first.
+
+    `measure(n) -> (depth, size)` builds the program's circuit; `topologies` are the networks
+    its layers use. A program's size is the sum of its layers' and n times its position-wise
+    gates, so the size basis is the union of its layers' bases; a layer read only through
+    ``rc.shift(., k)`` loses its last k positions as dead gates, so each basis also appears
+    at n - k for the lags k of the program. Its depth is the longest path through the chain of
+    layers, which need not be the sum of their depths (a later layer's deepest output need
+    not read an earlier layer's deepest one): it is fitted on the same union, not assumed.
+    None for a formula no combination matches.
+    """
+    import sympy as sp
+
+    from rnncirc.lower import prefix
+
+    lengths = np.array([n for n in _PROGRAM_FIT_LENGTHS if n >= first])
+    measured = np.array([measure(int(n)) for n in lengths])
+    n_sym = sp.Symbol("n", integer=True, positive=True)
+    network: dict[str, list[int]] = {}
+    depth_terms: list = []
+    size_terms: list = []
+    for topology in dict.fromkeys(t for t in topologies if t != "sequential"):
+        for lag in sorted(set(lags)):
+            nets = [prefix.build(int(n) - lag, topology, outputs) if n > lag else None
+                    for n in lengths]
+            key = f"{topology}-{lag}"
+            network[f"D:{key}"] = [net.depth if net else 0 for net in nets]
+            network[f"S:{key}"] = [net.size if net else 0 for net in nets]
+            network[f"P:{key}"] = [sum(int(np.count_nonzero(level.left_lo == 0))
+                                       for level in net.levels) if net else 0 for net in nets]
+            depth_basis, size_basis = _basis(topology, outputs)
+            depth_terms += [_lagged(term, key, lag, n_sym) for term in depth_basis]
+            size_terms += [_lagged(term, key, lag, n_sym) for term in size_basis]
+    one = (sp.Integer(1), lambda v, net: 1)
+    linear = (n_sym, lambda v, net: v)
+    # unrolled layers: depth grows by a fixed amount per step, with a short period
+    periodic = [(sp.floor(n_sym / j), lambda v, net, j=j: v // j) for j in (2, 3, 4)]
+    depth_terms = _distinct([one, linear] + depth_terms + periodic)
+    size_terms = _distinct([one, linear] + size_terms)
+    depth = _fit(measured[:, 0], depth_terms, lengths, network)
+    size = _fit(measured[:, 1], size_terms, lengths, network)
+    # a basis this wide can match every fitted length and still be wrong past them: a formula
+    # stands only if it also gives the measured circuit at lengths it was not fitted on
+    for n in _PROGRAM_CHECK_LENGTHS:
+        if depth is None and size is None:
+            break
+        truth = measure(n)
+        if depth is not None and evaluate_formula(depth, n, strict=False) != truth[0]:
+            depth = None
+        if size is not None and evaluate_formula(size, n, strict=False) != truth[1]:
+            size = None
+    return depth, size
+
+
+#: lengths past the fit at which a program's fitted formulas are checked
+_PROGRAM_CHECK_LENGTHS = (300, 513, 1000)
+
+
+def _lagged(term, key: str, lag: int, n_sym):
+    """A basis term at n - lag, reading its network counts under `key` (0 where n <= lag)."""
+    expr, evaluate = term
+
+    def under(v, net, evaluate=evaluate):
+        if v <= lag:
+            return 0
+        return evaluate(v - lag, {"D": net.get(f"D:{key}"), "S": net.get(f"S:{key}"),
+                                  "P": net.get(f"P:{key}")})
+
+    return (expr.subs(n_sym, n_sym - lag) if lag else expr), under
+
+
+def _distinct(terms: list) -> list:
+    """The terms with repeated expressions dropped (the first kept)."""
+    seen, kept = set(), []
+    for expr, evaluate in terms:
+        if expr not in seen:
+            seen.add(expr)
+            kept.append((expr, evaluate))
+    return kept
+
+
 def _basis(topology: str, outputs: str):
     """(depth terms, size terms): pairs (sympy expression, exact value at integer n)."""
     import sympy as sp
@@ -430,8 +519,11 @@ def _floor_log2(x: Fraction) -> int:
     return k
 
 
-def evaluate_formula(expr, n: int) -> int:
+def evaluate_formula(expr, n: int, strict: bool = True) -> int | Fraction:
     """Evaluate a depth/size formula at integer n in exact rational arithmetic.
+
+    With `strict`, a value that is not an integer is an error; otherwise it is returned as
+    the `Fraction` it is (a fitted formula being checked).
 
     sympy's own ``expr.subs(n, v)`` is exact too but takes milliseconds per call (its
     ceiling/floor of a log ratio goes through evalf), and it goes wrong for n beyond about 2^31.
@@ -493,6 +585,8 @@ def evaluate_formula(expr, n: int) -> int:
 
     env = {symbol: Fraction(n) for symbol in expr.free_symbols}  # the one symbol n
     value = ev(expr, env)
+    if not strict and value.denominator != 1:
+        return value
     assert value.denominator == 1, (expr, n, value)
     return int(value)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections import Counter
 
 import numpy as np
 
 from rnncirc.compiler import Compilation
 from rnncirc.frontend.model import RNN
+from rnncirc.frontend.program import Program
 from rnncirc.ir.circuit import Circuit
 
 
@@ -22,8 +24,12 @@ def compile_report(compilation: Compilation, formulas: bool = True) -> dict:
     start = time.perf_counter()
     depth = circuit.depth  # levels are part of compiling: measured in compile_seconds
     seconds = compilation.seconds + time.perf_counter() - start
-    depth_formula, size_formula = family_formulas(model, cls, chosen, outputs) if formulas \
-        else (None, None)
+    if not formulas:
+        depth_formula, size_formula = None, None
+    elif isinstance(model, Program):
+        depth_formula, size_formula = program_family_formulas(compilation)
+    else:
+        depth_formula, size_formula = family_formulas(model, cls, chosen, outputs)
     report = {
         "model": model.name,
         "length": length,
@@ -33,7 +39,7 @@ def compile_report(compilation: Compilation, formulas: bool = True) -> dict:
         "kind": cls.kind,
         "complexity": cls.complexity,
         "rank": cls.rank,
-        "side": cls.side,
+        "side": getattr(cls, "side", None),
         "reason": cls.reason,
         "topology": chosen,
         "outputs": outputs,
@@ -47,6 +53,10 @@ def compile_report(compilation: Compilation, formulas: bool = True) -> dict:
         "critical_path": critical_path_summary(circuit),
         "compile_seconds": round(seconds, 4),
     }
+    if isinstance(model, Program):
+        report["layers"] = layer_rows(circuit)
+        report["layer_classes"] = [{"layer": name, **layer_cls.to_dict()}
+                                   for name, layer_cls in cls.layers]
     report.update(counts_summary(circuit))
     if "dense_from_level" in circuit.info.extra:
         report["dplr_dense_from_level"] = circuit.info.extra["dense_from_level"]
@@ -70,6 +80,47 @@ def family_formulas(model: RNN, cls, topology: str, outputs: str):
     return prefix_formulas(measure, topology, outputs, short_segments(cls))
 
 
+def layer_rows(circuit: Circuit) -> list[dict]:
+    """Per layer and position-wise block of a program's circuit: name, kind, topology, the
+    positions built, gates, the depth it adds (its deepest output's level minus its deepest
+    input's) and the level it reaches."""
+    return [{"name": layer["name"], "kind": layer["kind"], "topology": layer["topology"],
+             "positions": layer["positions"], "gates": layer["gates"],
+             "depth_added": layer["depth_added"], "reaches_level": layer["reaches_level"]}
+            for layer in circuit.info.extra["layers"]]
+
+
+_PROGRAM_FORMULAS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def program_family_formulas(compilation: Compilation):
+    """(depth, size) of a program's family, each layer kept on the network it was compiled
+    with, as sympy expressions in n (None where no exact closed form was found); cached per
+    program while it lives."""
+    from rnncirc.analyze.formulas import program_formulas
+    from rnncirc.compiler import compile_program
+
+    program, outputs = compilation.model, compilation.outputs
+    layers = [layer for layer in compilation.circuit.info.extra["layers"]
+              if layer["kind"] != "position-wise"]
+    chosen = {layer["name"]: layer["topology"] for layer in layers}
+    for layer in program.layers:  # dead layers are not in the circuit: keep them sequential
+        chosen.setdefault(layer.name, "sequential")
+    key = (tuple(sorted(chosen.items())), outputs)
+    cache = _PROGRAM_FORMULAS.setdefault(program, {})
+    if key not in cache:
+        shifts = [node.arg for node in program.graph.live_nodes() if node.op == "shift"]
+        lags = {0, *shifts, sum(shifts)}
+
+        def measure(n: int) -> tuple[int, int]:
+            circuit = compile_program(program, n, "auto", outputs, chosen).circuit
+            return circuit.depth, circuit.size
+
+        cache[key] = program_formulas(measure, list(chosen.values()), outputs,
+                                      first=max(shifts, default=0) + 1, lags=tuple(lags))
+    return cache[key]
+
+
 def short_segments(cls) -> int:
     """Segment length below which a combine's cost varies (DPLR rank); 0: it never does."""
     from rnncirc.lower.measure import segment_clip
@@ -86,5 +137,17 @@ def critical_path_summary(circuit: Circuit) -> dict:
     middle = sorted(set(steps))[len(set(steps)) // 2]
     per_step = [f"{g['op']}({g['cell_op']})" if g["cell_op"] not in (None, g["op"]) else g["op"]
                 for g in path if g["step"] == middle]
-    return {"length": len(path), "ops": dict(Counter(g["op"] for g in path).most_common()),
-            "steps": [min(steps), max(steps)], "example_step": middle, "per_step": per_step}
+    summary = {"length": len(path), "ops": dict(Counter(g["op"] for g in path).most_common()),
+               "steps": [min(steps), max(steps)], "example_step": middle,
+               "per_step": per_step}
+    if "layer" in path[0]:  # a program: the layers the path crosses, in order, with gates
+        crossed: list[list] = []
+        for gate in path:
+            if gate["layer"] is None:
+                continue
+            if crossed and crossed[-1][0] == gate["layer"]:
+                crossed[-1][1] += 1
+            else:
+                crossed.append([gate["layer"], 1])
+        summary["layers"] = [{"layer": name, "gates": count} for name, count in crossed]
+    return summary

@@ -80,9 +80,12 @@ def format_report(report: dict, path: str | None = None) -> str:
               else f"{report['input_size']} reals")
     ops = ", ".join(f"{name} {count:,}" for name, count in report["op_counts"].items())
     crit = report["critical_path"]
+    layers = report.get("layers")
     lines = [
         f"model          {report['model']}" + (f"  ({path})" if path else ""),
-        f"state, input   {shape} state, {inputs} per step",
+        (f"program        {inputs} in, {shape} out per position; "
+         f"{sum(layer['kind'] != 'position-wise' for layer in layers)} recurrent layer(s)"
+         if layers is not None else f"state, input   {shape} state, {inputs} per step"),
         f"length         {report['length']:,}",
         f"kind           {report['kind']}" + (f" (rank {report['rank']})" if report["rank"]
                                                else "") + f", complexity class "
@@ -95,6 +98,14 @@ def format_report(report: dict, path: str | None = None) -> str:
         lines.append(f"mult. depth    {report['multiplicative_depth']:,} (levels of non-constant "
                      f"products; {report['nonconstant_multiplications']:,} gates: x*y, x/y and "
                      "selects on a non-constant condition, of non-constant x and y)")
+    if layers:
+        lines.append("layers         name                     kind                  topology"
+                     "        gates   depth added  reaches")
+        for layer in layers:
+            lines.append(f"  {layer['name'][:24]:<24} {layer['kind']:<21} "
+                         f"{layer['topology'] or '-':<13} {layer['gates']:>9,} "
+                         f"{layer['depth_added']:>11,}  {layer['reaches_level']:>7,}"
+                         + ("  (position n only)" if layer["positions"] == "last" else ""))
     if report.get("depth_formula_text"):
         lines.append(f"depth(n)       {report['depth_formula_text']}")
         lines.append(f"size(n)        {report['size_formula_text']}")
@@ -104,9 +115,17 @@ def format_report(report: dict, path: str | None = None) -> str:
     if crit["length"]:
         ops_on_path = ", ".join(f"{name} {count:,}" for name, count in crit["ops"].items())
         unit = "prefix levels" if report["topology"] != "sequential" else "steps"
-        lines.append(f"critical path  {crit['length']:,} gates over {unit} {crit['steps'][0]}.."
-                     f"{crit['steps'][1]} ({ops_on_path})")
-        lines.append(f"  in {unit[:-1]} {crit['example_step']}:  " + " -> ".join(crit["per_step"]))
+        if "layers" in crit:  # steps of a program's rows mix positions and prefix levels
+            lines.append(f"critical path  {crit['length']:,} gates ({ops_on_path})")
+        else:
+            lines.append(f"critical path  {crit['length']:,} gates over {unit} "
+                         f"{crit['steps'][0]}..{crit['steps'][1]} ({ops_on_path})")
+        if "layers" in crit:
+            lines.append("  through " + " -> ".join(f"{c['layer']} ({c['gates']:,})"
+                                                   for c in crit["layers"]))
+        else:
+            lines.append(f"  in {unit[:-1]} {crit['example_step']}:  "
+                         + " -> ".join(crit["per_step"]))
     if report.get("dplr_dense_from_level") is not None:
         lines.append(f"dplr           low-rank combines up to prefix level "
                      f"{report['dplr_dense_from_level'] - 1}, dense from level "

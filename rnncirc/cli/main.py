@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_classify(args) -> None:
     from rnncirc.frontend.loader import load_models, pick_model
-    from rnncirc.lower.classify import classify
+    from rnncirc.lower.layers import classify
 
     if args.model:
         models = [pick_model(args.model_file, args.model)]
@@ -83,9 +83,13 @@ def _cmd_classify(args) -> None:
         return
     for result in results:
         rank = f", rank {result['rank']}" if result["rank"] else ""
-        side = f", {result['side']} side" if result["side"] in ("left", "right") else ""
-        print(f"{result['model']}: {result['kind']}{rank}{side} -- {result['complexity']}")
+        side = f", {result.get('side')} side" if result.get("side") in ("left", "right") \
+            else ""
+        kind = f"program, {result['kind']}" if "layers" in result else result["kind"]
+        print(f"{result['model']}: {kind}{rank}{side} -- {result['complexity']}")
         print(f"  {result['reason']}")
+        for layer in result.get("layers", []):
+            print(f"  layer {layer['layer']}: {layer['kind']} -- {layer['complexity']}")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(results if len(results) > 1 else results[0], out, indent=2)

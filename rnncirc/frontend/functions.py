@@ -59,6 +59,65 @@ def minimum(a, b):
     return np.minimum(a, b)
 
 
+def clip(x, low, high):
+    """``np.clip``: x limited to [low, high] (a max and a min gate; None leaves a side open).
+
+    >>> clip(np.array([-2.0, 0.5, 3.0]), -1.0, 1.0).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    if builder_of(x, low, high):
+        return tracer.clip(x, low, high)
+    return np.clip(np.asarray(x, dtype=np.float64), low, high)
+
+
+def rsqrt(x):
+    """1 / sqrt(x), elementwise (a square root and a division gate).
+
+    >>> float(rsqrt(4.0))
+    0.5
+    """
+    return 1.0 / sqrt(x)
+
+
+def softmax(x, axis: int = -1):
+    """exp(x - max x) / sum exp(x - max x) along `axis`: the stable softmax.
+
+    >>> softmax(np.array([0.0, np.log(3.0)])).round(6).tolist()
+    [0.25, 0.75]
+    """
+    shifted = x - x.max(axis=axis, keepdims=True)
+    e = exp(shifted)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def layer_norm(x, weight=None, bias=None, eps: float = 1e-5, axis: int = -1):
+    """(x - mean) / sqrt(var + eps) * weight + bias along `axis` (LayerNorm).
+
+    >>> layer_norm(np.array([1.0, 3.0]), eps=0.0).tolist()
+    [-1.0, 1.0]
+    """
+    centred = x - x.mean(axis=axis, keepdims=True)
+    normed = centred * rsqrt((centred * centred).mean(axis=axis, keepdims=True) + eps)
+    return _affine(normed, weight, bias)
+
+
+def rms_norm(x, weight=None, eps: float = 1e-6, axis: int = -1):
+    """x / sqrt(mean(x^2) + eps) * weight along `axis` (RMSNorm).
+
+    >>> rms_norm(np.array([3.0, 4.0]), eps=0.0).round(6).tolist()
+    [0.848528, 1.131371]
+    """
+    return _affine(x * rsqrt((x * x).mean(axis=axis, keepdims=True) + eps), weight, None)
+
+
+def _affine(x, weight, bias):
+    if weight is not None:
+        x = x * weight
+    if bias is not None:
+        x = x + bias
+    return x
+
+
 def where(condition, if_true, if_false):
     """``if_true`` where ``condition`` is non-zero, else ``if_false`` (a select gate).
 

@@ -1,4 +1,4 @@
-"""Loading model files: a Python file holding one or more `RNN` objects at module level."""
+"""Loading model files: a Python file holding `RNN` and `Program` objects at module level."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import traceback
 
 from rnncirc.errors import ModelFileError, RnncircError
 from rnncirc.frontend.model import RNN
+from rnncirc.frontend.program import Program, is_model
 
 
-def load_models(path: str) -> dict[str, RNN]:
-    """Execute the model file and return its module-level RNNs by variable name.
+def load_models(path: str) -> dict[str, RNN | Program]:
+    """Execute the model file and return its module-level RNNs and programs by variable name.
 
-    An RNN bound to several names is listed once, under its first name.
+    A model bound to several names is listed once, under its first name.
     """
     if not os.path.exists(path):
         raise ModelFileError(f"model file {path} does not exist")
@@ -39,13 +40,14 @@ def load_models(path: str) -> dict[str, RNN]:
     finally:
         if folder in sys.path:  # the file may have changed sys.path itself
             sys.path.remove(folder)
-    models: dict[str, RNN] = {}
+    models: dict[str, RNN | Program] = {}
     for var, value in vars(module).items():
-        if isinstance(value, RNN) and not any(value is m for m in models.values()):
+        if is_model(value) and not any(value is m for m in models.values()):
             models[var] = value
     if not models:
-        raise ModelFileError(f"{path} defines no RNN at module level; decorate a step "
-                             "function with @rc.rnn(state=..., inputs=...)")
+        raise ModelFileError(f"{path} defines no RNN or program at module level; decorate a "
+                             "step function with @rc.rnn(state=..., inputs=...) (or a "
+                             "function over the whole sequence with @rc.program(inputs=...))")
     return models
 
 
@@ -76,21 +78,36 @@ def _exec_model_file(spec, module, path: str) -> None:
                              f"{type(err).__name__}: {err}") from None
 
 
-def _names(models: dict[str, RNN]) -> str:
+def _names(models: dict[str, RNN | Program]) -> str:
     """``"decay_model (decay), elman"``: variable names, with the model's name if different."""
     return ", ".join(var if model.name == var else f"{var} ({model.name})"
                      for var, model in sorted(models.items()))
 
 
-def pick_model(path: str, name: str | None = None) -> RNN:
-    """The one RNN of the file, or the one called `name` (variable or model name)."""
+def pick_model(path: str, name: str | None = None) -> RNN | Program:
+    """The model of the file, or the one called `name` (variable or model name).
+
+    A file that defines one program besides the RNNs it is made of means the program.
+    """
     models = load_models(path)
     if name is None:
+        programs = [m for m in models.values() if isinstance(m, Program)]
+        if len(programs) == 1:
+            return programs[0]
         if len(models) > 1:
-            raise ModelFileError(f"{path} defines {len(models)} RNNs ({_names(models)}); "
-                                 "choose one with --model NAME")
+            what = "programs" if programs else "RNNs"
+            raise ModelFileError(f"{path} defines {len(programs) or len(models)} {what} "
+                                 f"({_names(_only(models, bool(programs)))}); choose one "
+                                 "with --model NAME")
         return next(iter(models.values()))
     for var, model in models.items():
         if name in (var, model.name):
             return model
-    raise ModelFileError(f"{path} has no RNN called {name!r}; it defines {_names(models)}")
+    raise ModelFileError(f"{path} has no RNN or program called {name!r}; it defines "
+                         f"{_names(models)}")
+
+
+def _only(models: dict, programs: bool) -> dict:
+    """The programs of `models` (or all of them)."""
+    return {var: m for var, m in models.items() if isinstance(m, Program)} if programs \
+        else models

@@ -91,28 +91,13 @@ class RNN:
 
     def check_inputs(self, xs) -> tuple[np.ndarray, bool]:
         """Validate `xs`; return it as a batched array and whether a batch axis was given."""
-        xs = np.asarray(xs)
-        if self.alphabet:
-            if xs.ndim not in (1, 2):
-                raise InputError(
-                    f"{self.name} reads symbols: inputs must have shape (n,) or (batch, n), "
-                    f"got {xs.shape}")
-            if xs.size and (not np.issubdtype(xs.dtype, np.integer)
-                            or xs.min() < 0 or xs.max() >= self.alphabet):
-                raise InputError(
-                    f"{self.name} reads symbols: inputs must be integers in "
-                    f"range({self.alphabet})")
-            batched = xs.ndim == 2
-        else:
-            if xs.ndim not in (2, 3) or xs.shape[-1] != self.input_size:
-                raise InputError(
-                    f"{self.name} takes {self.input_size} inputs per step: inputs must have "
-                    f"shape (n, {self.input_size}) or (batch, n, {self.input_size}), "
-                    f"got {xs.shape}")
-            check_real(xs)
-            xs = xs.astype(np.float64)
-            batched = xs.ndim == 3
-        return (xs if batched else xs[None]), batched
+        return check_sequence_inputs(self.name, self.input_size, self.alphabet, xs)
+
+    def __call__(self, seq):
+        """``model(seq)`` inside an ``@rc.program`` function is ``rc.scan(model, seq)``."""
+        from rnncirc.frontend.program import scan
+
+        return scan(self, seq)
 
     def run(self, xs) -> np.ndarray:
         """Run the model eagerly with numpy: the reference semantics.
@@ -152,25 +137,53 @@ class RNN:
                 out[b, t] = h
 
 
-def _shape(value, what: str) -> tuple[int, ...]:
+def check_sequence_inputs(name: str, input_size: int | None, alphabet: int | None,
+                          xs) -> tuple[np.ndarray, bool]:
+    """Validate the inputs of a model or program called `name`; return them as a batched
+    array and whether a batch axis was given."""
+    xs = np.asarray(xs)
+    if alphabet:
+        if xs.ndim not in (1, 2):
+            raise InputError(f"{name} reads symbols: inputs must have shape (n,) or (batch, n), "
+                             f"got {xs.shape}")
+        if xs.size and (not np.issubdtype(xs.dtype, np.integer)
+                        or xs.min() < 0 or xs.max() >= alphabet):
+            raise InputError(f"{name} reads symbols: inputs must be integers in "
+                             f"range({alphabet})")
+        batched = xs.ndim == 2
+    else:
+        if xs.ndim not in (2, 3) or xs.shape[-1] != input_size:
+            raise InputError(
+                f"{name} takes {input_size} inputs per step: inputs must have shape "
+                f"(n, {input_size}) or (batch, n, {input_size}), got {xs.shape}")
+        check_real(xs)
+        xs = xs.astype(np.float64)
+        batched = xs.ndim == 3
+    return (xs if batched else xs[None]), batched
+
+
+def shape_option(value, what: str, who: str = "rc.rnn") -> tuple[int, ...]:
+    """A declared shape (an int or a tuple of positive ints) as a tuple; `who` names the
+    decorator in the message."""
     if callable(value):
-        raise OptionError("rc.rnn needs the shapes: write @rc.rnn(state=D, inputs=K) above the "
-                          "step function, not a bare @rc.rnn")
+        example = "state=D, inputs=K" if who == "rc.rnn" else "inputs=K"
+        raise OptionError(f"{who} needs the shapes: write @{who}({example}) above the "
+                          f"function, not a bare @{who}")
     shape = (value,) if isinstance(value, numbers.Integral) else value
     if not isinstance(shape, tuple) or not shape or not all(
             isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
             for s in shape):
-        raise OptionError(f"rc.rnn: {what} must be a positive int or a tuple of positive ints, "
+        raise OptionError(f"{who}: {what} must be a positive int or a tuple of positive ints, "
                           f"got {value!r}")
     return tuple(int(s) for s in shape)
 
 
-def _where_in_user_code(err: BaseException) -> str:
+def where_in_user_code(err: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(err.__traceback__) if is_user_file(f.filename)]
     return f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}: " if frames else ""
 
 
-def _where_defined(step: Callable) -> str:
+def where_defined(step: Callable) -> str:
     """``"file.py:LINE: "`` of the ``def`` line of the step function (past decorators)."""
     code = getattr(step, "__code__", None)
     if code is None:
@@ -220,9 +233,17 @@ def _time_limit(seconds: float):
 def trace(step: Callable, state_shape: tuple[int, ...], input_size: int | None,
           alphabet: int | None, name: str) -> CellGraph:
     """Run `step` once on symbolic h and x; return the recorded `CellGraph`."""
+    return within_trace_limit(
+        f"the step function of {name}",
+        lambda: _trace(step, state_shape, input_size, alphabet, name))
+
+
+def within_trace_limit(what: str, run: Callable):
+    """``run()`` under the trace time limit; past it, one `TracingError` naming `what` and the
+    user's line that was running."""
     try:
         with _time_limit(TRACE_SECONDS):
-            return _trace(step, state_shape, input_size, alphabet, name)
+            return run()
     except _TraceTimeout as timeout:
         frame, where = timeout.args[0], ""
         while frame is not None and not is_user_file(frame.f_code.co_filename):
@@ -230,8 +251,8 @@ def trace(step: Callable, state_shape: tuple[int, ...], input_size: int | None,
         if frame is not None:
             where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}: "
         raise TracingError(
-            f"{where}tracing the step function of {name} took longer than {TRACE_SECONDS:g} "
-            "s, so it was stopped (a loop that never ends?); tracing runs the step once on "
+            f"{where}tracing {what} took longer than {TRACE_SECONDS:g} "
+            "s, so it was stopped (a loop that never ends?); tracing runs it once on "
             "symbolic values. If it is just slow, raise the limit: rnncirc --trace-seconds S, "
             "or RNNCIRC_TRACE_SECONDS=S (0: no limit)") from None
 
@@ -248,11 +269,11 @@ def _trace(step: Callable, state_shape: tuple[int, ...], input_size: int | None,
         new_h = step(h, x)
         if new_h is None:
             raise StepOutputError(
-                f"{_where_defined(step)}{name}: the step function returned None; it must "
+                f"{where_defined(step)}{name}: the step function returned None; it must "
                 f"return the new state (an array of shape {state_shape}) - is `return` missing?")
         if isinstance(new_h, (tuple, list)) and any(isinstance(v, Sym) for v in new_h):
             raise StepOutputError(
-                f"{_where_defined(step)}{name}: the step function returned a "
+                f"{where_defined(step)}{name}: the step function returned a "
                 f"{type(new_h).__name__} of {len(new_h)} values; it must return one array of "
                 f"the state's shape {state_shape} (combine parts with rc.concat or rc.stack)")
         new_h = as_sym(new_h, builder, "new state")
@@ -260,11 +281,11 @@ def _trace(step: Callable, state_shape: tuple[int, ...], input_size: int | None,
         raise
     except Exception as err:  # any other failure inside the user's step function
         raise TracingError(
-            f"{_where_in_user_code(err)}the step function of {name} failed while tracing: "
+            f"{where_in_user_code(err)}the step function of {name} failed while tracing: "
             f"{type(err).__name__}: {err}") from None
     if new_h.shape != state_shape:
         raise StepOutputError(
-            f"{_where_defined(step)}{name}: the step function returned shape {new_h.shape}, "
+            f"{where_defined(step)}{name}: the step function returned shape {new_h.shape}, "
             f"but the state has shape {state_shape}; it must return the new state")
     return CellGraph(nodes=tuple(builder.nodes), state=h.node, input=x.node, output=new_h.node,
                      alphabet=alphabet, name=name)
@@ -291,11 +312,11 @@ def rnn(state, inputs: int | None = None, *, alphabet: int | None = None, init=N
     >>> decay
     RNN('decay', state=(2,), inputs=1)
     """
-    state_shape = _shape(state, "state")
+    state_shape = shape_option(state, "state")
     if (inputs is None) == (alphabet is None):
         raise OptionError("rc.rnn: give exactly one of inputs=K (real input vectors) or "
                           "alphabet=k (symbols)")
-    size = _shape(inputs if alphabet is None else alphabet,
+    size = shape_option(inputs if alphabet is None else alphabet,
                   "inputs" if alphabet is None else "alphabet")
     if len(size) != 1:
         raise OptionError("rc.rnn: inputs/alphabet must be an int")

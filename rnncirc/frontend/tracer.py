@@ -126,18 +126,33 @@ class Sym:
         return index(self, key)
 
     def __len__(self) -> int:
+        self._no_loop_over_positions()
         if not self.shape:
             raise UnsupportedOperationError(located("len() of a symbolic scalar is undefined"))
         return self.shape[0]
 
     def __iter__(self):
+        self._no_loop_over_positions()
         if not self.shape:
             raise UnsupportedOperationError(
                 located("cannot iterate over a symbolic scalar; index a vector instead"))
         return (self[i] for i in range(self.shape[0]))
 
+    def _no_loop_over_positions(self) -> None:
+        if getattr(self.builder, "over_positions", False):
+            raise SymbolicControlFlowError(located(
+                "a loop over the positions of a sequence cannot be traced: inside "
+                "@rc.program a value stands for every position at once; run a recurrence "
+                "over the sequence with rc.scan(model, x) (index features with x[i])"))
+
     def sum(self, axis=None, keepdims: bool = False):
         return reduce_sum(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims: bool = False):
+        return reduce_extreme(Op.MAX, self, axis, keepdims)
+
+    def min(self, axis=None, keepdims: bool = False):
+        return reduce_extreme(Op.MIN, self, axis, keepdims)
 
     def mean(self, axis=None, keepdims: bool = False):
         total = reduce_sum(self, axis, keepdims)
@@ -257,7 +272,7 @@ class SymbolSym(Sym):
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _not_a_vector
     __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __neg__ = __abs__ = _not_a_vector
     __pow__ = __lt__ = __le__ = __gt__ = __ge__ = __getitem__ = __iter__ = _not_a_vector
-    sum = mean = reshape = flatten = ravel = transpose = _not_a_vector
+    sum = mean = max = min = reshape = flatten = ravel = transpose = _not_a_vector
 
 
 _WHERE_FIX = ("write both branches and pick one with "
@@ -398,16 +413,7 @@ def elementwise(op: Op, *values) -> Sym:
 
 def reduce_sum(value, axis=None, keepdims: bool = False) -> Sym:
     sym = as_sym(value, builder_of(value))
-    ndim = sym.ndim
-    if axis is None:
-        axes = tuple(range(ndim))
-    else:
-        try:
-            axes = tuple(sorted({int(a) % ndim if ndim else 0 for a in np.atleast_1d(axis)}))
-        except (TypeError, ValueError):
-            raise ShapeError(located(f"sum: bad axis {axis!r}")) from None
-        if ndim == 0 or any(not -ndim <= int(a) < ndim for a in np.atleast_1d(axis)):
-            raise ShapeError(located(f"sum: axis {axis!r} is out of range for shape {sym.shape}"))
+    axes = _axes(sym, axis, "sum")
     out_shape = tuple(s for i, s in enumerate(sym.shape) if i not in axes)
     if _is_const(sym):
         result = _const(sym.builder, sym.node.arg.sum(axis=axes))
@@ -418,6 +424,45 @@ def reduce_sum(value, axis=None, keepdims: bool = False) -> Sym:
     if keepdims:
         result = result.reshape(tuple(1 if i in axes else s for i, s in enumerate(sym.shape)))
     return result
+
+
+def reduce_extreme(op: Op, value, axis=None, keepdims: bool = False) -> Sym:
+    """Maximum (``Op.MAX``) or minimum over axes: a balanced tree of pairwise gates (depth
+    ceil(log2 k) for k values), written as halvings of the moved axis."""
+    sym = as_sym(value, builder_of(value))
+    ndim = sym.ndim
+    axes = _axes(sym, axis, op.name.lower())
+    if _is_const(sym):
+        fn = np.max if op == Op.MAX else np.min
+        result = _const(sym.builder, fn(sym.node.arg, axis=axes))
+    elif not axes:
+        result = sym
+    else:
+        rest = tuple(i for i in range(ndim) if i not in axes)
+        flat = sym.transpose(rest + axes).reshape(
+            tuple(sym.shape[i] for i in rest) + (-1,))
+        while flat.shape[-1] > 1:
+            half = flat.shape[-1] // 2
+            paired = elementwise(op, flat[..., :half], flat[..., half:2 * half])
+            flat = concat([paired, flat[..., 2 * half:]], axis=-1) if flat.shape[-1] % 2 \
+                else paired
+        result = flat[..., 0]
+    if keepdims:
+        result = result.reshape(tuple(1 if i in axes else s for i, s in enumerate(sym.shape)))
+    return result
+
+
+def _axes(sym: Sym, axis, what: str) -> tuple[int, ...]:
+    ndim = sym.ndim
+    if axis is None:
+        return tuple(range(ndim))
+    try:
+        picked = [int(a) for a in np.atleast_1d(axis)]
+    except (TypeError, ValueError):
+        raise ShapeError(located(f"{what}: bad axis {axis!r}")) from None
+    if ndim == 0 or any(not -ndim <= a < ndim for a in picked):
+        raise ShapeError(located(f"{what}: axis {axis!r} is out of range for shape {sym.shape}"))
+    return tuple(sorted({a % ndim for a in picked}))
 
 
 def matmul(left, right) -> Sym:
@@ -513,6 +558,16 @@ def where(condition, if_true, if_false) -> Sym:
     return elementwise(Op.SELECT, condition, if_true, if_false)
 
 
+def clip(value, low, high) -> Sym:
+    """``np.clip``: min(max(value, low), high); a bound of None is left open."""
+    result = as_sym(value, builder_of(value))
+    if low is not None:
+        result = elementwise(Op.MAX, result, low)
+    if high is not None:
+        result = elementwise(Op.MIN, result, high)
+    return result
+
+
 def outer(left, right) -> Sym:
     builder = builder_of(left, right)
     a, b = as_sym(left, builder).flatten(), as_sym(right, builder).flatten()
@@ -577,4 +632,7 @@ _ARRAY_FUNCTIONS = {
     np.dot: lambda a, b: matmul(a, b),
     np.transpose: lambda a, axes=None: a.transpose(axes) if axes else a.transpose(),
     np.reshape: lambda a, shape: a.reshape(shape),
+    np.max: lambda a, axis=None, keepdims=False: reduce_extreme(Op.MAX, a, axis, keepdims),
+    np.min: lambda a, axis=None, keepdims=False: reduce_extreme(Op.MIN, a, axis, keepdims),
+    np.clip: lambda a, a_min, a_max: clip(a, a_min, a_max),
 }

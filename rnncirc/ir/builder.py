@@ -251,6 +251,47 @@ class GateBuilder:
         self.n += copies * g
         return mapped(np.asarray(outputs), np.arange(copies))
 
+    def splice(self, circuit, input_ids: np.ndarray, node_offset: int) -> np.ndarray:
+        """Append the gates of a finished `Circuit` whose input slot s reads ``input_ids[s]``;
+        returns the new id of every row of the circuit.
+
+        The circuit's rows are in topological order, so each gate's new id is the next row and
+        each operand column is one gather through the id map. Its constants join this
+        builder's; its `node` provenance moves up by `node_offset` (rows of no node, -1,
+        become ``node_offset - 1``; shared rows keep their mark). Nothing folds: the circuit
+        was built folded, and its inputs are read as they are.
+        """
+        op = circuit.op
+        input_ids = np.asarray(input_ids, dtype=np.int64).ravel()
+        self._check_ids("a spliced circuit", [input_ids])
+        is_gate = ARITY[op] > 0
+        new_id = np.empty(len(op), dtype=np.int64)
+        const = op == Op.CONST
+        new_id[const] = self.const(circuit.consts[circuit.a[const]])
+        inp = op == Op.INPUT
+        new_id[inp] = input_ids[circuit.a[inp]]
+        gates = np.flatnonzero(is_gate)
+        base = self.n
+        new_id[gates] = base + np.arange(len(gates))
+        self._grow(len(gates))
+        block = 1 << 22  # rows per pass: bounds the temporaries
+        for lo in range(0, len(gates), block):
+            rows = gates[lo:lo + block]
+            span = slice(base + lo, base + lo + len(rows))
+            self._op[span] = op[rows]
+            arity = ARITY[op[rows]]
+            for name, need in (("a", 1), ("b", 2), ("c", 3)):
+                column = getattr(circuit, name)[rows]
+                used = arity >= need
+                getattr(self, "_" + name)[span] = np.where(
+                    used, new_id[np.where(used, column, 0)], _NO_OPERAND)
+            node = circuit.node[rows]
+            self._node[span] = np.where(node >= -1, node + node_offset, node)
+            self._is_const[span] = False
+            self._late[span] = False
+        self.n += len(gates)
+        return new_id
+
     # -- sums ------------------------------------------------------------------------------
     def sum_rows(self, terms: np.ndarray) -> np.ndarray:
         """Balanced adder tree over each row of `terms` (shape ``(rows, k)``); ids per row.

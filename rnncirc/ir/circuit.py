@@ -203,7 +203,8 @@ class Circuit:
         return repr_svg(self)
 
     def critical_path(self) -> list[dict]:
-        """One longest path, input to output: each gate with its level, op, step, cell op."""
+        """One longest path, input to output: each gate with its level, op, step, cell op
+        (and for a program's circuit, the layer or position-wise block it belongs to)."""
         from rnncirc.ir.levels import trace_back
 
         if self.depth == 0:
@@ -212,10 +213,16 @@ class Circuit:
         end = int(flat[np.argmax(self.levels[flat])])
         path = trace_back(self.levels, self.a, self.b, self.c, end)
         labels = self.info.cell_labels
-        return [{"gate": int(g), "level": int(self.levels[g]), "op": OP_NAMES[self.op[g]],
-                 "step": int(self.step[g]),
-                 "cell_op": labels[self.node[g]] if 0 <= self.node[g] < len(labels) else None}
-                for g in path]
+        found = [{"gate": int(g), "level": int(self.levels[g]), "op": OP_NAMES[self.op[g]],
+                  "step": int(self.step[g]),
+                  "cell_op": labels[self.node[g]] if 0 <= self.node[g] < len(labels) else None}
+                 for g in path]
+        if "layers" in self.info.extra:  # a program's circuit: which layer each gate is in
+            from rnncirc.ir.provenance import block_of_rows
+
+            for gate, layer in zip(found, block_of_rows(self, path), strict=True):
+                gate["layer"] = layer
+        return found
 
     def evaluate(self, xs, *, method: str = "fast", dtype: str = "float64",
                  modulus: int | None = None, progress=None) -> np.ndarray:

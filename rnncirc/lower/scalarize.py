@@ -31,12 +31,22 @@ def scalarize(nodes: list[Node], output: Node, builder: GateBuilder,
     depends on); `leaves` maps the id of every "state"/"input" node among them to its ids,
     shape ``(instances, *node.shape)`` (broadcastable).
     """
-    values: dict[int, np.ndarray] = {}
+    return scalarize_many(nodes, [output], builder, leaves, instances)[0]
+
+
+def scalarize_many(nodes: list[Node], outputs: list[Node], builder: GateBuilder,
+                   leaves: dict[int, np.ndarray], instances: int) -> list[np.ndarray]:
+    """Gate ids of each of `outputs`, as `scalarize`; a node in `leaves` (of any kind: a
+    program's position-wise block reads values built before it) is not built but read."""
+    built = {node.id for node in nodes}
+    values = {key: np.broadcast_to(ids, (instances,) + np.shape(ids)[1:])
+              for key, ids in leaves.items() if key not in built}
     last_use = _last_uses(nodes)
+    keep = {o.id for o in outputs}
     for position, node in enumerate(nodes):
         builder.node_id = node.id
         full_shape = (instances,) + node.shape
-        if node.op in ("state", "input"):
+        if node.id in leaves:
             ids = np.broadcast_to(leaves[node.id], full_shape)
         elif node.op == "const":
             ids = np.broadcast_to(builder.const(node.arg), full_shape)
@@ -56,6 +66,6 @@ def scalarize(nodes: list[Node], output: Node, builder: GateBuilder,
             raise AssertionError(f"unknown cell node kind {node.op!r}")
         values[node.id] = ids
         for operand in node.operands:  # free intermediate id arrays after their last use
-            if last_use.get(operand.id) == position and operand.id != output.id:
+            if last_use.get(operand.id) == position and operand.id not in keep:
                 values.pop(operand.id, None)
-    return np.ascontiguousarray(values[output.id])
+    return [np.ascontiguousarray(values[o.id]) for o in outputs]
