@@ -15,16 +15,21 @@ from rnncirc.eval.fast import Evaluator
 from rnncirc.export.dot import to_dot
 from rnncirc.frontend.functions import (
     abs,
+    clip,
     concat,
     exp,
+    layer_norm,
     log,
     lookup,
     maximum,
     minimum,
     outer,
     relu,
+    rms_norm,
+    rsqrt,
     sigmoid,
     silu,
+    softmax,
     softplus,
     sqrt,
     stack,
@@ -32,16 +37,19 @@ from rnncirc.frontend.functions import (
     where,
 )
 from rnncirc.frontend.model import RNN, rnn
+from rnncirc.frontend.program import Program, program, scan, shift
 from rnncirc.ir.circuit import Circuit
 from rnncirc.lower.boolean import BooleanCircuit, to_boolean
-from rnncirc.lower.classify import Classification, classify
+from rnncirc.lower.classify import Classification
+from rnncirc.lower.layers import ProgramClassification, classify
 from rnncirc.version import __version__
 
 __all__ = [
     "RNN", "BooleanCircuit", "Circuit", "Classification", "DepthProfile", "Evaluator",
-    "RnncircError", "abs",
-    "classify", "to_boolean",
-    "compile", "concat", "depth_profile", "exp", "log", "lookup", "to_dot",
-    "maximum", "minimum", "outer", "relu", "rnn", "sigmoid", "silu", "softplus", "sqrt",
+    "Program", "ProgramClassification", "RnncircError", "abs",
+    "classify", "clip", "to_boolean",
+    "compile", "concat", "depth_profile", "exp", "layer_norm", "log", "lookup", "to_dot",
+    "maximum", "minimum", "outer", "program", "relu", "rms_norm", "rnn", "rsqrt", "scan",
+    "shift", "sigmoid", "silu", "softmax", "softplus", "sqrt",
     "stack", "tanh", "where", "__version__",
 ]

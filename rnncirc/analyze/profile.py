@@ -31,6 +31,7 @@ import numpy as np
 
 from rnncirc.errors import OptionError
 from rnncirc.frontend.model import RNN
+from rnncirc.frontend.program import Program, is_model
 from rnncirc.ir.ops import ARITY, OP_NAMES
 
 #: powers of two and the midpoints 3 * 2^k between them, 1 ... 4096
@@ -212,20 +213,22 @@ def check_lengths(lengths) -> list[int]:
     return sorted(set(values))
 
 
-def _as_models(obj) -> tuple[list[RNN], bool]:
-    if isinstance(obj, RNN):
+def _as_models(obj) -> tuple[list[RNN | Program], bool]:
+    if is_model(obj):
         return [obj], True
     if isinstance(obj, dict):
         obj = list(obj.values())
-    if isinstance(obj, (list, tuple)) and obj and all(isinstance(m, RNN) for m in obj):
+    if isinstance(obj, (list, tuple)) and obj and all(is_model(m) for m in obj):
         return list(dict.fromkeys(obj)), False
-    raise OptionError("depth_profile takes an rnncirc RNN (made with @rc.rnn), or a list or "
-                      f"dict of them; got {type(obj).__name__}")
+    raise OptionError("depth_profile takes an rnncirc RNN or Program (made with @rc.rnn or "
+                      f"@rc.program), or a list or dict of them; got {type(obj).__name__}")
 
 
 def _profile(model: RNN, lengths: list[int], topology: str, outputs: str) -> DepthProfile:
     from rnncirc.compiler import classify_model, compile_model
 
+    if isinstance(model, Program):
+        return _program_profile(model, lengths, topology, outputs)
     start = time.perf_counter()
     cls = classify_model(model)
     chosen = {n: _resolve(model, cls, n, topology, outputs) for n in lengths}
@@ -245,6 +248,56 @@ def _profile(model: RNN, lengths: list[int], topology: str, outputs: str) -> Dep
                         depth_formula=depth, size_formula=size, formula_note=note,
                         seconds=time.perf_counter() - start,
                         state_shape=tuple(model.state_shape))
+
+
+def _program_profile(program: Program, lengths: list[int], topology: str,
+                     outputs: str) -> DepthProfile:
+    """Each length compiled whole (rows gain ``layers``: each layer's gates and the depth it
+    adds); the formulas are the family of the longest length's layer networks, with exact
+    branches where "auto" picks other networks. Lengths a ``rc.shift`` cannot take are
+    skipped, and the note says so."""
+    from rnncirc.analyze.formulas import evaluate_formula
+    from rnncirc.analyze.report import layer_rows, program_family_formulas
+    from rnncirc.compiler import classify_model, compile_model
+
+    start = time.perf_counter()
+    cls = classify_model(program)
+    shortest = max((node.arg for node in program.graph.live_nodes() if node.op == "shift"),
+                   default=0) + 1
+    usable = [n for n in lengths if n >= shortest]
+    if not usable:
+        raise OptionError(f"{program.name} shifts its sequences by up to {shortest - 1} "
+                          f"positions, so it needs lengths >= {shortest}; every length asked "
+                          "for is shorter")
+    rows, last = [], None
+    for n in usable:
+        last = compile_model(program, n, topology=topology, outputs=outputs)
+        row = measure_circuit(last.circuit)
+        row["layers"] = [{key: layer[key] for key in ("name", "kind", "topology", "gates",
+                                                      "depth_added")}
+                         for layer in layer_rows(last.circuit)]
+        rows.append(row)
+    depth, size = program_family_formulas(last)
+    patched, notes = [], []
+    for key, formula in (("depth", depth), ("size", size)):
+        if formula is None:
+            patched.append(None)
+            continue
+        differ = {row["length"]: row[key] for row in rows
+                  if evaluate_formula(formula, row["length"], strict=False) != row[key]}
+        patched.append(_with_branches(formula, differ))
+    if depth is None or size is None:
+        notes.append("no exact closed form in n matched every measured length and the checks "
+                     "past them (the rows are measured)")
+    if len(usable) < len(lengths):
+        notes.append(f"lengths below {shortest} skipped: rc.shift by {shortest - 1} needs "
+                     "longer sequences")
+    return DepthProfile(model=program.name, kind=cls.kind, complexity=cls.complexity,
+                        topology=topology, outputs=outputs, family=last.topology, rows=rows,
+                        depth_formula=patched[0], size_formula=patched[1],
+                        formula_note="; ".join(notes) or None,
+                        seconds=time.perf_counter() - start,
+                        state_shape=tuple(program.state_shape))
 
 
 def measure_circuit(circuit) -> dict:

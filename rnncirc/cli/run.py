@@ -172,7 +172,8 @@ def _topology_hint(compilation) -> str | None:
     Brent-Kung: on a CPU the gate count, not the depth, sets the evaluation time."""
     circuit, cls = compilation.circuit, compilation.classification
     if (compilation.requested_topology != "auto" or circuit.length <= 2
-            or compilation.topology in ("sequential", "brent-kung")):
+            or compilation.topology in ("sequential", "brent-kung")
+            or not hasattr(cls, "linear")):  # a program: its layers chose one by one
         return None
     from rnncirc.lower.measure import measure_linear
 

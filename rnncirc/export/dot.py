@@ -83,9 +83,10 @@ def to_dot(obj, path=None, *, view: str = "cell", length: int | None = None,
 
     Parameters
     ----------
-    obj : RNN or Circuit
-        ``cell`` needs the model; ``block`` and ``gate`` take a circuit, or a model together
-        with `length` (compiled with `topology` and `outputs`).
+    obj : RNN, Program or Circuit
+        ``cell`` needs the model (a program: its layer graph); ``block`` and ``gate`` take a
+        circuit, or a model together with `length` (compiled with `topology` and
+        `outputs`). A program's block view has one cluster per layer.
     path : str, optional
         ``.dot``/``.gv`` (DOT text), or ``.svg``, ``.png``, ``.pdf`` (rendered by Graphviz).
     view : "cell", "block" or "gate"
@@ -101,17 +102,23 @@ def to_dot(obj, path=None, *, view: str = "cell", length: int | None = None,
     OptionError, DiagramTooLargeError, GraphvizNotFoundError
     """
     from rnncirc.frontend.model import RNN
+    from rnncirc.frontend.program import Program
     from rnncirc.ir.circuit import Circuit
 
     if view not in VIEWS:
         raise OptionError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     if view == "cell":
-        if not isinstance(obj, RNN):
-            raise OptionError("the cell view draws a model's step: pass the RNN, not a "
-                              f"{type(obj).__name__}")
-        graph = cell_graph(obj)
+        if isinstance(obj, Program):
+            from rnncirc.export.program_dot import program_graph
+
+            graph = program_graph(obj)
+        elif not isinstance(obj, RNN):
+            raise OptionError("the cell view draws a model's step (or a program's layers): "
+                              f"pass the RNN or Program, not a {type(obj).__name__}")
+        else:
+            graph = cell_graph(obj)
     else:
-        if isinstance(obj, RNN):
+        if isinstance(obj, (RNN, Program)):
             if length is None:
                 raise OptionError(f"the {view} view draws a circuit: give length=N to compile "
                                   f"{obj.name} (or pass a compiled Circuit)")
@@ -127,7 +134,8 @@ def to_dot(obj, path=None, *, view: str = "cell", length: int | None = None,
             ensure_feasible(obj, length, topology, outputs)
             obj = compile_model(obj, length, topology=topology, outputs=outputs)
         if not isinstance(obj, Circuit):
-            raise OptionError(f"to_dot takes an RNN or a Circuit, got {type(obj).__name__}")
+            raise OptionError(f"to_dot takes an RNN, a Program or a Circuit, got "
+                              f"{type(obj).__name__}")
         graph = block_graph(obj) if view == "block" else gate_graph(obj, max_gates)
     if path is not None:
         write(graph, path)
@@ -160,12 +168,17 @@ def require_graphviz(what: str = "svg") -> None:
 def repr_svg(obj) -> str | None:
     """An inline SVG for notebooks: a model's cell, or a small circuit's gates; else None."""
     from rnncirc.frontend.model import RNN
+    from rnncirc.frontend.program import Program
 
     if shutil.which("dot") is None:
         return None
     try:
         if isinstance(obj, RNN):
             graph = cell_graph(obj)
+        elif isinstance(obj, Program):
+            from rnncirc.export.program_dot import program_graph
+
+            graph = program_graph(obj)
         elif getattr(obj, "size", REPR_LIMIT + 1) <= REPR_LIMIT:
             graph = gate_graph(obj, REPR_LIMIT)
         else:
@@ -437,6 +450,8 @@ def attribute_gates(circuit, net) -> tuple[np.ndarray, np.ndarray]:
 
 # -- block view --------------------------------------------------------------------------------
 def _block_nodes(circuit) -> int:
+    if "layers" in circuit.info.extra:  # a program: a node per position and layer at most
+        return circuit.length * len(circuit.info.extra["layers"])
     if circuit.topology == "sequential":
         return circuit.length
     from rnncirc.lower import prefix
@@ -452,6 +467,10 @@ def block_graph(circuit):
         raise DiagramTooLargeError(
             f"the block view of this circuit has {nodes:,} nodes (limit {BLOCK_LIMIT:,}); "
             f"compile a shorter length (block views read well up to a few hundred steps)")
+    if "layers" in circuit.info.extra:
+        from rnncirc.export.program_dot import program_block_graph
+
+        return program_block_graph(circuit)
     if circuit.topology == "sequential":
         return _chain_graph(circuit)
     return _prefix_graph(circuit)
@@ -658,6 +677,14 @@ def _output_names(circuit) -> dict[int, str]:
 def _gate_clusters(circuit):
     """(cluster key per row, key -> label): per step (unroll) or per leaf/combine (prefix)."""
     n = circuit.length
+    if "layers" in circuit.info.extra:  # a program: one cluster per layer or block
+        from rnncirc.ir.provenance import _owner
+
+        blocks = circuit.info.extra["layers"]
+        owner = _owner(circuit)
+        key = np.where(circuit.node >= 0, owner[np.maximum(circuit.node, 0)], -1)
+        key[~circuit.is_gate] = -1
+        return key, lambda k: blocks[k]["name"] if k >= 0 else "leaves"
     if circuit.topology == "sequential":
         return circuit.step.astype(np.int64), lambda k: f"step {k}"
     from rnncirc.lower import prefix

@@ -194,7 +194,28 @@ class _Lowering:
         self.values[node.id] = np.concatenate([fill[:k], operand[:self.n - k]])
 
     # -- the circuit ----------------------------------------------------------------------
+    def _reads(self) -> None:
+        """Each block's ``reads``: the blocks (or "input") whose values it reads, through
+        wiring and shifts."""
+        carried: dict[int, set] = {self.graph.input.id: {"input"}}
+        for node in self.nodes:
+            if node.id == self.graph.input.id:
+                continue
+            sources = set().union(*(carried.get(o.id, set()) for o in node.operands)) \
+                if node.operands else set()
+            block = int(self.block_of_node[node.id])
+            if block >= 0:
+                own = self.blocks[block]["name"]
+                reads = self.blocks[block].setdefault("reads", [])
+                reads.extend(s for s in sorted(sources - {own}) if s not in reads)
+                carried[node.id] = {own}
+            else:
+                carried[node.id] = sources
+        for block in self.blocks:
+            block.setdefault("reads", [])
+
     def assemble(self, out: np.ndarray, topology: str, kind: str) -> Circuit:
+        self._reads()
         rows = self.builder.arrays(copy=False)
         step = np.zeros(len(rows["op"]), dtype=np.int32)
         step[self.inputs.ravel()] = np.repeat(np.arange(1, self.n + 1), self.inputs.shape[1])
