@@ -230,7 +230,13 @@ def program_formulas(measure, topologies: list[str], outputs: str, first: int = 
     linear = (n_sym, lambda v, net: v)
     # unrolled layers: depth grows by a fixed amount per step, with a short period
     periodic = [(sp.floor(n_sym / j), lambda v, net, j=j: v // j) for j in (2, 3, 4)]
-    depth_terms = _distinct([one, linear] + depth_terms + periodic)
+    # chained layers: the path through both is longest where the first layer's deep outputs
+    # meet the second's long suffixes, which switches where n - 1 passes j/16 of 2^ceil(log2 n)
+    power = 2 ** sp.ceiling(sp.log(n_sym, 2))
+    thresholds = [(sp.floor(16 * (n_sym - 1) / (j * power)),
+                   lambda v, net, j=j: (16 * (v - 1)) // (j << _ceil_log2(v)))
+                  for j in range(9, 16)]
+    depth_terms = _distinct([one, linear] + depth_terms + periodic + thresholds)
     size_terms = _distinct([one, linear] + size_terms)
     depth = _fit(measured[:, 0], depth_terms, lengths, network)
     size = _fit(measured[:, 1], size_terms, lengths, network)

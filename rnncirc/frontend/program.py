@@ -258,7 +258,10 @@ def scan(model: RNN, seq, *, reverse: bool = False) -> Sym:
                 f"{model.alphabet}) function"))
     else:
         if isinstance(seq, SymbolSym):
-            seq._not_a_vector()
+            raise ShapeError(located(
+                f"layer {model.name} takes real inputs of shape ({model.input_size},) at each "
+                "position, but is given the symbols of an alphabet program; turn symbols "
+                "into vectors first with rc.lookup(table, x)"))
         if seq.shape != (model.input_size,):
             raise ShapeError(located(
                 f"layer {model.name} takes inputs of shape ({model.input_size},) at each "
