@@ -125,21 +125,29 @@ def compile_program(program: Program, length: int, topology: str, outputs: str,
     ensure_feasible(program, length, topology, outputs)
     used: list[str] = []
 
-    def build_layer(layer, layer_outputs: str):
-        layer_topology = topology if classify_model(layer.model).is_linear else "sequential"
+    def choose(layer, layer_outputs: str):
+        layer_cls = classify_model(layer.model)
         if layer_topologies is not None:
-            layer_topology = layer_topologies[layer.name]
-        done = compile_model(layer.model, length, topology=layer_topology,
-                             outputs=layer_outputs)
-        used.append(done.topology)
-        return done.circuit, done.topology, done.classification.kind
+            chosen = layer_topologies[layer.name]
+        elif not layer_cls.is_linear:
+            chosen = "sequential"
+        else:
+            chosen = resolve_topology(layer.model, layer_cls, length, topology, layer_outputs)
+        used.append(chosen)
+        return chosen, layer_cls
 
-    circuit = lower_program(program, length, outputs, build_layer,
-                            topology, cls.kind)
+    # the closed forms count leaf gates low (by a quarter on the gallery): reserve a third
+    # more, so the rows are not copied by doubling; what is left over is given back
+    capacity = int(_PROGRAM_RESERVE * _program_gates(program, topology, outputs)(length))
+    circuit = lower_program(program, length, outputs, choose, topology, cls.kind, capacity)
     chosen = "+".join(dict.fromkeys(used)) or "position-wise"
     circuit = circuit.with_info(topology=chosen)
     return Compilation(program, length, topology, chosen, outputs, cls, circuit,
                        time.perf_counter() - start)
+
+
+#: rows reserved for a program's circuit, per gate estimated from n
+_PROGRAM_RESERVE = 1.35
 
 
 def compile_boolean(model: RNN, length: int, width: int = 8, topology: str = "auto",
@@ -226,6 +234,19 @@ def _ensure_program_fits(program: Program, length: int, topology: str, outputs: 
     """A program's gates are its layers' (each estimated as `ensure_feasible` estimates a
     single RNN) plus its position-wise gates per position times n; refused as a whole."""
     from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
+
+    gates = _program_gates(program, topology, outputs)
+    ensure_fits(gates(length), BUILD_BYTES_PER_GATE,
+                f"program {program.name} over {length:,} positions", "use a smaller --length",
+                rows_at=gates, length=length)
+    for layer in program.layers:  # and each layer's own build must fit on its own
+        ensure_feasible(layer.model, length, topology if classify_model(layer.model).is_linear
+                        else "sequential", "all")
+
+
+def _program_gates(program: Program, topology: str, outputs: str):
+    """Gates of `program` as a function of n: its layers' estimates (each as `ensure_feasible`
+    estimates a single RNN) plus its position-wise gates per position times n."""
     from rnncirc.lower.linear import estimate_gates_from_n
     from rnncirc.lower.program import position_wise_gates
     from rnncirc.lower.unroll import template_pair
@@ -234,9 +255,9 @@ def _ensure_program_fits(program: Program, length: int, topology: str, outputs: 
     estimates = []
     for layer in program.layers:
         cls = classify_model(layer.model)
+        k = layer.model.cell.input.size
         if topology == "sequential" or not cls.is_linear:
             first, step = template_pair(layer.model)
-            k = layer.model.cell.input.size
             estimates.append(lambda n, f=first, s=step, k=k: n * k + f.gates
                              + (n - 1) * s.gates)
         else:
@@ -246,12 +267,7 @@ def _ensure_program_fits(program: Program, length: int, topology: str, outputs: 
     def gates(n: int) -> int:
         return per_position * n + sum(estimate(n) for estimate in estimates)
 
-    ensure_fits(gates(length), BUILD_BYTES_PER_GATE,
-                f"program {program.name} over {length:,} positions", "use a smaller --length",
-                rows_at=gates, length=length)
-    for layer in program.layers:  # and each layer's own build must fit on its own
-        ensure_feasible(layer.model, length, topology if classify_model(layer.model).is_linear
-                        else "sequential", "all")
+    return gates
 
 
 def _fewest_gates(cls, length: int, topology: str, outputs: str) -> str:

@@ -12,11 +12,14 @@ payload in ``a``: the index into the constant table, or the input/state slot.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from rnncirc.ir.ops import ARITY, IS_COMMUTATIVE, Op, apply_op
 
 _NO_OPERAND = -1
+#: rows up to which a new builder's capacity is filled with sentinels
+_FILLED_RESERVE = 1 << 20
 
 
 class GateBuilder:
@@ -24,12 +27,16 @@ class GateBuilder:
 
     def __init__(self, capacity: int = 1024) -> None:
         self.n = 0
+        # a large reserve (a program's whole circuit) is not filled: the fill would write
+        # every row twice, and no read reaches past `n` (`_check_ids` guards every entry)
+        fill = np.full if capacity <= _FILLED_RESERVE else \
+            (lambda size, value, dtype: np.empty(size, dtype=dtype))
         self._op = np.zeros(capacity, dtype=np.uint8)
         # int32 ids: a Circuit stores them so, and it halves memory while building
-        self._a = np.full(capacity, _NO_OPERAND, dtype=np.int32)
-        self._b = np.full(capacity, _NO_OPERAND, dtype=np.int32)
-        self._c = np.full(capacity, _NO_OPERAND, dtype=np.int32)
-        self._node = np.full(capacity, -1, dtype=np.int32)
+        self._a = fill(capacity, _NO_OPERAND, dtype=np.int32)
+        self._b = fill(capacity, _NO_OPERAND, dtype=np.int32)
+        self._c = fill(capacity, _NO_OPERAND, dtype=np.int32)
+        self._node = fill(capacity, -1, dtype=np.int32)
         self._is_const = np.zeros(capacity, dtype=bool)
         self._late = np.zeros(capacity, dtype=bool)
         self.const_values: list[float] = []
@@ -66,11 +73,27 @@ class GateBuilder:
         self.n += count
         return ids
 
-    def arrays(self, copy: bool = True) -> dict[str, np.ndarray]:
-        """The rows built so far, trimmed (views when `copy` is False: the builder is done)."""
+    def arrays(self, copy: bool = True, trim: bool = False) -> dict[str, np.ndarray]:
+        """The rows built so far (views when `copy` is False: the builder is done). `trim`
+        gives the unused capacity back first, in place (a reallocation that shrinks moves no
+        row), so a builder reserved generously costs no more than its rows."""
+        if trim and not copy:
+            for name in ("op", "a", "b", "c", "node", "is_const", "late"):
+                getattr(self, "_" + name).resize(self.n, refcheck=False)
         return {name: getattr(self, "_" + name)[: self.n].copy() if copy
                 else getattr(self, "_" + name)[: self.n]
                 for name in ("op", "a", "b", "c", "node")}
+
+    def gates_since(self, start: int) -> int:
+        """Gates (not leaves) among the rows built from row `start` on."""
+        return int(np.count_nonzero(ARITY[self._op[start:self.n]] > 0))
+
+    def move_provenance(self, start: int, offset: int) -> None:
+        """Rows from `start` on: cell node k becomes node ``offset + k`` and "no node" (-1)
+        ``offset - 1`` (a program's layer keeps its cell's labels in its own block); shared
+        rows keep their mark."""
+        node = self._node[start:self.n]
+        node[node >= -1] += offset
 
     def is_const(self, ids: np.ndarray) -> np.ndarray:
         return self._is_const[ids]
@@ -230,24 +253,11 @@ class GateBuilder:
         if g == 0 or copies == 0:
             return mapped(np.asarray(outputs), np.arange(copies))
         self._grow(copies * g)
-        arity = ARITY[op[gate_rows]]
-        block = max(1, (1 << 22) // max(1, g))
-        for lo in range(0, copies, block):
-            steps = np.arange(lo, min(copies, lo + block))
-            span = slice(base + lo * g, base + (lo + len(steps)) * g)
-            self._op[span].reshape(-1, g)[:] = op[gate_rows]
-            self._node[span].reshape(-1, g)[:] = rows["node"][gate_rows]
-            self._is_const[span] = False
-            self._late[span] = False
-            for name, need in (("a", 1), ("b", 2), ("c", 3)):
-                target = getattr(self, "_" + name)[span].reshape(-1, g)
-                used = np.flatnonzero(arity >= need)
-                if len(used) == g:
-                    target[:] = mapped(rows[name][gate_rows], steps)
-                else:
-                    target[:] = _NO_OPERAND
-                    if len(used):
-                        target[:, used] = mapped(rows[name][gate_rows[used]], steps)
+        _tile_rows(gate_rows, op, rows["a"], rows["b"], rows["c"], rows["node"], ARITY, offset,
+                   stride, inp, np.asarray(input_ids, dtype=np.int64), copies, base, self._op,
+                   self._a, self._b, self._c, self._node)
+        self._is_const[base:base + copies * g] = False
+        self._late[base:base + copies * g] = False
         self.n += copies * g
         return mapped(np.asarray(outputs), np.arange(copies))
 
@@ -256,8 +266,8 @@ class GateBuilder:
         returns the new id of every row of the circuit.
 
         The circuit's rows are in topological order, so each gate's new id is the next row and
-        each operand column is one gather through the id map. Its constants join this
-        builder's; its `node` provenance moves up by `node_offset` (rows of no node, -1,
+        its operands are read through the id map, in one compiled pass (`_splice_rows`). Its
+        constants join this builder's; its `node` provenance moves up by `node_offset` (rows of no node, -1,
         become ``node_offset - 1``; shared rows keep their mark). Nothing folds: the circuit
         was built folded, and its inputs are read as they are.
         """
@@ -265,31 +275,19 @@ class GateBuilder:
         input_ids = np.asarray(input_ids, dtype=np.int64).ravel()
         self._check_ids("a spliced circuit", [input_ids])
         is_gate = ARITY[op] > 0
-        new_id = np.empty(len(op), dtype=np.int64)
+        new_id = np.full(len(op), -1, dtype=np.int64)
         const = op == Op.CONST
         new_id[const] = self.const(circuit.consts[circuit.a[const]])
         inp = op == Op.INPUT
         new_id[inp] = input_ids[circuit.a[inp]]
-        gates = np.flatnonzero(is_gate)
         base = self.n
-        new_id[gates] = base + np.arange(len(gates))
-        self._grow(len(gates))
-        block = 1 << 22  # rows per pass: bounds the temporaries
-        for lo in range(0, len(gates), block):
-            rows = gates[lo:lo + block]
-            span = slice(base + lo, base + lo + len(rows))
-            self._op[span] = op[rows]
-            arity = ARITY[op[rows]]
-            for name, need in (("a", 1), ("b", 2), ("c", 3)):
-                column = getattr(circuit, name)[rows]
-                used = arity >= need
-                getattr(self, "_" + name)[span] = np.where(
-                    used, new_id[np.where(used, column, 0)], _NO_OPERAND)
-            node = circuit.node[rows]
-            self._node[span] = np.where(node >= -1, node + node_offset, node)
-            self._is_const[span] = False
-            self._late[span] = False
-        self.n += len(gates)
+        gates = int(np.count_nonzero(is_gate))
+        self._grow(gates)
+        _splice_rows(op, circuit.a, circuit.b, circuit.c, circuit.node, ARITY, new_id, base,
+                     self._op, self._a, self._b, self._c, self._node, node_offset)
+        self._is_const[base:base + gates] = False
+        self._late[base:base + gates] = False
+        self.n += gates
         return new_id
 
     # -- sums ------------------------------------------------------------------------------
@@ -357,3 +355,49 @@ class GateBuilder:
             ids = np.concatenate([paired, ids[:, 2 * half:]], axis=1) if ids.shape[1] % 2 \
                 else paired
         return ids[:, 0].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _splice_rows(op, a, b, c, node, arity, new_id, base, out_op, out_a, out_b, out_c,
+                 out_node, node_offset):
+    """`GateBuilder.splice`'s one pass: gate i of the circuit becomes row base + rank(i),
+    its operands read through `new_id` (filled for the leaves, and here for each gate)."""
+    row = base
+    for i in range(len(op)):
+        k = arity[op[i]]
+        if k == 0:
+            continue
+        new_id[i] = row
+        out_op[row] = op[i]
+        out_a[row] = new_id[a[i]]
+        out_b[row] = new_id[b[i]] if k >= 2 else -1
+        out_c[row] = new_id[c[i]] if k >= 3 else -1
+        out_node[row] = node[i] + node_offset if node[i] >= -1 else node[i]
+        row += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _tile_rows(gate_rows, op, a, b, c, node, arity, offset, stride, is_input, input_ids,
+               copies, base, out_op, out_a, out_b, out_c, out_node):
+    """`GateBuilder.tile`'s rows: copy t of template gate j at row base + t*G + j, each
+    operand mapped to ``offset + t*stride`` (gates, constants) or to copy t's input id."""
+    g = len(gate_rows)
+    for t in range(copies):
+        row = base + t * g
+        for j in range(g):
+            r = gate_rows[j]
+            k = arity[op[r]]
+            out_op[row + j] = op[r]
+            out_node[row + j] = node[r]
+            out_a[row + j] = _tiled_id(a[r], t, offset, stride, is_input, a, input_ids)
+            out_b[row + j] = _tiled_id(b[r], t, offset, stride, is_input, a, input_ids) \
+                if k >= 2 else -1
+            out_c[row + j] = _tiled_id(c[r], t, offset, stride, is_input, a, input_ids) \
+                if k >= 3 else -1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _tiled_id(source, t, offset, stride, is_input, slot, input_ids):
+    if is_input[source]:
+        return input_ids[t, slot[source]]
+    return offset[source] + t * stride[source]

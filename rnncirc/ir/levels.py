@@ -50,6 +50,18 @@ def live_mask(op: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray,
 
 
 @numba.njit(cache=True, nogil=True)
+def dead_gates(op: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray,
+               arity: np.ndarray, outputs: np.ndarray) -> int:
+    """How many gates no output depends on (0: nothing to drop, no compaction needed)."""
+    live = live_mask(op, a, b, c, arity, outputs)
+    dead = 0
+    for i in range(len(op)):
+        if not live[i] and arity[op[i]] > 0:
+            dead += 1
+    return dead
+
+
+@numba.njit(cache=True, nogil=True)
 def trace_back(level: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray,
                end: int) -> np.ndarray:
     """One longest path ending at `end`, from a leaf to `end` (gate ids, leaf excluded)."""

@@ -208,7 +208,22 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
     builder = GateBuilder(capacity=1 << 16)
     k = model.cell.input.size
     inputs = builder.leaf(Op.INPUT, np.arange(n * k)).reshape(n, k)
-    # leaves -> fold h_0 -> prefix levels -> drop dead gates
+    out, levels, extra = build_linear(builder, inputs, model, cls, topology, outputs, net)
+    return _assemble(model, cls, builder, inputs, out, levels, topology, outputs, n, extra)
+
+
+def build_linear(builder: GateBuilder, inputs: np.ndarray, model: RNN, cls: Classification,
+                 topology: str, outputs: str, net=None):
+    """Build the prefix lowering into `builder`, step t's input slot s read from
+    ``inputs[t, s]``: (ids of the states, ``(n or 1, *state)``; the prefix level of each of
+    the last rows built, one per row; extra facts). A program builds each linear layer so,
+    straight into its own builder (`lower.program`)."""
+    n = inputs.shape[0]
+    form = cls.linear
+    side = form.affine.side
+    m, c = form.offset.shape
+    net = net or prefix.build(n, topology, outputs)
+    # leaves -> fold h_0 -> prefix levels (the caller drops dead gates)
     h0 = _reduced(np.asarray(model.init), side)
     leaves = _leaves(cls, builder, inputs, first_needs_a=bool(np.any(h0 != 0)))
     capacity = n + net.size
@@ -236,7 +251,7 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
     extra = {"prefix_depth": net.depth, "prefix_size": net.size, "step_column": "prefix level"}
     if cls.kind == "dplr":
         extra["dense_from_level"] = algebra.first_dense_level
-    return _assemble(model, cls, builder, inputs, out, levels, topology, outputs, n, extra)
+    return out, levels, extra
 
 
 def estimate_gates(cls: Classification, net) -> int:

@@ -31,18 +31,19 @@ import numpy as np
 from rnncirc.frontend.program import Layer, Program, check_shift
 from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.circuit import Circuit, CircuitInfo
-from rnncirc.ir.levels import compute_levels
+from rnncirc.ir.levels import compute_levels, dead_gates
 from rnncirc.ir.ops import ARITY, Op
 from rnncirc.ir.provenance import layer_gates
 from rnncirc.ir.simplify import simplify
+from rnncirc.lower.linear import build_linear
 from rnncirc.lower.scalarize import scalarize_many
-from rnncirc.lower.unroll import drop_dead
+from rnncirc.lower.unroll import drop_dead, unroll
 
 _ALL, _LAST = 2, 1
 
-#: `build_layer(layer, outputs) -> (circuit, topology, kind)`: the compiler's lowering of one
-#: layer's RNN over the program's length
-LayerBuilder = Callable[[Layer, str], tuple[Circuit, str, str]]
+#: `choose(layer, outputs) -> (topology, classification)`: the compiler's choice for one
+#: layer's RNN over the program's length ("sequential": unrolled)
+LayerChooser = Callable[[Layer, str], tuple[str, object]]
 
 
 def _needs(nodes: list, output, outputs: str) -> dict[int, int]:
@@ -79,12 +80,13 @@ def position_wise_template(nodes: list, outputs: list, external: list):
 class _Lowering:
     """The state of one program lowering: the builder, values, labels and step column."""
 
-    def __init__(self, program: Program, n: int, outputs: str, build_layer: LayerBuilder):
-        self.program, self.n, self.outputs, self.build_layer = program, n, outputs, build_layer
+    def __init__(self, program: Program, n: int, outputs: str, choose: LayerChooser,
+                 capacity: int):
+        self.program, self.n, self.outputs, self.choose = program, n, outputs, choose
         self.graph = program.graph
         self.nodes = self.graph.live_nodes()
         self.need = _needs(self.nodes, self.graph.output, outputs)
-        self.builder = GateBuilder(capacity=1 << 16)
+        self.builder = GateBuilder(capacity=max(1 << 16, capacity))
         k = self.graph.input.size
         self.inputs = self.builder.leaf(Op.INPUT, np.arange(n * k)).reshape(n, k)
         self.values: dict[int, np.ndarray] = {self.graph.input.id: self.inputs}
@@ -162,7 +164,8 @@ class _Lowering:
         self.blocks.append({"name": f"position-wise {number}",
                             "kind": "position-wise", "topology": None,
                             "positions": "last" if last_only else "all",
-                            "labels": None, "inputs": feed, "outputs": ids})
+                            "labels": None, "inputs": feed, "outputs": ids,
+                            "built": gates * copies})
 
     # -- layers and shifts ----------------------------------------------------------------
     def _layer(self, node) -> None:
@@ -172,20 +175,29 @@ class _Lowering:
         if layer.reverse:
             feed = feed[::-1]
         wanted = "last" if self.need[node.id] == _LAST and not layer.reverse else "all"
-        circuit, topology, kind = self.build_layer(layer, wanted)
+        topology, cls = self.choose(layer, wanted)
         first_label = len(self.labels)
         self.labels.append(f"{layer.name}: combine")
-        self.labels.extend(f"{layer.name}: {label}" for label in circuit.info.cell_labels)
         start = self.builder.n
-        new_id = self.builder.splice(circuit, feed, first_label + 1)
-        self.steps.append((start, circuit.step[circuit.is_gate].astype(np.int32)))
-        states = new_id[circuit.outputs]
+        if topology == "sequential":  # the unroll writes its own columns: spliced in
+            circuit = unroll(layer.model, self.n, wanted)
+            self.labels.extend(f"{layer.name}: {label}" for label in circuit.info.cell_labels)
+            new_id = self.builder.splice(circuit, feed, first_label + 1)
+            self.steps.append((start, circuit.step[circuit.is_gate].astype(np.int32)))
+            states = new_id[circuit.outputs]
+        else:  # built straight into the program's rows: no copy
+            self.labels.extend(f"{layer.name}: {n.label}"
+                               for n in cls.linear.affine.builder.nodes)
+            states, levels, _ = build_linear(self.builder, feed, layer.model, cls, topology,
+                                             wanted)
+            self.builder.move_provenance(start, first_label + 1)
+            self.steps.append((self.builder.n - len(levels), levels))
         self.values[node.id] = states[::-1] if layer.reverse else states
         self.block_of_node[node.id] = len(self.blocks)
-        self.blocks.append({"name": layer.name, "kind": kind, "topology": topology,
+        self.blocks.append({"name": layer.name, "kind": cls.kind, "topology": topology,
                             "positions": wanted, "labels": (first_label, len(self.labels)),
                             "inputs": feed, "outputs": states,
-                            "own_depth": circuit.depth})
+                            "built": self.builder.gates_since(start)})
 
     def _shift(self, node) -> None:
         k = node.arg
@@ -216,18 +228,26 @@ class _Lowering:
 
     def assemble(self, out: np.ndarray, topology: str, kind: str) -> Circuit:
         self._reads()
-        rows = self.builder.arrays(copy=False)
+        rows = self.builder.arrays(copy=False, trim=True)
+        consts = np.asarray(self.builder.const_values)
+        self.builder = None  # its folding flags go: only the rows stay
+        columns = (rows["op"], rows["a"], rows["b"], rows["c"], ARITY)
+        # in the order that keeps the peak low: liveness (a byte a row, gone after), then
+        # levels and steps (kept by the circuit)
+        dead = dead_gates(*columns, out.ravel().astype(np.int64))
+        levels = compute_levels(*columns)
         step = np.zeros(len(rows["op"]), dtype=np.int32)
         step[self.inputs.ravel()] = np.repeat(np.arange(1, self.n + 1), self.inputs.shape[1])
         for start, values in self.steps:
             step[start:start + len(values)] = values
-        levels = compute_levels(rows["op"], rows["a"], rows["b"], rows["c"], ARITY)
         layers = []
         for block in self.blocks:
             reach = int(levels[block["outputs"]].max(initial=0))
             start = int(levels[block["inputs"]].max(initial=0))
-            layers.append({k: v for k, v in block.items() if k not in ("inputs", "outputs")}
-                          | {"reaches_level": reach, "depth_added": reach - start})
+            layers.append({k: v for k, v in block.items()
+                           if k not in ("inputs", "outputs", "built")}
+                          | {"reaches_level": reach, "depth_added": reach - start,
+                             "gates": block["built"]})
         info = CircuitInfo(
             model=self.program.name, length=self.n, state_shape=self.program.state_shape,
             input_size=self.program.input_size, alphabet=self.program.alphabet,
@@ -237,20 +257,25 @@ class _Lowering:
                    "block_of_node": self.block_of_node.tolist(),
                    "step_column": "position (inside a parallel layer: its prefix level)"})
         circuit = Circuit(op=rows["op"], a=rows["a"], b=rows["b"], c=rows["c"], step=step,
-                          node=rows["node"], consts=np.asarray(self.builder.const_values),
-                          inputs=self.inputs.astype(np.int32),
-                          outputs=out.astype(np.int32), info=info)
+                          node=rows["node"], consts=consts,
+                          inputs=self.inputs.astype(np.int32), outputs=out.astype(np.int32),
+                          info=info)
+        if not dead:  # the levels and the gate counts stand
+            levels.setflags(write=False)
+            circuit.__dict__["levels"] = levels
+            return circuit
+        del levels
         circuit = drop_dead(circuit)
-        gates = layer_gates(circuit)
-        for layer, count in zip(layers, gates, strict=True):
+        for layer, count in zip(layers, layer_gates(circuit), strict=True):
             layer["gates"] = count
         return circuit
 
 
-def lower_program(program: Program, n: int, outputs: str, build_layer: LayerBuilder,
-                  topology: str, kind: str) -> Circuit:
-    """The circuit of `program` over `n` positions (see the module docstring)."""
-    lowering = _Lowering(program, n, outputs, build_layer)
+def lower_program(program: Program, n: int, outputs: str, choose: LayerChooser,
+                  topology: str, kind: str, capacity: int = 0) -> Circuit:
+    """The circuit of `program` over `n` positions (see the module docstring); `capacity`:
+    the rows expected, reserved up front (growing by doubling copies every row)."""
+    lowering = _Lowering(program, n, outputs, choose, capacity)
     out, _ = lowering.run()
     return lowering.assemble(out, topology, kind)
 
