@@ -619,6 +619,10 @@ def formula_definitions(*texts: str) -> list[str]:
     return lines
 
 
+#: small-n cases of a formula listed in its text; past this, the text says where they end
+_LISTED_CASES = 8
+
+
 def format_formula(expr) -> str:
     """A formula as people write it: ceil(log2(n)) instead of ceiling(log(n)/log(2)), and
     the small-n cases of a Piecewise listed after the general case."""
@@ -633,6 +637,12 @@ def format_formula(expr) -> str:
         cases = []
         for value, cond in expr.args[:-1]:
             cases.append(f"{format_formula(value)} if {_condition(cond)}")
+        if len(cases) > _LISTED_CASES:  # a long run of small lengths: name where it ends
+            points = [int(cond.rhs) for _, cond in expr.args[:-1]
+                      if isinstance(cond, sp.Eq) and cond.rhs.is_Integer]
+            if len(points) == len(cases):
+                return (f"{general}  (n > {max(points)}; {len(cases)} smaller lengths "
+                        "differ: their exact values are in --json and the profile rows)")
         return f"{general}  ({'; '.join(cases)})" if cases else general
     text = str(expr)
     text = re.sub(r"ceiling\(log\(([^()]*(?:\([^()]*\))?[^()]*)\)/log\(2\)\)", r"ceil(log2(\1))",
