@@ -268,8 +268,8 @@ class GateBuilder:
         The circuit's rows are in topological order, so each gate's new id is the next row and
         its operands are read through the id map, in one compiled pass (`_splice_rows`). Its
         constants join this builder's; its `node` provenance moves up by `node_offset` (rows
-        of no node, -1, become ``node_offset - 1``; shared rows keep their mark). Nothing folds: the circuit
-        was built folded, and its inputs are read as they are.
+        of no node, -1, become ``node_offset - 1``; shared rows keep their mark). Nothing
+        folds: the circuit was built folded, and its inputs are read as they are.
         """
         op = circuit.op
         input_ids = np.asarray(input_ids, dtype=np.int64).ravel()
