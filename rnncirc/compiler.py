@@ -290,11 +290,11 @@ def classify_model(model: RNN | Program):
 def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str) -> str:
     """The concrete topology: "auto" is the parallel network of least circuit depth, then size.
 
-    Scalar, diagonal and permutation combines cost the same gates and depth wherever they
-    sit, so their circuits order exactly as their networks (depth, then combines). Dense and
-    DPLR ones do not (A and B parts deepen at different rates per level, and a DPLR combine's
-    cost follows the rank of its segments), so for those the circuit depth and size of every
-    candidate are computed exactly by `lower.measure` (a fraction of the gates of a build).
+    Depth and size are those of the circuit, computed exactly by `lower.measure` for every
+    kind (a fraction of the gates of a build), never the network's: a combine's A and B parts
+    deepen at different rates, a leaf adds its own depth, and a DPLR combine's cost follows the
+    rank of its segments, so the network of fewest levels need not give the shallowest circuit
+    (Kogge-Stone beats Sklansky wherever n is not a power of two).
     """
     if topology == "sequential":
         return topology
@@ -313,6 +313,7 @@ def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str) 
         estimate_gates,
         estimate_gates_from_n,
     )
+    from rnncirc.lower.measure import measure_linear
 
     candidates = [t for t in prefix.TOPOLOGIES if t != "sequential"]
     # a network whose circuit could not fit in memory is passed over before it is built (DPLR
@@ -329,12 +330,8 @@ def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str) 
         net = prefix.build(length, t, outputs)  # one network at a time in memory
         if not fits(estimate_gates(cls, net)):
             return None
-        if cls.kind in ("dense", "dplr"):
-            from rnncirc.lower.measure import measure_linear
-
-            exact = measure_linear(model, cls, length, t, outputs, net)
-            return exact.depth, exact.size
-        return net.depth, net.size
+        exact = measure_linear(model, cls, length, t, outputs, net)
+        return exact.depth, exact.size
 
     ranked = {t: depth_and_size(t) for t in hopeful}
     usable = [t for t in hopeful if ranked[t] is not None]

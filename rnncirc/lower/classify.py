@@ -6,28 +6,32 @@ Where this sits: the first lowering stage. It turns the traced cell into the `Li
 Pipeline: (1) `linearity.find_blocker` decides from the graph whether h_t is affine in
 h_{t-1}; (2) for a matrix state, a scalar-level dependency analysis finds whether rows (or
 columns) evolve separately; (3) `jacobian.replay_affine` extracts b(x) and the structured
-Jacobian; (4) the structure of A decides the kind, using structural zeros and structural
-hashing of the scalar expressions (for alphabet models, A of each symbol is also evaluated
-exactly, since the alphabet is finite).
+Jacobian terms; (4) what matrix A the terms add up to is decided from its values
+(`structure`: exact evaluation at random points, so the kind does not depend on how the step
+is written), and the combine's leaves are built from the terms in the form that allows
+(rank-one terms that share a factor merged, so the rank built is the rank of A - D).
 
-Kinds and the classes the paper places them in (Merrill et al. 2026, Fig. 1):
-scalar and diagonal in TC0, permutation-diagonal NC1-complete, dplr and dense PNC1-complete,
-nonlinear RNNs L-complete (log precision) / P-complete (poly precision).
+Kinds and where the paper places them (Merrill et al. 2026, Fig. 1, Thm 3, 5, 7, 8): scalar,
+diagonal and complex-diagonal in TC0 (prior work), permutation-diagonal (one nonzero per row,
+or per column: DFA transitions) in NC1 and NC1-complete, dplr and dense in PNC1 and
+PNC1-complete; any kind whose A does not depend on x (`time_invariant`, "ungated") in TC0;
+nonlinear RNNs in L (log precision) / P (poly precision).
 """
 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from rnncirc.errors import OptionError
 from rnncirc.frontend.model import RNN
-from rnncirc.frontend.tracer import Sym, concat
+from rnncirc.frontend.tracer import Sym, concat, elementwise
 from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.ops import Op
 from rnncirc.ir.simplify import simplify
+from rnncirc.lower import structure
 from rnncirc.lower.jacobian import AffineStep, Dense, Outer, Select, replay_affine
 from rnncirc.lower.linearity import find_blocker
 from rnncirc.lower.scalarize import scalarize
@@ -35,6 +39,7 @@ from rnncirc.lower.scalarize import scalarize
 COMPLEXITY = {
     "scalar": "TC0",
     "diagonal": "TC0",
+    "complex-diagonal": "TC0",
     "permutation-diagonal": "NC1",
     "dplr": "PNC1",
     "dense": "PNC1",
@@ -52,14 +57,20 @@ class LinearForm:
 
     affine: AffineStep
     offset: Sym
-    diag: Sym | None = None  # scalar: shape (); diagonal/dplr: (m,)
-    coef: Sym | None = None  # permutation-diagonal: (m,)
-    perm: np.ndarray | None = None  # static permutation: row j reads r[perm[j]]
+    diag: Sym | None = None  # scalar: shape (); diagonal/dplr: (m,); complex-diagonal: a per block
+    coef: Sym | None = None  # permutation-diagonal: (m,); complex-diagonal: b per block
+    perm: np.ndarray | None = None  # static: row j reads r[perm[j]] (see `orient`)
+    #: "row": row j reads r[index[j]]; "column": column q moves to row index[q], summed
+    orient: str = "row"
+    index: Sym | None = None  # per step (m,), index values 0..m-1 (`combine.FunctionAlgebra`)
+    blocks: np.ndarray | None = None  # complex-diagonal (q, 2): a block's rows (first, second)
     symbol_perm: np.ndarray | None = None  # per symbol (k, m): row j reads r[perm[s, j]]
     symbol_coef: np.ndarray | None = None  # per symbol (k, m)
     u: Sym | None = None  # dplr: (m, rank)
     v: Sym | None = None  # dplr: (m, rank)
     dense: Sym | None = None  # dense: (m, m)
+    #: A as an explicit (m, m) tensor, whatever the kind: what `structure` sampled
+    matrix: Sym | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,8 @@ class Classification:
     rank: int | None = None
     side: str | None = None
     linear: LinearForm | None = field(default=None, repr=False, compare=False)
+    #: A(x) does not depend on x: an ungated (LTI) recurrence, in TC0 whatever its kind
+    time_invariant: bool = False
 
     @property
     def is_linear(self) -> bool:
@@ -79,7 +92,7 @@ class Classification:
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "complexity": self.complexity, "reason": self.reason,
-                "rank": self.rank, "side": self.side}
+                "rank": self.rank, "side": self.side, "time_invariant": self.time_invariant}
 
 
 def classify(model: RNN) -> Classification:
@@ -118,10 +131,10 @@ def _classify(model: RNN) -> Classification:
     if side in ("left", "right") and not _shared(affine, form, cell.state_shape):
         affine = replay_affine(cell, "flat")
         form = _reduced_form(affine, cell.state_shape)
-    kind, form, rank = _decide(model, affine, form)
-    per_symbol = form.symbol_perm is not None
-    return Classification(kind, COMPLEXITY[kind], _reason(model, kind, rank, affine, per_symbol),
-                          rank, affine.side, form)
+    kind, form, rank, invariant = _decide(model, affine, form)
+    return Classification(kind, "TC0" if invariant else COMPLEXITY[kind],
+                          _reason(model, kind, rank, affine, form, invariant), rank,
+                          affine.side, form, invariant)
 
 
 # -- (2) which side of a matrix state the transition acts on -----------------------------------
@@ -235,50 +248,192 @@ def _shared(affine: AffineStep, form: dict, shape) -> bool:
 
 # -- (4) the kind of A -------------------------------------------------------------------------
 def _decide(model: RNN, affine: AffineStep, form: dict):
-    affine_terms = form["terms"]
-    offset = form["offset"]
+    """The kind of A, decided from its values (`structure`), built from the extracted terms."""
+    terms, offset = form["terms"], form["offset"]
     m = offset.shape[0]
     builder = offset.builder
-    ones = Sym(builder.const(np.ones(m)), builder)
-    identity = [t for t in affine_terms if isinstance(t, Select) and
-                np.array_equal(t.idx, np.arange(m))]
-    moved = [t for t in affine_terms if isinstance(t, Select) and
-             not any(t is i for i in identity)]
-    outers = [t for t in affine_terms if isinstance(t, Outer)]
-    dense = [t for t in affine_terms if isinstance(t, Dense)]
-    diag = None
-    for t in identity:
-        coef = ones if t.coef is None else t.coef
-        diag = coef if diag is None else diag + coef
-    if not dense and not moved and not outers:
-        if diag is None:
-            diag = Sym(builder.const(np.zeros(m)), builder)
-        (ids, values), = scalar_ids(affine, [diag])[0]
-        if np.all(ids == ids[0]):
+    matrix = _dense_matrix(terms, m, builder)
+    values = structure.sample(affine, matrix, model.alphabet)
+    kind, linear, rank = _kind_of(model, affine, terms, offset, matrix, values)
+    return kind, replace(linear, matrix=matrix), rank, values.invariant()
+
+
+def _kind_of(model: RNN, affine: AffineStep, terms, offset: Sym, matrix: Sym,
+             values: structure.Samples):
+    m = offset.shape[0]
+    builder = offset.builder
+    pattern = values.pattern()
+    eye = np.eye(m, dtype=bool)
+    if not pattern[~eye].any():
+        diag = _diagonal(terms, matrix, m, builder)
+        first = (np.zeros(m, dtype=np.int64),) * 2
+        if values.equal((np.arange(m),) * 2, first):
             return "scalar", LinearForm(affine, offset, diag=diag[0]), None
         return "diagonal", LinearForm(affine, offset, diag=diag), None
-    if not dense and not outers and len(moved) == 1 and diag is None:
-        idx = moved[0].idx
-        if np.array_equal(np.sort(idx), np.arange(m)):
-            coef = ones if moved[0].coef is None else moved[0].coef
-            return "permutation-diagonal", LinearForm(
-                affine, offset, coef=coef, perm=idx.copy()), None
-    if not dense and not moved and outers:
-        if diag is None:
-            diag = Sym(builder.const(np.zeros(m)), builder)
-        us = [ones if t.u is None else t.u for t in outers]
-        u = concat([x.reshape(m, 1) for x in us], axis=1)
-        v = concat([t.v.reshape(m, 1) for t in outers], axis=1)
-        return "dplr", LinearForm(affine, offset, diag=diag, u=u, v=v), \
-            len(outers)
-    matrix = _dense_matrix(affine_terms, m, builder)
-    if model.alphabet:
-        per_symbol = _symbol_permutations(affine, model, matrix)
-        if per_symbol is not None:
-            perm, coef = per_symbol
-            return "permutation-diagonal", LinearForm(
-                affine, offset, symbol_perm=perm, symbol_coef=coef), None
+    blocks = _rotation_blocks(values, pattern)
+    if blocks is not None:
+        paired = Sym(builder.const((blocks[:, 0] != blocks[:, 1]).astype(float)), builder)
+        return "complex-diagonal", LinearForm(
+            affine, offset, diag=matrix[blocks[:, 0], blocks[:, 0]],
+            coef=matrix[blocks[:, 1], blocks[:, 0]] * paired, blocks=blocks), None
+    per_row = values.nonzero.sum(axis=-1).max() <= 1
+    per_column = values.nonzero.sum(axis=-2).max() <= 1
+    if per_row or per_column:
+        orient = "row" if per_row else "column"
+        return ("permutation-diagonal", _one_hot_form(model, affine, offset, matrix, values,
+                                                      orient), None)
+    low_rank = _low_rank(affine, terms, m, builder, model.alphabet)
+    if low_rank is not None:
+        diag, u, v, rank = low_rank
+        return "dplr", LinearForm(affine, offset, diag=diag, u=u, v=v), rank
     return "dense", LinearForm(affine, offset, dense=matrix), None
+
+
+def _identity_diagonal(terms, m: int, builder) -> Sym | None:
+    """The sum of the terms that read each element itself (coefficient only), or None."""
+    diag = None
+    for t in terms:
+        if isinstance(t, Select) and np.array_equal(t.idx, np.arange(m)):
+            coef = Sym(builder.const(np.ones(m)), builder) if t.coef is None else t.coef
+            diag = coef if diag is None else diag + coef
+    return diag
+
+
+def _diagonal(terms, matrix: Sym, m: int, builder) -> Sym:
+    """A's diagonal: from the terms when they are all diagonal, else read off the matrix."""
+    if all(isinstance(t, Select) and np.array_equal(t.idx, np.arange(m)) for t in terms):
+        diag = _identity_diagonal(terms, m, builder)
+        return diag if diag is not None else Sym(builder.const(np.zeros(m)), builder)
+    return matrix[np.arange(m), np.arange(m)]
+
+
+def _rotation_blocks(values: structure.Samples, pattern: np.ndarray) -> np.ndarray | None:
+    """Blocks (first, second) when A is block-diagonal with 2x2 rotation-scaling blocks
+    [[a, -b], [b, a]] (a complex diagonal; 1x1 blocks have first == second), else None."""
+    m = len(pattern)
+    off = pattern & ~np.eye(m, dtype=bool)
+    if not off.any() or off.sum(axis=1).max() > 1 or not np.array_equal(off, off.T):
+        return None
+    partner = np.where(off.any(axis=1), off.argmax(axis=1), np.arange(m))
+    first = np.flatnonzero(partner >= np.arange(m))
+    blocks = np.stack([first, partner[first]], axis=1)
+    i, j = blocks[:, 0], blocks[:, 1]
+    pair = i != j
+    if values.equal((i, i), (j, j)) and values.equal((i[pair], j[pair]), (j[pair], i[pair]),
+                                                     negate=True):
+        return blocks
+    return None
+
+
+def _one_hot_form(model: RNN, affine: AffineStep, offset: Sym, matrix: Sym,
+                  values: structure.Samples, orient: str) -> LinearForm:
+    """A with at most one nonzero per row (row j reads r[index[j]]) or per column (column q
+    moves to row index[q]; a DFA's transitions, with zeroing)."""
+    m = matrix.shape[0]
+    along = -1 if orient == "row" else -2
+    pattern = values.pattern()
+    union = pattern.sum(axis=along % 2) <= 1
+    if union.all():  # the same position in every branch: the index is wiring
+        where = pattern if orient == "row" else pattern.T
+        index = np.where(where.any(axis=1), where.argmax(axis=1), np.arange(m))
+        coef = matrix[np.arange(m), index] if orient == "row" else matrix[index, np.arange(m)]
+        return LinearForm(affine, offset, coef=coef, perm=index, orient=orient)
+    if model.alphabet:
+        index, coef = _symbol_tables(affine, model, matrix, values, orient)
+        bijective = orient == "row" and (values.nonzero.sum(axis=-2).max() <= 1)
+        if bijective:  # sorting networks move a per-symbol permutation (`combine`)
+            return LinearForm(affine, offset, symbol_perm=index, symbol_coef=coef)
+        x = affine.input
+        builder = x.builder
+        return LinearForm(affine, offset, coef=x @ Sym(builder.const(coef), builder),
+                          index=x @ Sym(builder.const(index.astype(float)), builder),
+                          orient=orient)
+    # chosen by conditions (rc.where): the one nonzero of each row (column) and its position,
+    # read off A itself; a row that is zero at some input gets coefficient 0 there
+    builder = matrix.builder
+    nonzero = elementwise(Op.NE, matrix, 0.0)
+    positions = Sym(builder.const(np.arange(float(m))), builder)
+    if orient == "row":
+        return LinearForm(affine, offset, coef=matrix.sum(axis=1),
+                          index=nonzero @ positions, orient=orient)
+    return LinearForm(affine, offset, coef=matrix.sum(axis=0),
+                      index=positions @ nonzero, orient=orient)
+
+
+def _symbol_tables(affine: AffineStep, model: RNN, matrix: Sym, values: structure.Samples,
+                   orient: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per symbol (k, m): the position of each row's (column's) nonzero, and its value."""
+    from rnncirc.ir.reference import evaluate_rows
+
+    builder = GateBuilder()
+    x = affine.input
+    inputs = builder.leaf(Op.INPUT, np.arange(x.size)).reshape((1,) + x.shape)
+    out = scalarize(affine.builder.nodes, matrix.reshape(-1).node, builder,
+                    {x.node.id: inputs}, 1).ravel()
+    k, m = model.alphabet, matrix.shape[0]
+    matrices = evaluate_rows(builder.arrays(), np.asarray(builder.const_values), np.eye(k),
+                             out).reshape(k, m, m)
+    nonzero = values.nonzero.reshape((k, -1) + values.nonzero.shape[2:]).any(axis=1)
+    if orient == "column":
+        matrices, nonzero = np.swapaxes(matrices, 1, 2), np.swapaxes(nonzero, 1, 2)
+    index = np.where(nonzero.any(axis=2), nonzero.argmax(axis=2), np.arange(m)[None, :])
+    coef = np.take_along_axis(matrices, index[:, :, None], axis=2)[:, :, 0]
+    return index, np.where(nonzero.any(axis=2), coef, 0.0)
+
+
+def _low_rank(affine: AffineStep, terms, m: int, builder, alphabet: int | None):
+    """(diag, U, V, rank) when A is rank-one terms plus terms that add up to a diagonal (by
+    value: a state split and re-joined, a diagonal matrix), the rank-one terms merged where
+    they share a factor so that the rank built is the rank of A minus that diagonal."""
+    outers = [t for t in terms if isinstance(t, Outer)]
+    others = [t for t in terms if not isinstance(t, Outer)]
+    if not outers:
+        return None
+    if others:
+        part = _dense_matrix(others, m, builder)
+        if structure.sample(affine, part, alphabet).pattern()[~np.eye(m, dtype=bool)].any():
+            return None
+        diag = _diagonal(others, part, m, builder)
+    else:
+        diag = Sym(builder.const(np.zeros(m)), builder)
+    ones = Sym(builder.const(np.ones(m)), builder)
+    pairs = _merge_outers(affine, [(ones if t.u is None else t.u, t.v) for t in outers])
+    u = concat([p[0].reshape(m, 1) for p in pairs], axis=1)
+    v = concat([p[1].reshape(m, 1) for p in pairs], axis=1)
+    return diag, u, v, len(pairs)
+
+
+def _merge_outers(affine: AffineStep, pairs: list) -> list:
+    """u1 v^T + u2 v^T = (u1 + u2) v^T (and likewise a shared u), until no two share one.
+
+    Factors are compared by their canonical scalar ids, so equal expressions written twice
+    merge as well as one value used twice.
+    """
+    ids = scalar_ids(affine, [f for pair in pairs for f in pair])[0]
+    # a factor that is the constant zero (parts of a state split and re-joined) adds nothing
+    pairs = [pair for i, pair in enumerate(pairs)
+             if not (np.all(ids[2 * i][1] == 0) or np.all(ids[2 * i + 1][1] == 0))] or pairs[:1]
+    merged = True
+    while merged and len(pairs) > 1:
+        merged = False
+        ids = scalar_ids(affine, [f for pair in pairs for f in pair])[0]
+        keys = [(ids[2 * i][0].tobytes(), ids[2 * i + 1][0].tobytes())
+                for i in range(len(pairs))]
+        for side in (1, 0):  # a shared v, then a shared u
+            for i in range(len(pairs)):
+                for j in range(i + 1, len(pairs)):
+                    if keys[i][side] == keys[j][side]:
+                        u1, v1 = pairs[i]
+                        u2, v2 = pairs[j]
+                        pairs[i] = (u1 + u2, v1) if side == 1 else (u1, v1 + v2)
+                        del pairs[j]
+                        merged = True
+                        break
+                if merged:
+                    break
+            if merged:
+                break
+    return pairs
 
 
 def _dense_matrix(terms, m: int, builder) -> Sym:
@@ -298,44 +453,47 @@ def _dense_matrix(terms, m: int, builder) -> Sym:
     return total
 
 
-def _symbol_permutations(affine: AffineStep, model: RNN, matrix: Sym):
-    """Per-symbol (perm, coef) tables when A(s) is permutation-diagonal for every symbol."""
-    from rnncirc.ir.reference import evaluate_rows
-
-    builder = GateBuilder()
-    x = affine.input
-    inputs = builder.leaf(Op.INPUT, np.arange(x.size)).reshape((1,) + x.shape)
-    out = scalarize(affine.builder.nodes, matrix.reshape(-1).node, builder,
-                    {x.node.id: inputs}, 1).ravel()
-    k, m = model.alphabet, matrix.shape[0]
-    matrices = evaluate_rows(builder.arrays(), np.asarray(builder.const_values), np.eye(k),
-                             out).reshape(k, m, m)
-    nonzero = matrices != 0
-    if nonzero.sum(axis=2).max() > 1 or nonzero.sum(axis=1).max() > 1:
-        return None
-    if all(np.count_nonzero(a - np.diag(np.diag(a))) == 0 for a in matrices):
-        return None  # diagonal for every symbol would have been found structurally
-    perm = np.where(nonzero.any(axis=2), nonzero.argmax(axis=2), np.arange(m)[None, :])
-    coef = np.take_along_axis(matrices, perm[:, :, None], axis=2)[:, :, 0]
-    return perm, coef
+#: what A is, per kind, and where the paper places that kind (Fig. 1; Thm 3, 5, 7, 8)
+_WHAT = {
+    "scalar": "A(x) is a scalar times the identity",
+    "diagonal": "A(x) is diagonal",
+    "complex-diagonal": "A(x) is block-diagonal with 2x2 rotation-scaling blocks (a complex "
+                        "diagonal)",
+    "dplr": "A(x) is diagonal plus rank {rank}",
+    "dense": "A(x) has no structure rnncirc exploits (dense)",
+}
+_PLACE = {
+    "scalar": "diagonal LRNNs are in TC0 (Fig. 1, by prior work)",
+    "diagonal": "diagonal LRNNs are in TC0 (Fig. 1, by prior work)",
+    "complex-diagonal": "diagonal LRNNs, complex ones included, are in TC0 (Fig. 1, by prior "
+                        "work)",
+    "permutation-diagonal": "PD LRNNs are in NC1 and NC1-complete (Thm 7 and 8)",
+    "dplr": "DPLR LRNNs are in PNC1 and PNC1-complete (Thm 3 and 5)",
+    "dense": "LRNNs are in PNC1 (Thm 3), and PNC1-complete already when DPLR (Thm 5)",
+}
 
 
-def _reason(model: RNN, kind: str, rank, affine: AffineStep, per_symbol: bool) -> str:
+def _reason(model: RNN, kind: str, rank, affine: AffineStep, form: LinearForm,
+            invariant: bool) -> str:
     side = {"right": " acting on the right of the matrix state (S_t = S_{t-1} A + B)",
             "left": " acting on the left of the matrix state (S_t = A S_{t-1} + B)",
             "flat": " acting elementwise on the flattened state" if len(
                 model.state_shape) > 1 else "",
             "vector": ""}[affine.side]
-    what = {
-        "scalar": "A(x) is a scalar times the identity",
-        "diagonal": "A(x) is diagonal",
-        "permutation-diagonal": "A(x) is a permutation times a diagonal (the permutation "
-                                + ("chosen by the input symbol)" if per_symbol else "fixed)"),
-        "dplr": f"A(x) is diagonal plus rank {rank}",
-        "dense": "A(x) has no structure rnncirc exploits (dense)",
-    }[kind]
+    if kind == "permutation-diagonal":
+        how = "fixed" if form.perm is not None else (
+            "chosen by the input symbol" if model.alphabet else "chosen by the input")
+        shape = "a permutation" if form.orient == "row" else "a one-hot column matrix (a " \
+            "DFA's transitions, zeroing allowed)"
+        what = f"A(x) is {shape} times a diagonal ({how})"
+    else:
+        what = _WHAT[kind].format(rank=rank)
+    place = _PLACE[kind]
+    if invariant:
+        what += ", the same at every step (time-invariant)"
+        place = "ungated (time-invariant) LRNNs are in TC0 (Fig. 1, by prior work)"
     return (f"{model.name} is linear in its state, h_t = A(x_t) h_(t-1) + b(x_t): {what}{side}; "
-            f"the paper places this kind in {COMPLEXITY[kind]}")
+            f"{place}")
 
 
 def as_dense(cls: Classification) -> Classification:
@@ -344,21 +502,9 @@ def as_dense(cls: Classification) -> Classification:
     Lowering it gives the all-dense baseline a structured kind is compared against (a DPLR
     model's circuit must be smaller than this one).
     """
-    from dataclasses import replace
-
     form = cls.linear
     if form.dense is not None:
         return cls
-    m = form.offset.shape[0]
-    terms = []
-    if form.diag is not None:
-        terms.append(Select(form.diag if form.diag.shape else form.diag * np.ones(m),
-                            np.arange(m)))
-    if form.u is not None:
-        terms += [Outer(form.u[:, j], form.v[:, j]) for j in range(cls.rank)]
-    if form.coef is not None and form.perm is not None:
-        terms.append(Select(form.coef, form.perm))
-    matrix = _dense_matrix(terms, m, form.offset.builder)
-    return replace(cls, kind="dense", rank=None,
-                   linear=replace(form, diag=None, u=None, v=None, coef=None, perm=None,
-                                  dense=matrix))
+    return replace(cls, kind="dense", rank=None, linear=replace(
+        form, diag=None, u=None, v=None, coef=None, perm=None, index=None, blocks=None,
+        symbol_perm=None, symbol_coef=None, orient="row", dense=form.matrix))

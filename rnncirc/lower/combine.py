@@ -13,6 +13,9 @@ scalar (a I)              1 mul                        m mul
 diagonal                  m mul                        m mul
 permutation (static)      m mul, permutation = wiring  m mul (gather is wiring)
 permutation (per symbol)  4 C select, m mul            2 C select, m mul; 8 C once (C below)
+one-hot (index a value)   4 m^2 + m; m^2 EQ once       2 m^2 (m^2 EQ once per value)
+one-hot columns (static)  m mul, f = wiring            m mul, adds where columns meet
+complex diagonal (2x2)    4 mul + 2 add per block      2 mul + 1 add per entry
 dplr, rank r1, r2         ~2 m r1 r2 + m (r1 + r2)    m (2 r + 1)
 dense                     m^3 mul, m^2 (m-1) add       m^2 mul
 ========================  ==========================  ==================================
@@ -130,6 +133,141 @@ class PermutationAlgebra:
         perm = np.take_along_axis(self.store.get(left, "perm"), perm2, axis=1)
         coef = self.builder.gates(Op.MUL, self.store.get(right, "coef"), coef1)
         self.store.put(results, coef=coef, perm=perm)
+
+
+class ScatterAlgebra:
+    """Column q of A moves to row f[q] with weight coef[q], f fixed: a one-hot column matrix
+    (a reset, a flip-flop), rows summing what lands on them. f is wiring, as for a
+    permutation; (A2 A1)[:, q] moves to f2[f1[q]] with weight coef2[f1[q]] coef1[q]."""
+
+    WIRING_FIELDS = ("perm",)
+
+    def __init__(self, builder: GateBuilder, m: int, capacity: int):
+        self.builder, self.m = builder, m
+        self.store = Store(capacity, {"coef": (m,), "perm": (m,)})
+        self.zero = int(builder.const(0.0))
+
+    def put_leaves(self, values, leaves: dict) -> None:
+        self.store.put(values, coef=leaves["coef"],
+                       perm=np.broadcast_to(leaves["perm"], (len(values), self.m)))
+
+    def apply_terms(self, right, x):
+        f = self.store.get(right, "perm")
+        moved = scaled_terms(self.builder, self.store.get(right, "coef"), x)  # (P, m, c)
+        lands = f[:, None, :] == np.arange(self.m)[None, :, None]  # (P, row, column)
+        terms = np.where(lands[:, :, None, :], np.moveaxis(moved, 1, 2)[:, None, :, :],
+                         self.zero)
+        return [terms]  # (P, m, c, m): zeros fold away in the sums
+
+    def compose(self, right, left, results) -> None:
+        f1 = self.store.get(left, "perm")
+        coef2 = np.take_along_axis(self.store.get(right, "coef"), f1, axis=1)
+        coef = self.builder.gates(Op.MUL, coef2, self.store.get(left, "coef"))
+        self.store.put(results, coef=coef,
+                       perm=np.take_along_axis(self.store.get(right, "perm"), f1, axis=1))
+
+
+class FunctionAlgebra:
+    """A one-hot row (or column) matrix whose positions are values in the circuit: chosen by
+    an input symbol (a DFA's transitions, not bijective) or by `rc.where`.
+
+    Row form: row j reads r[f[j]] with weight coef[j]; column form: column q moves to row f[q].
+    Index values are exact small integers, so a value's indicator e[j, i] = (f[j] == i) is m^2
+    EQ gates, built once per value when it is first used. With it, gathers by f are sums of
+    products: A X is 2 m^2 gates per column of X, and the composite indices and weights
+    (row: f1[f2[j]], coef2[j] coef1[f2[j]]; column: f2[f1[q]], coef2[f1[q]] coef1[q]) are
+    4 m^2 + m, against 2 m^3 for the dense product. The price is depth: the EQ puts one more
+    gate per level on the chain of composite indices than a dense product has.
+    """
+
+    def __init__(self, builder: GateBuilder, m: int, capacity: int, orient: str):
+        self.builder, self.m, self.orient = builder, m, orient
+        self.store = Store(capacity, {"coef": (m,), "f": (m,), "e": (m, m)})
+        self._has_e = np.zeros(capacity, dtype=bool)
+        self.positions = builder.const(np.arange(float(m)))
+
+    def put_leaves(self, values, leaves: dict) -> None:
+        self.store.put(values, coef=leaves["coef"], f=leaves["index"])
+
+    def _indicators(self, values) -> np.ndarray:
+        new = np.unique(values[~self._has_e[values]])
+        if len(new):
+            f = self.store.get(new, "f")
+            e = self.builder.gates(Op.EQ, np.broadcast_to(f[:, :, None], f.shape + (self.m,)),
+                                   np.broadcast_to(self.positions, f.shape + (self.m,)))
+            self.store.put(new, e=e)
+            self._has_e[new] = True
+        return self.store.get(values, "e")
+
+    def _gather(self, e: np.ndarray, payload: np.ndarray) -> np.ndarray:
+        """payload[p, f[p, j]] for every j, as sum_i e[p, j, i] payload[p, i]."""
+        return matmul_ids(self.builder, e, payload[:, :, None])[:, :, 0]
+
+    def apply_terms(self, right, x):
+        e = self._indicators(right)
+        coef = self.store.get(right, "coef")
+        p, m, c = x.shape
+        if self.orient == "row":
+            moved = matmul_ids(self.builder, e, x)  # x[f[j]]
+            return [scaled_terms(self.builder, coef, moved)]
+        weighted = scaled_terms(self.builder, coef, x)  # coef[q] x[q], then lands on f[q]
+        products = self.builder.gates(Op.MUL, np.broadcast_to(
+            np.swapaxes(e, 1, 2)[:, :, :, None], (p, m, m, c)),
+            np.broadcast_to(weighted[:, None, :, :], (p, m, m, c)))
+        return [np.moveaxis(products, 2, 3)]
+
+    def compose(self, right, left, results) -> None:
+        b = self.builder
+        coef2, coef1 = self.store.get(right, "coef"), self.store.get(left, "coef")
+        f2, f1 = self.store.get(right, "f"), self.store.get(left, "f")
+        if self.orient == "row":
+            e2 = self._indicators(right)
+            f, coef = self._gather(e2, f1), b.gates(Op.MUL, coef2, self._gather(e2, coef1))
+        else:
+            e1 = self._indicators(left)
+            f, coef = self._gather(e1, f2), b.gates(Op.MUL, coef1, self._gather(e1, coef2))
+        self.store.put(results, coef=coef, f=f)
+
+
+class ComplexDiagonalAlgebra:
+    """2x2 rotation-scaling blocks [[a, -b], [b, a]] on rows (first, second) of each block: a
+    diagonal over the complex numbers, a + ib. Composing is a complex product (4 mul, 2 add per
+    block) and A X costs 2 mul and 1 add per entry: elementwise, as for a diagonal. A 1x1
+    block (first == second) has b = 0, which folds away."""
+
+    WIRING_FIELDS = ()
+
+    def __init__(self, builder: GateBuilder, m: int, capacity: int, blocks: np.ndarray):
+        self.builder, self.m = builder, m
+        self.first, self.second = blocks[:, 0], blocks[:, 1]
+        self.pair = self.first != self.second
+        q = len(blocks)
+        self.store = Store(capacity, {"a": (q,), "b": (q,)})
+
+    def put_leaves(self, values, leaves: dict) -> None:
+        self.store.put(values, a=leaves["diag"], b=leaves["coef"])
+
+    def apply_terms(self, right, x):
+        bld = self.builder
+        a, b = self.store.get(right, "a"), self.store.get(right, "b")
+        xi, xj = x[:, self.first], x[:, self.second]
+        # y_first = a x_first - b x_second, y_second = b x_first + a x_second
+        top = bld.gates(Op.SUB, scaled_terms(bld, a, xi), scaled_terms(bld, b, xj))
+        out = np.empty_like(x)
+        out[:, self.first] = top
+        pair = self.pair
+        bottom = bld.gates(Op.ADD, scaled_terms(bld, b[:, pair], xi[:, pair]),
+                           scaled_terms(bld, a[:, pair], xj[:, pair]))
+        out[:, self.second[pair]] = bottom
+        return [out]
+
+    def compose(self, right, left, results) -> None:
+        bld = self.builder
+        a2, b2 = self.store.get(right, "a"), self.store.get(right, "b")
+        a1, b1 = self.store.get(left, "a"), self.store.get(left, "b")
+        a = bld.gates(Op.SUB, bld.gates(Op.MUL, a2, a1), bld.gates(Op.MUL, b2, b1))
+        b = bld.gates(Op.ADD, bld.gates(Op.MUL, a2, b1), bld.gates(Op.MUL, b2, a1))
+        self.store.put(results, a=a, b=b)
 
 
 class SymbolPermutationAlgebra:

@@ -95,22 +95,36 @@ def _constant_along(sym: Sym | None, keep_axes: tuple[int, ...]) -> bool:
     """True when `sym`'s value provably does not vary along `keep_axes` (by its wiring)."""
     if sym is None or not keep_axes:
         return True
-    return _node_constant_along(sym.node, keep_axes)
+    classes = _value_classes(sym.node, {})
+    for axis in keep_axes:
+        first = np.take(classes, [0], axis=axis)
+        if not np.array_equal(np.broadcast_to(first, classes.shape), classes):
+            return False
+    return True
 
 
-def _node_constant_along(node: Node, axes: tuple[int, ...]) -> bool:
-    if all(node.shape[a] == 1 for a in axes):
-        return True
-    if node.op in ("const", "gather"):
-        value = node.arg
-        for axis in axes:
-            first = np.take(value, [0], axis=axis)
-            if not np.array_equal(np.broadcast_to(first, value.shape), value):
-                return False
-        return True
-    if isinstance(node.op, Op):  # elementwise: operands have the node's shape
-        return all(_node_constant_along(o, axes) for o in node.operands)
-    return False
+def _value_classes(node: Node, memo: dict) -> np.ndarray:
+    """Integer labels of `node`'s elements, equal labels only where values are provably equal.
+
+    Followed through wiring and elementwise ops, so a value broadcast, reshaped and multiplied
+    by another broadcast value is still seen as constant along the broadcast axes.
+    """
+    if node.id in memo:
+        return memo[node.id]
+    if node.op == "const":
+        labels = np.unique(node.arg.ravel(), return_inverse=True)[1].reshape(node.shape)
+    elif node.op == "gather":
+        flat = [_value_classes(o, memo).ravel() for o in node.operands]
+        offsets = np.cumsum([0] + [f.max(initial=-1) + 1 for f in flat])[:-1]
+        labels = np.concatenate([f + off for f, off in zip(flat, offsets, strict=True)])
+        labels = labels[node.arg]
+    elif isinstance(node.op, Op) and node.operands:  # elementwise: operands of node's shape
+        rows = np.stack([_value_classes(o, memo).ravel() for o in node.operands], axis=1)
+        labels = np.unique(rows, axis=0, return_inverse=True)[1].reshape(node.shape)
+    else:
+        labels = np.arange(int(np.prod(node.shape, dtype=np.int64))).reshape(node.shape)
+    memo[node.id] = labels
+    return labels
 
 
 def _sum_term(term, axes: tuple[int, ...], in_shape, builder: CellBuilder, m: int):

@@ -38,9 +38,15 @@ def _algebra(cls: Classification, builder: GateBuilder, m: int, capacity: int):
         return combine.ScalarAlgebra(builder, m, capacity)
     if cls.kind == "diagonal":
         return combine.DiagonalAlgebra(builder, m, capacity)
+    if cls.kind == "complex-diagonal":
+        return combine.ComplexDiagonalAlgebra(builder, m, capacity, form.blocks)
     if cls.kind == "permutation-diagonal":
         if form.perm is not None:
+            if form.orient == "column":
+                return combine.ScatterAlgebra(builder, m, capacity)
             return combine.PermutationAlgebra(builder, m, capacity)
+        if form.index is not None:
+            return combine.FunctionAlgebra(builder, m, capacity, form.orient)
         return combine.SymbolPermutationAlgebra(builder, m, capacity)
     if cls.kind == "dplr":
         return combine.DplrAlgebra(builder, m, capacity, cls.rank)
@@ -50,7 +56,7 @@ def _algebra(cls: Classification, builder: GateBuilder, m: int, capacity: int):
 def _leaf_tensors(cls: Classification) -> dict:
     form = cls.linear
     named = {"offset": form.offset}
-    for name in ("diag", "coef", "u", "v", "dense"):
+    for name in ("diag", "coef", "index", "u", "v", "dense"):
         value = getattr(form, name)
         if value is not None and not (cls.kind == "permutation-diagonal" and name == "diag"):
             named[name] = value
@@ -199,7 +205,6 @@ def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
     """The prefix-network circuit of a linear model (see the module docstring)."""
     n = length
     form = cls.linear
-    side = form.affine.side
     m, c = form.offset.shape
     ensure_lowering_fits(model, cls, n, topology, outputs)
     net = prefix.build(n, topology, outputs)
@@ -234,7 +239,8 @@ def build_linear(builder: GateBuilder, inputs: np.ndarray, model: RNN, cls: Clas
     parts.put(np.arange(n), B=fold_h0(builder, algebra, leaves["offset"], h0))
     levels = np.zeros(0, dtype=np.int32)
     next_value = n
-    per_pair = m * max(m, 1) * (m + c) if cls.kind in ("dense", "dplr") else 4 * m * (c + 1)
+    quadratic = cls.kind in ("dense", "dplr") or form.index is not None
+    per_pair = m * max(m, 1) * (m + c) if quadratic else 4 * m * (c + 1)
     batch = max(1, _BATCH_ENTRIES // per_pair)
     for depth, level in enumerate(net.levels, start=1):
         if hasattr(algebra, "level"):
@@ -305,12 +311,21 @@ def estimate_gates_from_n(cls: Classification, n: int, topology: str, outputs: s
 
 def _unit_costs(cls: Classification, m: int, c: int) -> tuple[int, int, int]:
     """Upper gate counts of one apply (A X + B), one compose (A A) and one leaf."""
-    apply_cost = {"scalar": 2 * m * c, "diagonal": 2 * m * c, "permutation-diagonal": 3 * m * m
-                  + 2 * m * c, "dplr": 2 * m * m * c, "dense": 2 * m * m * c}[cls.kind]
-    compose_cost = {"scalar": 1, "diagonal": m, "permutation-diagonal": 3 * m * m,
-                    "dplr": 2 * m**3, "dense": 2 * m**3}[cls.kind]
-    leaf_cost = {"scalar": 1, "diagonal": m, "permutation-diagonal": 2 * m,
-                 "dplr": m * (2 * (cls.rank or 1) + 1), "dense": m * m}[cls.kind]
+    apply_cost = {"scalar": 2 * m * c, "diagonal": 2 * m * c, "complex-diagonal": 4 * m * c,
+                  "permutation-diagonal": 3 * m * m + 2 * m * c, "dplr": 2 * m * m * c,
+                  "dense": 2 * m * m * c}[cls.kind]
+    compose_cost = {"scalar": 1, "diagonal": m, "complex-diagonal": 3 * m,
+                    "permutation-diagonal": 3 * m * m, "dplr": 2 * m**3,
+                    "dense": 2 * m**3}[cls.kind]
+    leaf_cost = {"scalar": 1, "diagonal": m, "complex-diagonal": 2 * m,
+                 "permutation-diagonal": 2 * m, "dplr": m * (2 * (cls.rank or 1) + 1),
+                 "dense": m * m}[cls.kind]
+    if cls.linear.index is not None:
+        # indicators (m^2 EQ, once per value), gathers as sums of products (see FunctionAlgebra);
+        # an index read off A under rc.where costs m^2 NE and sums in the leaf
+        apply_cost = m * m + 2 * m * m * c + m * c
+        compose_cost = 4 * m * m + m
+        leaf_cost = 3 * m * m
     if cls.kind == "permutation-diagonal" and cls.linear.symbol_perm is not None:
         # per-symbol permutations move by sorting networks of `comps` comparators (3 gates
         # per comparator for the keys, 2 SELECT per payload): a right operand sorts its inverse

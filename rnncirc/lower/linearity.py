@@ -31,7 +31,9 @@ class Blocker:
         ops = " -> ".join(["h_{t-1}"] + shown + ["h_t"])
         where = f" at {self.node.where}" if self.node.where else ""
         return (f"{name} is nonlinear in its state: {self.why}{where}, on the path {ops}; "
-                "no associative combine exists, so it can only be unrolled")
+                "rnncirc knows no associative combine for it, so it is unrolled (the paper "
+                "places nonlinear RNNs in L with log precision and P with poly precision, and "
+                "does not show that depth linear in n is needed)")
 
 
 def state_dependence(cell: CellGraph) -> dict[int, bool]:

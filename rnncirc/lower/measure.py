@@ -57,11 +57,12 @@ def measure_linear(model: RNN, cls: Classification, length: int, topology: str,
     from rnncirc.lower.linear import lower_linear
 
     n = length
-    # The first leaf is special-cased for n = 1, and tiny circuits are cheap. A per-symbol
-    # permutation operand finishes its own representation when it is first used (see
-    # `combine.SymbolPermutationAlgebra`), so one shape standing for many values would pay
-    # that once instead of once per value: those circuits are built.
-    if n > 2 and cls.linear.symbol_perm is None:
+    # The first leaf is special-cased for n = 1, and tiny circuits are cheap. A permutation
+    # whose positions are circuit values finishes its own representation when it is first
+    # used (`combine.SymbolPermutationAlgebra`, `combine.FunctionAlgebra`), so one shape
+    # standing for many values would pay that once instead of once per value: those circuits
+    # are built.
+    if n > 2 and cls.linear.symbol_perm is None and cls.linear.index is None:
         net = net if net is not None else prefix.build(n, topology, outputs)
         shapes = _shapes(net)
         try:
