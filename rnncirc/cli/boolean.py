@@ -85,9 +85,9 @@ def add_boolean_command(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "boolean", help="compile a model to an AND/XOR circuit on fixed-width integers and "
                         "export it (AIGER, BLIF, Bristol Fashion, Verilog)",
-        description="Compile the RNN in MODEL.py over N steps, read every value as a W-bit "
-                    "two's complement integer (mod 2^W; --frac-bits F for fixed point, value "
-                    "= int / 2^F), and lower it to AND/XOR/NOT gates: prefix adders, "
+        description="Compile the RNN or program in MODEL.py over N steps, read every value "
+                    "as a W-bit two's complement integer (mod 2^W; --frac-bits F for fixed "
+                    "point, value = int / 2^F), and lower it to AND/XOR/NOT gates: prefix adders, "
                     "carry-save multipliers, exact comparisons, relu, max and min, lookup "
                     "tables (W <= 12) for other nonlinear functions. Prints AND and XOR counts, "
                     "depth, AND-depth and widths per level; -o writes the circuit, the format "

@@ -25,10 +25,12 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
     """Register ``rnncirc compile`` on `subparsers` (from ``add_subparsers``)."""
     compile_ = subparsers.add_parser(
         "compile", help="compile a model over N steps and report depth, size and more",
-        description="Trace the RNN in MODEL.py and build its gate-level circuit over N steps: "
-                    "a linear model as a log-depth prefix network of affine-map combines, a "
-                    "nonlinear one unrolled. Prints kind and complexity class, size, depth, "
-                    "gates by op, exact formulas in n and the critical path.")
+        description="Trace the RNN or program in MODEL.py and build its gate-level circuit "
+                    "over N steps: a linear model as a log-depth prefix network of affine-map "
+                    "combines, a nonlinear one unrolled; a program layer by layer, each by its "
+                    "own kind, in one circuit. Prints kind and complexity class, size, depth, "
+                    "gates by op (for a program: per layer), exact formulas in n and the "
+                    "critical path (for a program: the layers it runs through).")
     add_model_arguments(compile_)
     compile_.add_argument("--length", "-n", type=positive_int, required=True, metavar="N",
                           help="sequence length n to unroll over (>= 1)")

@@ -23,10 +23,11 @@ def positive_int(text: str) -> int:
 def add_model_arguments(parser: argparse.ArgumentParser, several: str = "") -> None:
     """MODEL.py and ``--model NAME``, as every command that reads a model file takes them."""
     parser.add_argument("model_file", metavar="MODEL.py",
-                        help="a Python file defining one or more RNNs with @rc.rnn")
+                        help="a Python file defining RNNs (@rc.rnn) and programs "
+                             "(@rc.program); with one program, the program is meant")
     parser.add_argument("--model", "-m", metavar="NAME",
-                        help="which RNN of the file (variable or model name) when it has "
-                             "several" + several)
+                        help="which RNN or program of the file (variable or model name) when "
+                             "it has several" + several)
 
 
 def add_topology_option(parser: argparse.ArgumentParser, more: str = "") -> None:

@@ -49,12 +49,12 @@ def add_run_command(subparsers) -> argparse.ArgumentParser:
         description=_DESCRIPTION, epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("model_file", metavar="MODEL.py", nargs="?",
-                     help="a Python file defining one or more RNNs with @rc.rnn (not needed "
-                          "with --load)")
+                     help="a Python file defining RNNs (@rc.rnn) or programs (@rc.program) "
+                          "(not needed with --load)")
     run.add_argument("--length", "-n", type=positive_int, metavar="N",
                      help="sequence length n to compile for (with MODEL.py)")
     run.add_argument("--model", "-m", metavar="NAME",
-                     help="which RNN of the file when it defines several")
+                     help="which RNN or program of the file when it defines several")
     add_topology_option(run, ". For speed on a CPU choose brent-kung: the fewest gates of "
                              "the log-depth networks (the network jax.lax.associative_scan "
                              "uses); auto's least-depth circuits can have many more gates")
@@ -75,8 +75,8 @@ def add_run_command(subparsers) -> argparse.ArgumentParser:
     run.add_argument("--method", choices=("fast", "reference"), default="fast",
                      help="fast: Numba kernels (default); reference: the numpy oracle")
     run.add_argument("--check", action="store_true",
-                     help="also run the model eagerly (RNN.run), report the largest absolute "
-                          "and relative difference, and fail (exit 2) when the relative one "
+                     help="also run the model eagerly (RNN.run or Program.run), report the "
+                          "largest absolute and relative difference, and fail (exit 2) when the relative one "
                           "passes --check-tol or NaN/inf differ (needs MODEL.py)")
     run.add_argument("--check-tol", type=float, default=None, metavar="TOL",
                      help="largest relative difference --check accepts, max |circuit - run| "

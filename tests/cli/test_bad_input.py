@@ -140,7 +140,7 @@ def test_option_errors_name_the_options(capsys, files, monkeypatch, argv, facts)
 
 
 def test_classify_of_something_else():
-    with pytest.raises(rc.RnncircError, match="classify takes an rnncirc RNN"):
+    with pytest.raises(rc.RnncircError, match="classify expects an rnncirc RNN or Program"):
         rc.classify(42)
 
 
