@@ -76,8 +76,9 @@ def add_run_command(subparsers) -> argparse.ArgumentParser:
                      help="fast: Numba kernels (default); reference: the numpy oracle")
     run.add_argument("--check", action="store_true",
                      help="also run the model eagerly (RNN.run or Program.run), report the "
-                          "largest absolute and relative difference, and fail (exit 2) when the relative one "
-                          "passes --check-tol or NaN/inf differ (needs MODEL.py)")
+                          "largest absolute and relative difference, and fail (exit 2) when "
+                          "the relative one passes --check-tol or NaN/inf differ (needs "
+                          "MODEL.py)")
     run.add_argument("--check-tol", type=float, default=None, metavar="TOL",
                      help="largest relative difference --check accepts, max |circuit - run| "
                           "/ max(1, max |run|) (default 1e-9 in float64, 1e-3 in float32: "
