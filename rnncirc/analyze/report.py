@@ -97,7 +97,7 @@ def program_family_formulas(compilation: Compilation):
     """(depth, size) of a program's family, each layer kept on the network it was compiled
     with, as sympy expressions in n (None where no exact closed form was found); cached per
     program while it lives."""
-    from rnncirc.analyze.formulas import program_formulas
+    from rnncirc.analyze.program_formulas import program_formulas
     from rnncirc.compiler import compile_program
 
     program, outputs = compilation.model, compilation.outputs
