@@ -16,10 +16,11 @@ from rnncirc.errors import NotLinearError, OptionError
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.program import Program, check_model
 from rnncirc.ir.circuit import Circuit
-from rnncirc.lower import prefix
+from rnncirc.lower import prefix, segment_sum
 
-#: every value of ``topology``: "auto", or one of the networks `lower.prefix` builds
-TOPOLOGIES = ("auto",) + prefix.TOPOLOGIES
+#: every value of ``topology``: "auto", one of the networks `lower.prefix` builds, or a
+#: segment-sum construction (`lower.segment_sum`)
+TOPOLOGIES = ("auto",) + prefix.TOPOLOGIES + segment_sum.TOPOLOGIES
 OUTPUTS = ("all", "last")
 
 
@@ -226,6 +227,8 @@ def ensure_feasible(model: RNN, length: int, topology: str = "auto",
     if topology == "sequential" or not cls.is_linear or length == 1:
         ensure_unroll_fits(model, int(length))
         return
+    if topology in segment_sum.TOPOLOGIES:  # its lowering refuses before it builds
+        return
     ensure_lowering_fits(model, cls, int(length), _fewest_gates(cls, length, topology, outputs),
                          outputs)
 
@@ -344,6 +347,10 @@ def lower(model: RNN, cls, length: int, topology: str, outputs: str) -> Circuit:
     from rnncirc.lower.linear import lower_linear
     from rnncirc.lower.unroll import unroll
 
+    if topology in segment_sum.TOPOLOGIES:
+        from rnncirc.lower.segment_lower import lower_segment_sum
+
+        return lower_segment_sum(model, cls, length, topology, outputs)
     if topology == "sequential":
         circuit = unroll(model, length, outputs)
         return circuit.with_info(kind=cls.kind)
