@@ -35,6 +35,7 @@ from rnncirc.lower import structure
 from rnncirc.lower.jacobian import AffineStep, Dense, Outer, Select, replay_affine
 from rnncirc.lower.linearity import find_blocker
 from rnncirc.lower.scalarize import scalarize
+from rnncirc.lower.semiring import semiring_form
 
 COMPLEXITY = {
     "scalar": "TC0",
@@ -44,6 +45,8 @@ COMPLEXITY = {
     "dplr": "PNC1",
     "dense": "PNC1",
     "nonlinear": "L (log precision) / P (poly precision)",
+    "max-plus": "TC0 (derived, not in the paper)",
+    "min-plus": "TC0 (derived, not in the paper)",
 }
 
 
@@ -124,7 +127,8 @@ def _classify(model: RNN) -> Classification:
     cell = model.cell
     blocker = find_blocker(cell)
     if blocker is not None:
-        return Classification("nonlinear", COMPLEXITY["nonlinear"], blocker.sentence(model.name))
+        return _semiring(model, blocker) or Classification(
+            "nonlinear", COMPLEXITY["nonlinear"], blocker.sentence(model.name))
     side = _side(model)
     affine = replay_affine(cell, side)
     form = _reduced_form(affine, cell.state_shape)
@@ -135,6 +139,23 @@ def _classify(model: RNN) -> Classification:
     return Classification(kind, "TC0" if invariant else COMPLEXITY[kind],
                           _reason(model, kind, rank, affine, form, invariant), rank,
                           affine.side, form, invariant)
+
+
+def _semiring(model: RNN, blocker) -> Classification | None:
+    """A step that is nonlinear over the reals but linear over (max, +) or (min, +)."""
+    found = semiring_form(model.cell)
+    if found is None:
+        return None
+    kind, affine, a = found
+    invariant = structure.sample(affine, a, model.alphabet).invariant()
+    op = "max" if kind == "max-plus" else "min"
+    reason = (f"{model.name} is not linear over the reals ({blocker.why}) but it is over the "
+              f"({op}, +) semiring: h_t = {op}(h_(t-1) + a(x_t), b(x_t)) elementwise, whose "
+              f"steps compose associatively, so it is lowered by the same prefix networks with "
+              f"+ and {op} gates; the paper's classes are for recurrences over Q and do not "
+              f"place it (derived: iterated sums and {op}ima are in TC0)")
+    form = LinearForm(affine, affine.offset.reshape(-1, 1), diag=a)
+    return Classification(kind, COMPLEXITY[kind], reason, None, affine.side, form, invariant)
 
 
 # -- (2) which side of a matrix state the transition acts on -----------------------------------

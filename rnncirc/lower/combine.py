@@ -16,6 +16,7 @@ permutation (per symbol)  4 C select, m mul            2 C select, m mul; 8 C on
 one-hot (index a value)   4 m^2 + m; m^2 EQ once       2 m^2 (m^2 EQ once per value)
 one-hot columns (static)  m mul, f = wiring            m mul, adds where columns meet
 complex diagonal (2x2)    4 mul + 2 add per block      2 mul + 1 add per entry
+max-plus (semiring)       m add                        m add, m max
 dplr, rank r1, r2         ~2 m r1 r2 + m (r1 + r2)    m (2 r + 1)
 dense                     m^3 mul, m^2 (m-1) add       m^2 mul
 ========================  ==========================  ==================================
@@ -268,6 +269,33 @@ class ComplexDiagonalAlgebra:
         a = bld.gates(Op.SUB, bld.gates(Op.MUL, a2, a1), bld.gates(Op.MUL, b2, b1))
         b = bld.gates(Op.ADD, bld.gates(Op.MUL, a2, b1), bld.gates(Op.MUL, b2, a1))
         self.store.put(results, a=a, b=b)
+
+
+class MaxPlusAlgebra:
+    """Elementwise maps h -> max(h + a, b) over the (max, +) semiring, or (min, +): + is the
+    product and `join` (max or min) the sum, so A X is one ADD per entry, joined with B by one
+    MAX (`join_terms`), and composing adds the a's (`lower.semiring`)."""
+
+    def __init__(self, builder: GateBuilder, m: int, capacity: int, join: Op):
+        self.builder, self.m, self.join = builder, m, join
+        self.store = Store(capacity, {"d": (m,)})
+
+    def put_leaves(self, values, leaves: dict) -> None:
+        self.store.put(values, d=leaves["diag"])
+
+    def apply_terms(self, right, x):
+        d = self.store.get(right, "d")
+        return [self.builder.gates(Op.ADD, np.broadcast_to(d[:, :, None], x.shape), x)]
+
+    def compose(self, right, left, results) -> None:
+        d = self.builder.gates(Op.ADD, self.store.get(right, "d"), self.store.get(left, "d"))
+        self.store.put(results, d=d)
+
+    def join_terms(self, terms: list[np.ndarray]) -> np.ndarray:
+        total = terms[0]
+        for term in terms[1:]:
+            total = self.builder.gates(self.join, total, term)
+        return total
 
 
 class SymbolPermutationAlgebra:

@@ -28,6 +28,9 @@ from rnncirc.lower.classify import Classification
 from rnncirc.lower.scalarize import scalarize
 from rnncirc.lower.unroll import drop_dead
 
+#: the semiring kinds (`lower.semiring`) and the op that is their sum
+SEMIRING_JOIN = {"max-plus": Op.MAX, "min-plus": Op.MIN}
+
 #: id entries handled per batch of combines (bounds temporary memory)
 _BATCH_ENTRIES = 1 << 21
 
@@ -50,6 +53,8 @@ def _algebra(cls: Classification, builder: GateBuilder, m: int, capacity: int):
         return combine.SymbolPermutationAlgebra(builder, m, capacity)
     if cls.kind == "dplr":
         return combine.DplrAlgebra(builder, m, capacity, cls.rank)
+    if cls.kind in SEMIRING_JOIN:
+        return combine.MaxPlusAlgebra(builder, m, capacity, SEMIRING_JOIN[cls.kind])
     return combine.DenseAlgebra(builder, m, capacity)
 
 
@@ -74,6 +79,8 @@ def _leaves(cls: Classification, builder: GateBuilder, inputs: np.ndarray,
     form = cls.linear
     n = inputs.shape[0]
     named = _leaf_tensors(cls)
+    # over a semiring h_0 = 0 is not the neutral element (that is -inf): step 1's A is read
+    first_needs_a = first_needs_a or cls.kind in SEMIRING_JOIN
     sizes = [t.size for t in named.values()]
     template, consts, out = _leaf_template(form.affine, list(named.values()))
     if first_needs_a or n == 1:
@@ -182,12 +189,19 @@ def sum_terms(builder: GateBuilder, terms: list[np.ndarray]) -> np.ndarray:
 
 def fold_h0(builder: GateBuilder, algebra, offset: np.ndarray, h0: np.ndarray) -> np.ndarray:
     """B parts of the leaves with h_0 folded into the first: b_1 <- A_1 h_0 + b_1."""
-    if not np.any(h0 != 0):
+    if not np.any(h0 != 0) and not hasattr(algebra, "join_terms"):
         return offset
     offset = offset.copy()
-    offset[:1] = sum_terms(builder, algebra.apply_terms(np.array([0]), builder.const(h0)[None])
-                           + [offset[:1]])
+    offset[:1] = join_terms(builder, algebra, algebra.apply_terms(
+        np.array([0]), builder.const(h0)[None]) + [offset[:1]])
     return offset
+
+
+def join_terms(builder: GateBuilder, algebra, terms: list[np.ndarray]) -> np.ndarray:
+    """The sum of term blocks in the algebra's semiring: `sum_terms`, or its own (max, min)."""
+    if hasattr(algebra, "join_terms"):
+        return algebra.join_terms(terms)
+    return sum_terms(builder, terms)
 
 
 def combine_values(builder: GateBuilder, algebra, parts, right, left, results,
@@ -195,7 +209,7 @@ def combine_values(builder: GateBuilder, algebra, parts, right, left, results,
     """One vectorized batch of combines: B = A_right B_left + B_right for all, and
     A = A_right A_left where `need_a` (a later combine multiplies by it)."""
     terms = algebra.apply_terms(right, parts.get(left, "B"))
-    parts.put(results, B=sum_terms(builder, terms + [parts.get(right, "B")]))
+    parts.put(results, B=join_terms(builder, algebra, terms + [parts.get(right, "B")]))
     if need_a.any():
         algebra.compose(right[need_a], left[need_a], results[need_a])
 
@@ -311,6 +325,8 @@ def estimate_gates_from_n(cls: Classification, n: int, topology: str, outputs: s
 
 def _unit_costs(cls: Classification, m: int, c: int) -> tuple[int, int, int]:
     """Upper gate counts of one apply (A X + B), one compose (A A) and one leaf."""
+    if cls.kind in SEMIRING_JOIN:  # an ADD and a MAX per entry; an ADD per entry
+        return 2 * m * c, m, 2 * m
     apply_cost = {"scalar": 2 * m * c, "diagonal": 2 * m * c, "complex-diagonal": 4 * m * c,
                   "permutation-diagonal": 3 * m * m + 2 * m * c, "dplr": 2 * m * m * c,
                   "dense": 2 * m * m * c}[cls.kind]

@@ -61,8 +61,10 @@ def measure_linear(model: RNN, cls: Classification, length: int, topology: str,
     # whose positions are circuit values finishes its own representation when it is first
     # used (`combine.SymbolPermutationAlgebra`, `combine.FunctionAlgebra`), so one shape
     # standing for many values would pay that once instead of once per value: those circuits
-    # are built.
-    if n > 2 and cls.linear.symbol_perm is None and cls.linear.index is None:
+    # are built. So are semiring ones: max(x, x) folds to x, so a combine of two values of one
+    # shape (one set of ids in the scratch) would fold where the circuit's does not.
+    dynamic = cls.linear.symbol_perm is not None or cls.linear.index is not None
+    if n > 2 and not dynamic and cls.kind not in ("max-plus", "min-plus"):
         net = net if net is not None else prefix.build(n, topology, outputs)
         shapes = _shapes(net)
         try:
