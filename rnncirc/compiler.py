@@ -132,8 +132,9 @@ def compile_program(program: Program, length: int, topology: str, outputs: str,
             chosen = layer_topologies[layer.name]
         elif not layer_cls.is_linear:
             chosen = "sequential"
-        else:
-            chosen = resolve_topology(layer.model, layer_cls, length, topology, layer_outputs)
+        else:  # segment-sum is not built inside programs yet: their layers get auto's
+            requested = "auto" if topology in segment_sum.TOPOLOGIES else topology
+            chosen = resolve_topology(layer.model, layer_cls, length, requested, layer_outputs)
         used.append(chosen)
         return chosen, layer_cls
 
@@ -275,10 +276,11 @@ def _program_gates(program: Program, topology: str, outputs: str):
 
 def _fewest_gates(cls, length: int, topology: str, outputs: str) -> str:
     """`topology` itself, or under "auto" the network whose circuit has fewest estimated gates:
-    auto never builds fewer, so an estimate on it is one the build would exceed too."""
+    auto never builds fewer, so an estimate on it is one the build would exceed too (nor
+    does segment-sum, which stands in for it here)."""
     from rnncirc.lower.linear import estimate_gates_from_n
 
-    if topology != "auto":
+    if topology != "auto" and topology not in segment_sum.TOPOLOGIES:
         return topology
     return min((t for t in prefix.TOPOLOGIES if t != "sequential"),
                key=lambda t: estimate_gates_from_n(cls, length, t, outputs))

@@ -169,8 +169,12 @@ def prefix_formulas(measure, topology: str, outputs: str, short_segments: int = 
     segments below c, where a DPLR combine's cost still depends on the rank
     (`_segment_terms`).
     """
-    from rnncirc.lower import prefix
+    from rnncirc.lower import prefix, segment_sum
 
+    if topology in segment_sum.TOPOLOGIES:
+        # no basis of network counts describes it: its depth comes from a dynamic program
+        # over block patterns, exact per n (`segment_sum.plan(n).depth`), not a closed form
+        return None, None
     lengths = np.array(_FIT_LENGTHS)
     measured = np.array([measure(int(n)) for n in lengths])
     nets = [prefix.build(int(n), topology, outputs) for n in lengths]

@@ -116,7 +116,8 @@ def format_report(report: dict, path: str | None = None) -> str:
             lines.append(f"  where {definition}")
     if crit["length"]:
         ops_on_path = ", ".join(f"{name} {count:,}" for name, count in crit["ops"].items())
-        unit = "prefix levels" if report["topology"] != "sequential" else "steps"
+        unit = {"sequential": "steps", "segment-sum": "planned levels"}.get(
+            report["topology"], "prefix levels")
         if "layers" in crit:  # steps of a program's rows mix positions and prefix levels
             lines.append(f"critical path  {crit['length']:,} gates ({ops_on_path})")
         else:

@@ -2,12 +2,12 @@
 
 Where this sits in the pipeline. The counterpart of `lower.linear` for
 ``topology="segment-sum"``: the leaves (A_t, b_t) are scalarized for all steps as there
-(`linear._leaves`), h_0 is folded into the first, and then each batch of the position-level
-plan (`segment_sum.plan`) becomes one vectorized `GateBuilder.gates` call over its nodes and
-every channel: the entries of a diagonal A (one column for a scalar A) for products of a's,
-the entries of the state for the B values. The circuit is assembled and dead gates are
-dropped as for a prefix lowering. Scalar and diagonal kinds only: there A is one number per
-channel, so every channel runs the same scalar recurrence.
+(`linear._leaves`), a non-zero h_0 becomes one more step in front, and then each batch of
+the position-level plan (`segment_sum.plan`) becomes one vectorized `GateBuilder.gates` call
+over its nodes and every channel: the entries of a diagonal A (one column for a scalar A)
+for products of a's, the entries of the state for the B values. The circuit is assembled
+and dead gates are dropped as for a prefix lowering. Scalar and diagonal kinds only: there
+A is one number per channel, so every channel runs the same scalar recurrence.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.circuit import Circuit
 from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
 from rnncirc.ir.ops import Op
-from rnncirc.lower import combine
 from rnncirc.lower.classify import Classification
-from rnncirc.lower.linear import _assemble, _full, _leaves, _reduced, fold_h0
-from rnncirc.lower.segment_sum import KINDS, Plan, plan
+from rnncirc.lower.linear import _assemble, _full, _leaves, _reduced
+from rnncirc.lower.segment_sum import KINDS, plan
 
 
 def check_kind(cls: Classification, topology: str) -> None:
@@ -40,7 +39,7 @@ def lower_segment_sum(model: RNN, cls: Classification, length: int, topology: st
 
     check_kind(cls, topology)
     n = length
-    the_plan = plan(n, outputs)
+    the_plan = plan(n + _h0_steps(model, cls), outputs)
     m, c = cls.linear.offset.shape
     # the leaves (counted high, as the leaves and combines of a sequential chain) and the
     # plan's nodes times the channels each is built for
@@ -53,12 +52,18 @@ def lower_segment_sum(model: RNN, cls: Classification, length: int, topology: st
     builder = GateBuilder(capacity=1 << 16)
     k = model.cell.input.size
     inputs = builder.leaf(Op.INPUT, np.arange(n * k)).reshape(n, k)
-    out, levels, extra = build_segment_sum(builder, inputs, model, cls, outputs, the_plan)
+    out, levels, extra = build_segment_sum(builder, inputs, model, cls, outputs)
     return _assemble(model, cls, builder, inputs, out, levels, topology, outputs, n, extra)
 
 
+def _h0_steps(model: RNN, cls: Classification) -> int:
+    """1 when h_0 is not zero: it enters as one more step in front, b = h_0 (its a is never
+    read), so it costs a term in each sum instead of two levels in front of every one."""
+    return int(np.any(_reduced(np.asarray(model.init), cls.linear.affine.side) != 0))
+
+
 def build_segment_sum(builder: GateBuilder, inputs: np.ndarray, model: RNN,
-                      cls: Classification, outputs: str, the_plan: Plan | None = None):
+                      cls: Classification, outputs: str):
     """Build the segment-sum lowering into `builder` (as `linear.build_linear` builds a
     prefix one): (ids of the states, ``(n or 1, *state)``; the planned level of each of the
     last rows built; extra facts)."""
@@ -66,18 +71,18 @@ def build_segment_sum(builder: GateBuilder, inputs: np.ndarray, model: RNN,
     n = inputs.shape[0]
     form = cls.linear
     m, c = form.offset.shape
-    the_plan = the_plan or plan(n, outputs)
     h0 = _reduced(np.asarray(model.init), form.affine.side)
-    leaves = _leaves(cls, builder, inputs, first_needs_a=bool(np.any(h0 != 0)))
+    front = _h0_steps(model, cls)
+    the_plan = plan(n + front, outputs)
+    leaves = _leaves(cls, builder, inputs, first_needs_a=bool(front))
     # the A leaves as (n, width): one column for a scalar A, one per entry of a diagonal
     diag = leaves["diag"].reshape(n, -1)
-    algebra = combine.DiagonalAlgebra(builder, diag.shape[1], 1)
-    algebra.put_leaves(np.array([0]), {"diag": diag[:1]})
-    offset = fold_h0(builder, algebra, leaves["offset"], h0)
     builder.node_id = -1  # combine gates come from no cell node
     a_ids = np.full((the_plan.live["a"].size, diag.shape[1]), -1, dtype=np.int64)
     b_ids = np.full((the_plan.live["b"].size, m, c), -1, dtype=np.int64)
-    a_ids[:n], b_ids[:n] = diag, offset
+    a_ids[front:n + front], b_ids[front:n + front] = diag, leaves["offset"]
+    if front:
+        b_ids[0] = builder.const(h0)
     start_rows = builder.n
     new_rows, new_levels = [], []
     for batch in the_plan.batches:
@@ -102,7 +107,8 @@ def build_segment_sum(builder: GateBuilder, inputs: np.ndarray, model: RNN,
     row_level = np.zeros(builder.n - start_rows, dtype=np.int32)
     if new_rows:
         row_level[np.concatenate(new_rows)] = np.concatenate(new_levels)
-    out = _full(b_ids[the_plan.result], form.affine.side, model.state_shape)
+    result = the_plan.result[front:] if outputs == "all" else the_plan.result
+    out = _full(b_ids[result], form.affine.side, model.state_shape)
     extra = {"segment_depth": the_plan.depth, "segment_size": the_plan.size,
              "step_column": "planned level"}
     return out, row_level, extra

@@ -288,12 +288,16 @@ def _range_products(p: _Plan, n: int, levels: int) -> tuple[list, list]:
         mid = (t >> (j - 1)) << (j - 1)
         step[upper] = p.op("aa", pre[j - 1][mid[upper] - 1], pre[j - 1][t[upper]])
         pre.append(step)
-        # suffix: the lower half takes the whole upper half behind it, when it exists
+        # suffix: the lower half takes the whole upper half behind it, when it exists. Whole
+        # blocks are the prefix network's last columns: shared, not built twice
         step = suf[j - 1].copy()
-        nxt = mid + half
+        end = mid + 2 * half - 1  # the upper half's last step
         whole = ~upper & (((t >> j) + 1) << j <= n)
+        first = whole & ((t & (2 * half - 1)) == 0)
+        inner = whole & ~first
         step[~upper] = -1
-        step[whole] = p.op("aa", suf[j - 1][t[whole]], suf[j - 1][nxt[whole]])
+        step[first] = pre[j][end[first]]
+        step[inner] = p.op("aa", suf[j - 1][t[inner]], pre[j - 1][end[inner]])
         suf.append(step)
     return pre, suf
 
