@@ -127,36 +127,116 @@ def _value_classes(node: Node, memo: dict) -> np.ndarray:
     return labels
 
 
-def _sum_term(term, axes: tuple[int, ...], in_shape, builder: CellBuilder, m: int):
+def _sum_term(term, axes: tuple[int, ...], in_shape, builder: CellBuilder, m: int) -> list:
     keep = tuple(a for a in range(len(in_shape)) if a not in axes)
     out_shape = tuple(in_shape[a] for a in keep)
     if isinstance(term, Outer):
         u = term.u if term.u is not None else _ones(builder, in_shape)
-        return Outer(reduce_sum(u, axes), term.v)
-    if isinstance(term, Select):
-        idx_first = np.take(term.idx, [0], axis=keep[0]) if keep else term.idx
-        for axis in keep[1:]:
-            idx_first = np.take(idx_first, [0], axis=axis)
-        same_idx = np.array_equal(np.broadcast_to(idx_first, term.idx.shape), term.idx)
-        if same_idx and _constant_along(term.coef, keep):
-            # every output element is the same dot product v . r: a rank-one term
-            first = tuple(0 if a in keep else slice(None) for a in range(len(in_shape)))
-            positions = term.idx[first].ravel()
-            onehot = np.zeros((m, positions.size))
-            onehot[positions, np.arange(positions.size)] = 1.0
-            if term.coef is None:
-                v = Sym(builder.const(onehot.sum(axis=1)), builder)
-            else:
-                coef0 = term.coef[first].reshape(-1)
-                v = Sym(builder.const(onehot), builder) @ coef0
-            return Outer(_ones(builder, out_shape), v)
-        onehot = np.zeros(term.idx.shape + (m,))
-        np.put_along_axis(onehot, term.idx[..., None], 1.0, axis=-1)
-        jac = Sym(builder.const(onehot), builder)
-        if term.coef is not None:
-            jac = jac * term.coef.reshape(term.coef.shape + (1,))
-        return Dense(reduce_sum(jac, axes))
-    return Dense(reduce_sum(term.jac, axes))
+        return [Outer(reduce_sum(u, axes), term.v)]
+    if isinstance(term, Dense):
+        return [Dense(reduce_sum(term.jac, axes))]
+    idx_first = np.take(term.idx, [0], axis=keep[0]) if keep else term.idx
+    for axis in keep[1:]:
+        idx_first = np.take(idx_first, [0], axis=axis)
+    terms = []
+    if np.array_equal(np.broadcast_to(idx_first, term.idx.shape), term.idx):
+        # every output element reads the same positions: each piece of the coefficient that
+        # is a product of a factor along the kept axes and one along the summed axes (w_i v_j:
+        # a matrix-vector product with an outer product, (I - b k k^T) h) is a rank-one term
+        pieces = [(term.coef, None)] if _constant_along(term.coef, keep) else \
+            _separate(term.coef, keep, axes)
+        if pieces is not None:
+            terms = [_outer(v, u, term.idx, keep, axes, out_shape, builder, m)
+                     for v, u in pieces if v is not False]
+            rest = [u for v, u in pieces if v is False]
+            if not rest:
+                return terms
+            term = Select(rest[0], term.idx)  # what no outer product covers stays dense
+    onehot = np.zeros(term.idx.shape + (m,))
+    np.put_along_axis(onehot, term.idx[..., None], 1.0, axis=-1)
+    jac = Sym(builder.const(onehot), builder)
+    if term.coef is not None:
+        jac = jac * term.coef.reshape(term.coef.shape + (1,))
+    return terms + [Dense(reduce_sum(jac, axes))]
+
+
+def _outer(v: Sym | None, u: Sym | None, idx: np.ndarray, keep, axes, out_shape,
+           builder: CellBuilder, m: int) -> Outer:
+    """u (x) (v . r) from a coefficient u * v, u constant along `axes`, v along `keep`."""
+    ndim = idx.ndim
+    first = tuple(0 if a in keep else slice(None) for a in range(ndim))
+    positions = idx[first].ravel()
+    onehot = np.zeros((m, positions.size))
+    onehot[positions, np.arange(positions.size)] = 1.0
+    if v is None:
+        vector = Sym(builder.const(onehot.sum(axis=1)), builder)
+    else:
+        vector = Sym(builder.const(onehot), builder) @ v[first].reshape(-1)
+    if u is None:
+        return Outer(_ones(builder, out_shape), vector)
+    along = tuple(0 if a in axes else slice(None) for a in range(ndim))
+    return Outer(u[along].reshape(out_shape), vector)
+
+
+#: additive pieces a coefficient is split into at most (products of sums multiply them)
+_MAX_PIECES = 16
+
+
+def _separate(coef: Sym, keep: tuple[int, ...], axes: tuple[int, ...]):
+    """Split `coef` into pieces u * v (u constant along `axes`, v along `keep`): a list of
+    (v, u), with v False for the one remainder that does not split (u is then that remainder);
+    None when no piece splits."""
+    pieces = _pieces(coef)
+    split, rest = [], None
+    for sign, factors in pieces:
+        us = [f for f in factors if _constant_along(f, axes)]
+        vs = [f for f in factors if not _constant_along(f, axes) and _constant_along(f, keep)]
+        if len(us) + len(vs) < len(factors):
+            product = _product(factors, sign, coef)
+            rest = product if rest is None else rest + product
+            continue
+        split.append((_product(vs, 1, None), _product(us, sign, None)))
+    if not split:
+        return None
+    return split + ([(False, rest)] if rest is not None else [])
+
+
+def _product(factors: list, sign: int, like: Sym | None) -> Sym | None:
+    result = None
+    for f in factors:
+        result = f if result is None else result * f
+    if sign < 0:
+        result = -result if result is not None else -_ones(like.builder, like.shape)
+    return result
+
+
+def _pieces(sym: Sym) -> list:
+    """`sym` as a sum of signed products of factors, through +, -, * and wiring."""
+    node, builder = sym.node, sym.builder
+    op = node.op
+    if op == "gather" and len(node.operands) == 1:
+        inner = node.operands[0]
+        if inner.op in (Op.ADD, Op.SUB, Op.NEG, Op.MUL):
+            parts = [gather([Sym(o, builder)], node.arg) for o in inner.operands]
+            return _combine(inner.op, [_pieces(p) for p in parts], sym)
+        if inner.op == "gather" and len(inner.operands) == 1:
+            return _pieces(gather([Sym(inner.operands[0], builder)],
+                                  inner.arg.ravel()[node.arg]))
+    elif op in (Op.ADD, Op.SUB, Op.NEG, Op.MUL):
+        return _combine(op, [_pieces(Sym(o, builder)) for o in node.operands], sym)
+    return [(1, [sym])]
+
+
+def _combine(op: Op, parts: list, whole: Sym) -> list:
+    if op == Op.ADD:
+        pieces = parts[0] + parts[1]
+    elif op == Op.SUB:
+        pieces = parts[0] + [(-s, f) for s, f in parts[1]]
+    elif op == Op.NEG:
+        pieces = [(-s, f) for s, f in parts[0]]
+    else:
+        pieces = [(s1 * s2, f1 + f2) for s1, f1 in parts[0] for s2, f2 in parts[1]]
+    return pieces if len(pieces) <= _MAX_PIECES else [(1, [whole])]
 
 
 def replay_affine(cell: CellGraph, side: str) -> AffineStep:
@@ -219,7 +299,8 @@ def _replay_terms(node: Node, value, terms, builder: CellBuilder, m: int) -> lis
                        for t in terms[operand.id]]
         return result
     if op == "sum":
-        return [_sum_term(t, node.arg, ops[0].shape, builder, m) for t in terms[ops[0].id]]
+        return [part for t in terms[ops[0].id]
+                for part in _sum_term(t, node.arg, ops[0].shape, builder, m)]
     minus_one = Sym(builder.const(-np.ones(node.shape)), builder)
     if op == Op.ADD:
         return terms.get(ops[0].id, []) + terms.get(ops[1].id, [])

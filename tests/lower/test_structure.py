@@ -86,6 +86,21 @@ def deltaproduct_gated(S, x):
     return S + rc.outer(WV @ x, k3)
 
 
+def householder_matrix(h, x):  # (I - beta k k^T) h, the transition written as a matrix
+    k, beta, _ = _gates(x)
+    return (np.eye(4) - beta * rc.outer(k, k)) @ h + W2 @ x
+
+
+def householder_matrix_right(S, x):  # S (I - beta k k^T) + beta v k^T
+    k, beta, alpha = _gates(x)
+    return alpha * (S @ (np.eye(DK) - beta * rc.outer(k, k))) + beta * rc.outer(WV @ x, k)
+
+
+def rwkv7_matrix(h, x):  # diag(w) - k (a * k)^T, written as one matrix
+    k, w, a = _unit(W1 @ x), rc.sigmoid(W2 @ x), rc.sigmoid(W3 @ x)
+    return (w[:, None] * np.eye(4) - rc.outer(k, a * k)) @ h + W4 @ x
+
+
 # -- permutations: as an index or a matrix, before or after the gate, chosen by rc.where -------
 def perm_index_after_gate(h, x):
     return (rc.sigmoid(W1 @ x) * h)[PERM] + W2 @ x
@@ -215,6 +230,10 @@ CASES = {
     "gdn_transposed": (gdn_transposed, (DK, DV), "dplr", 1, "PNC1", False, {}),
     "deltaproduct": (deltaproduct, (DV, DK), "dplr", 2, "PNC1", False, {}),
     "deltaproduct_gated": (deltaproduct_gated, (DV, DK), "dplr", 3, "PNC1", False, {}),
+    "householder_matrix": (householder_matrix, 4, "dplr", 1, "PNC1", False, {}),
+    "householder_matrix_right": (householder_matrix_right, (DV, DK), "dplr", 1, "PNC1", False,
+                                 {}),
+    "rwkv7_matrix": (rwkv7_matrix, 4, "dplr", 1, "PNC1", False, {}),
     "perm_index_after_gate": (perm_index_after_gate, 4, "permutation-diagonal", None, "NC1",
                               False, {}),
     "perm_index_before_gate": (perm_index_before_gate, 4, "permutation-diagonal", None, "NC1",
