@@ -8,6 +8,13 @@ size comes from its exact formula, fitted on small lengths: building it would ne
 gates). And the build rate of a diagonal d = 64 model at n = 65536 with Brent-Kung
 (target >= 5 M gates/s, median of 3).
 
+Segment-sum (issue 18; gates are fan-in-2 + and *): the depth of its plan for h = a h + b
+(a, b inputs: the reference table's model) against 2 ceil(log2 n) for a scan and the lower
+bound, n = 2^8..2^16; for the diagonal model (d = 16) at the same lengths, depth and size of
+every log-depth topology and segment-sum with the lower bound and depth/lower bound (prefix
+topologies measured exactly by `lower.measure`, segment-sum built); and its build rate at
+n = 65536, diagonal d = 64.
+
 Run: python bench/prefix_bench.py [--quick]
 """
 
@@ -23,6 +30,7 @@ import numpy as np
 import rnncirc as rc
 from rnncirc.analyze.formulas import evaluate_formula, prefix_formulas
 from rnncirc.compiler import lower
+from rnncirc.lower import prefix, segment_sum
 from rnncirc.lower.classify import as_dense
 from rnncirc.lower.measure import measure_linear
 
@@ -112,14 +120,58 @@ def dplr_versus_dense(n: int, d: int, topology: str) -> dict:
             "dense_from_level": circuit.info.extra.get("dense_from_level")}
 
 
-def build_rate(n: int, d: int) -> dict:
+def build_rate(n: int, d: int, topology: str = "brent-kung") -> dict:
     model = diagonal_model(d)
-    rc.compile(model, 64, topology="brent-kung")  # compile the Numba kernels first
-    seconds, runs = median_seconds(lambda: rc.compile(model, n, topology="brent-kung"),
+    rc.compile(model, 64, topology=topology)  # compile the Numba kernels first
+    segment_sum.plan(n)  # the plan is cached per n: time the build of the circuit
+    seconds, runs = median_seconds(lambda: rc.compile(model, n, topology=topology),
                                    repeats=3, warmup=0)
-    size = rc.compile(model, n, topology="brent-kung").size
-    return {"model": f"diagonal d={d}", "topology": "brent-kung", "n": n, "size": size,
+    size = rc.compile(model, n, topology=topology).size
+    return {"model": f"diagonal d={d}", "topology": topology, "n": n, "size": size,
             "build_s": seconds, "Mgates_s": size / seconds / 1e6}
+
+
+def _lower_bound(n: int) -> int:
+    """ceil(log2(2n - 1)): h_n depends on 2n - 1 leaves, and a gate has two operands."""
+    return (2 * n - 2).bit_length()
+
+
+def segment_plan_rows(lengths: list[int]) -> list[dict]:
+    """The plan of h = a h + b (every leaf an input, per channel): depth against the scan's
+    2 ceil(log2 n) and the lower bound, size against the Sklansky circuit's."""
+    rows = []
+    for n in lengths:
+        plan, level = segment_sum.plan(n), (n - 1).bit_length()
+        sklansky = 3 * prefix.exact_size("sklansky", "all", n) - (n - 1)
+        rows.append({"n": n, "segment_depth": plan.depth, "scan_depth": 2 * level,
+                     "L+sqrt(2L)+1": segment_sum.depth_bound(n),
+                     "lower_bound": _lower_bound(n),
+                     "depth/lower_bound": plan.depth / _lower_bound(n),
+                     "segment_size": plan.size, "sklansky_size": sklansky,
+                     "size/sklansky": plan.size / sklansky})
+    return rows
+
+
+def segment_topology_rows(d: int, lengths: list[int]) -> list[dict]:
+    """Depth and size of every log-depth topology and segment-sum for the diagonal model."""
+    model = diagonal_model(d)
+    cls = rc.classify(model)
+    rows = []
+    for n in lengths:
+        bound = _lower_bound(n)
+        for topology in TOPOLOGIES[1:] + ["segment-sum"]:
+            start = time.perf_counter()
+            if topology == "segment-sum":
+                circuit = rc.compile(model, n, topology=topology)
+                depth, size = circuit.depth, circuit.size
+                del circuit
+            else:
+                exact = measure_linear(model, cls, n, topology)
+                depth, size = exact.depth, exact.size
+            rows.append({"n": n, "topology": topology, "depth": depth, "size": size,
+                         "lower_bound": bound, "depth/lower_bound": depth / bound,
+                         "seconds": time.perf_counter() - start})
+    return rows
 
 
 def main() -> None:
@@ -136,7 +188,21 @@ def main() -> None:
     print()
     print(table([rate], list(rate)))
     print(f"\ntarget: build >= 5 M gates/s ({'met' if rate['Mgates_s'] >= 5 else 'MISSED'})")
-    print(f"wrote {write_json('prefix_bench', {'topologies': rows, 'dplr': dplr, 'rate': rate})}")
+    lengths = [2**k for k in range(8, 13 if args.quick else 17)]
+    plan_rows = segment_plan_rows(lengths)
+    print("\nsegment-sum plan, h = a h + b (fan-in-2 + and *; leaves are inputs)")
+    print(table(plan_rows, list(plan_rows[0])))
+    segment_rows = segment_topology_rows(16, lengths)
+    print("\ndiagonal d=16, every log-depth topology and segment-sum")
+    print(table(segment_rows, list(segment_rows[0])))
+    segment_rate = build_rate(4096 if args.quick else 65536, 64, "segment-sum")
+    print()
+    print(table([segment_rate], list(segment_rate)))
+    print(f"\ntarget: build >= 5 M gates/s "
+          f"({'met' if segment_rate['Mgates_s'] >= 5 else 'MISSED'})")
+    results = {"topologies": rows, "dplr": dplr, "rate": rate, "segment_plan": plan_rows,
+               "segment_topologies": segment_rows, "segment_rate": segment_rate}
+    print(f"wrote {write_json('prefix_bench', results)}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from rnncirc.frontend.model import RNN
 from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.levels import compute_levels
 from rnncirc.ir.ops import ARITY, Op
-from rnncirc.lower import combine, prefix
+from rnncirc.lower import combine, prefix, segment_sum
 from rnncirc.lower.classify import Classification
 
 
@@ -56,6 +56,11 @@ def measure_linear(model: RNN, cls: Classification, length: int, topology: str,
     """Exact (depth, size) of ``lower_linear(model, cls, length, topology, outputs)``."""
     from rnncirc.lower.linear import lower_linear
 
+    if topology in segment_sum.TOPOLOGIES:  # no prefix network: measured on the circuit
+        from rnncirc.lower.segment_lower import lower_segment_sum
+
+        circuit = lower_segment_sum(model, cls, length, topology, outputs)
+        return Measure(circuit.depth, circuit.size, circuit.size)
     n = length
     # The first leaf is special-cased for n = 1, and tiny circuits are cheap. A permutation
     # whose positions are circuit values finishes its own representation when it is first
