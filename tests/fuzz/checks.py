@@ -7,11 +7,17 @@ A case is a spec, a length n and an input seed. The model is compiled under ever
 (``rnncirc.compiler.TOPOLOGIES``, "auto" included) and both ``outputs``, and each circuit is
 checked against ``RNN.run`` (float64, sequential: the reference semantics):
 
+``measure``    linear steps, prefix networks, outputs "all": the exact depth and size that
+               `lower.measure` computes without building (``auto`` chooses by it) equal the
+               built circuit's (with outputs "last" a step with A = 0 leaves all but the
+               last step's input terms dead, which the build prunes and measure counts)
 ``reference``  ``Circuit.evaluate(method="reference")``, float64
 ``fast64``     the fast evaluator, float64
 ``fast32``     the fast evaluator, float32 (inputs rounded to float32 too)
 ``modp``       polynomial specs (integer weights, ring ops only): ``evaluate(modulus=P)``
                against the exact Python-integer run of the same step function, mod P
+``roundtrip``  topology "auto", outputs "all": ``Circuit.save`` then ``Circuit.load`` evaluates
+               the same, and one unbatched sequence as its row of the batch
 ``boolean``    polynomial specs: ``rc.compile(domain="int")`` / ``to_boolean`` on w-bit words
                against the exact run wrapped to w bits (Z -> Z/2^w is a ring map, so every
                topology must agree); other small circuits: against `evaluate_int`, the
@@ -33,6 +39,8 @@ too large for memory); ``skipped`` (the check does not apply); ``tolerated``.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import traceback
 from dataclasses import dataclass, field
 
@@ -41,6 +49,7 @@ import numpy as np
 import rnncirc as rc
 from rnncirc.compiler import OUTPUTS, TOPOLOGIES
 from rnncirc.errors import RnncircError
+from rnncirc.lower.prefix import TOPOLOGIES as PREFIX_TOPOLOGIES
 
 from .generate import random_inputs
 from .spec import build_model, is_polynomial, ops_of, run_exact
@@ -51,6 +60,8 @@ WIDTH = 16
 #: circuits up to this many gates also get the boolean lowering against its word-level oracle
 BOOLEAN_MAX_GATES = 4000
 RING_GATES = {"add", "sub", "mul", "neg"}
+#: the topologies `lower.measure` computes
+MEASURED = tuple(t for t in PREFIX_TOPOLOGIES if t != "sequential")
 DISCONTINUOUS = {"lt", "le", "gt", "ge", "eq", "ne", "where"}
 #: integers past this are not all floats: constants folded beyond it are rounded
 EXACT_FLOATS = 2.0**53
@@ -59,7 +70,8 @@ FLOAT_RANGE = 1e12
 #: slack over the first-order error bound (see the module docstring)
 SLACK = 256.0
 UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24}
-CHECKS = ("run", "compile", "reference", "fast64", "fast32", "modp", "boolean")
+CHECKS = ("run", "compile", "measure", "reference", "fast64", "fast32", "roundtrip", "modp",
+          "boolean")
 
 
 @dataclass
@@ -78,6 +90,8 @@ class CaseResult:
     seed: int
     outcomes: list[Outcome] = field(default_factory=list)
     kind: str = ""
+    #: of a step function (`measure` takes those), else None
+    classification: object = None
 
     @property
     def failures(self) -> list[Outcome]:
@@ -121,6 +135,7 @@ def run_case(spec: dict, length: int, seed: int, *, boolean_gates: int = BOOLEAN
     try:
         cls = rc.classify(model)
         result.kind = cls.kind
+        result.classification = cls if spec.get("kind", "rnn") == "rnn" else None
     except Exception as err:  # noqa: BLE001
         result.add("compile", "fail", _crash(err))
         return result
@@ -150,6 +165,9 @@ def _check_circuit(result: CaseResult, model, xs, want, exact, topology: str, ou
         add("compile", "fail", _crash(err))
         return
     add("compile", "ok")
+    if result.classification is not None and circuit.topology in MEASURED \
+            and outputs == "all" and result.classification.is_linear and result.length > 1:
+        _check_measure(add, model, result.classification, circuit, outputs)
     if want is not None:
         target = want if outputs == "all" else want[:, -1]
         scale = float(np.abs(want).max(initial=0.0))
@@ -159,10 +177,43 @@ def _check_circuit(result: CaseResult, model, xs, want, exact, topology: str, ou
             tol = tolerance(dtype, result.length, circuit.depth, scale)
             _compare(result, add, check, lambda kw=kwargs: circuit.evaluate(xs, **kw), target,
                      tol, dtype)
+        if topology == "auto" and outputs == "all":
+            tol = tolerance("float64", result.length, circuit.depth, scale)
+            _compare(result, add, "roundtrip", lambda: _reloaded(circuit, xs), target, tol,
+                     "float64")
     if exact is not None:
         _check_exact(result, add, circuit, model, xs, exact, outputs, boolean)
     elif boolean and circuit.size <= boolean_gates:
         _check_boolean_oracle(add, circuit, xs)
+
+
+def _check_measure(add, model, cls, circuit, outputs: str) -> None:
+    try:
+        from rnncirc.lower.measure import measure_linear
+
+        got = measure_linear(model, cls, circuit.length, circuit.topology, outputs)
+    except RnncircError as err:
+        add("measure", "refused", _crash(err))
+        return
+    except Exception as err:  # noqa: BLE001
+        add("measure", "fail", _crash(err))
+        return
+    same = (got.depth, got.size) == (circuit.depth, circuit.size)
+    add("measure", "ok" if same else "fail", "" if same else
+        f"measured depth {got.depth}, size {got.size}; built {circuit.depth}, {circuit.size}")
+
+
+def _reloaded(circuit, xs) -> np.ndarray:
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "circuit.npz")
+        circuit.save(path)
+        loaded = type(circuit).load(path)
+    single = loaded.evaluate(xs[0])
+    both = loaded.evaluate(xs)
+    if not np.array_equal(single, both[0]):
+        raise AssertionError(f"an unbatched sequence evaluates differently from its row of "
+                             f"the batch: max difference {np.abs(single - both[0]).max():.3g}")
+    return both
 
 
 def _compare(result, add, check, evaluate, target, tol, dtype) -> None:

@@ -15,6 +15,8 @@ Polynomial families use small integer weights only, for the exact checks (mod p,
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from .spec import is_polynomial
@@ -209,11 +211,19 @@ def dplr(g: Gen, shape: tuple) -> list:
 
 def dense(g: Gen, shape: tuple) -> list:
     d = shape[0]
-    style = g.choice(["const", "tanh", "mix"])
+    style = g.choice(["const", "tanh", "rows", "mix"])
     if style == "const" or (g.integer and style == "tanh"):
         a = g.const((d, d), 0.9 / d)
     elif style == "tanh":
         a = ["mul", num(1.0 / d), ["tanh", g.term((d, d), 2)]]
+    elif style == "rows":  # some rows all constant, the others functions of x
+        mask = (g.rng.random((d, 1)) < 0.5).astype(float)
+        varying = g.term((d, d), 1) if g.integer else \
+            ["mul", num(0.9 / d), ["tanh", g.term((d, d), 1)]]
+        g.consts[f"w{len(g.consts)}"] = mask.tolist()
+        keep = ["c", f"w{len(g.consts) - 1}"]
+        a = ["add", ["mul", keep, g.const((d, d), 0.9 / d)],
+             ["mul", ["sub", num(1.0), keep], varying]]
     else:  # x0*C + x1*S: structural zeros that fill in over several steps
         c = np.roll(np.eye(d), 1, axis=0).tolist()
         s = np.eye(d)[np.r_[1:d, 0] if d > 1 else [0]].tolist()
@@ -309,17 +319,31 @@ RING_FAMILIES = ("scalar", "diagonal", "permutation", "dplr", "dense", "matrix_s
 
 
 def random_spec(rng: np.random.Generator, case: int) -> dict:
-    """One random spec; `case` only names it."""
-    integer = bool(rng.random() < 0.25)
+    """One random spec, a step function or (less often) a program; `case` only names it."""
+    if rng.random() < PROGRAM_SHARE:
+        return random_program(rng, f"fuzz{case}")
+    return random_rnn(rng, f"fuzz{case}")
+
+
+def random_rnn(rng: np.random.Generator, name: str, *, inputs: int | None = None,
+               alphabet: int | None = None, vector: bool = False) -> dict:
+    """An ``rc.rnn`` spec of a random family; `inputs` or `alphabet` fix what it reads, and
+    `vector` asks for a vector state (a layer whose states feed another one)."""
+    given = inputs is not None or alphabet is not None
+    integer = not given and bool(rng.random() < 0.25)
     names = list(RING_FAMILIES) if integer else [f for f in FAMILIES if FAMILIES[f][0]]
+    names = [f for f in names if (f == "symbol_table") == bool(alphabet) or
+             (alphabet and f != "symbol_table" and rng.random() < 0.5) or not given]
+    names = [f for f in names if not vector or "vector" in FAMILIES[f][2]]
     weights = np.array([max(FAMILIES[f][0], 1) for f in names], dtype=float)
     family = names[int(rng.choice(len(names), p=weights / weights.sum()))]
     _, make, states, linear = FAMILIES[family]
-    alphabet = int(rng.integers(2, 6)) if family == "symbol_table" or rng.random() < 0.1 \
-        else None
-    g = Gen(rng, inputs=None if alphabet else int(rng.integers(1, 5)), alphabet=alphabet,
-            integer=integer)
-    shape = _state(g, g.choice(states) == "matrix")
+    if not given:
+        alphabet = int(rng.integers(2, 6)) if family == "symbol_table" or rng.random() < 0.1 \
+            else None
+        inputs = None if alphabet else int(rng.integers(1, 5))
+    g = Gen(rng, inputs=inputs, alphabet=alphabet, integer=integer)
+    shape = _state(g, not vector and g.choice(states) == "matrix")
     if family in ("permutation", "dplr", "dense", "symbol_table") and shape[0] == 1 \
             and g.chance(0.7):
         shape = (int(g.rng.integers(2, 5)),)
@@ -328,15 +352,61 @@ def random_spec(rng: np.random.Generator, case: int) -> dict:
     if g.chance(0.5):
         init = (g.rng.integers(-2, 3, size=shape) if integer
                 else g.rng.normal(size=shape)).astype(float).tolist()
-    spec = {"kind": "rnn", "name": f"fuzz{case}_{family}", "family": family, "linear": linear,
-            "state": list(shape), "inputs": g.inputs, "alphabet": alphabet, "init": init,
+    return {"kind": "rnn", "name": f"{name}_{family}", "family": family, "linear": linear,
+            "state": list(shape), "inputs": inputs, "alphabet": alphabet, "init": init,
             "consts": g.consts, "step": step}
-    return spec
+
+
+#: the share of programs among the specs
+PROGRAM_SHARE = 0.15
+
+
+def random_program(rng: np.random.Generator, name: str) -> dict:
+    """An ``rc.program`` spec: 1-3 recurrent layers (`rc.scan`, some reversed) with
+    position-wise maps (any step-function op on the sequence) and shifts between them."""
+    alphabet = int(rng.integers(2, 5)) if rng.random() < 0.2 else None
+    inputs = None if alphabet else int(rng.integers(1, 5))
+    consts: dict[str, list] = {}  # of every map, one namespace
+
+    def reading(size: int | None, symbols: int | None = None) -> Gen:
+        g = Gen(rng, inputs=size, alphabet=symbols)
+        g.consts = consts
+        return g
+
+    g = reading(inputs, alphabet)
+    layers, stages = [], []
+    for i in range(int(rng.integers(1, 4))):
+        if g.chance(0.4):  # a map first: the next layer reads its output
+            size = int(rng.integers(1, 5))
+            stages.append(["map", _of_x(g, (size,))])
+            g = reading(size)
+        layer = random_rnn(rng, f"{name}_layer{i}", inputs=g.inputs, alphabet=g.alphabet,
+                           vector=True)
+        layers.append(layer)
+        stages.append(["scan", i, bool(rng.random() < 0.25)])
+        if rng.random() < 0.3:
+            stages.append(["shift", 1])
+        g = reading(layer["state"][0])
+    if g.chance(0.5):
+        stages.append(["map", _of_x(g, (int(rng.integers(1, 4)),))])
+    return {"kind": "program", "name": f"{name}_program", "family": "program", "linear": None,
+            "inputs": inputs, "alphabet": alphabet, "layers": layers, "stages": stages,
+            "consts": consts}
+
+
+def _of_x(g: Gen, shape: tuple) -> list:
+    """A term that reads x (a constant sequence is refused by rc.scan, rightly)."""
+    term = g.term(shape, 2)
+    if "x" not in json.dumps(term) and "lookup" not in json.dumps(term):
+        term = ["add", term, ["matmul", g.const(shape + (g.inputs,), 0.7, "normal"), "x"]]
+    return term
 
 
 def random_length(rng: np.random.Generator, spec: dict) -> int:
     if spec["family"] == "ring_nonlinear":
         return int(rng.choice([1, 2, 3, 4, 5, 7, 8, 9]))
+    if spec["family"] == "program":  # every topology compiles every layer: keep them short
+        return int(rng.choice(SHORT_LENGTHS + LONG_LENGTHS[:6]))
     pool = LONG_LENGTHS if rng.random() < 0.12 else SHORT_LENGTHS
     return int(rng.choice(pool))
 

@@ -138,9 +138,11 @@ def consts_of(spec: dict, dtype=np.float64) -> dict:
     return {name: np.array(value, dtype=dtype) for name, value in spec["consts"].items()}
 
 
-def build_model(spec: dict) -> rc.RNN:
-    """The `rc.RNN` of `spec` (``spec["kind"] == "rnn"``; programs will dispatch here too)."""
-    if spec.get("kind", "rnn") != "rnn":
+def build_model(spec: dict):
+    """The `rc.RNN` of an ``"rnn"`` spec, or the `rc.Program` of a ``"program"`` spec."""
+    if spec.get("kind", "rnn") == "program":
+        return _build_program(spec)
+    if spec["kind"] != "rnn":
         raise ValueError(f"unknown fuzz model kind {spec['kind']!r}")
     consts = consts_of(spec)
     expr = spec["step"]
@@ -156,8 +158,35 @@ def build_model(spec: dict) -> rc.RNN:
     return rc.rnn(state=state, inputs=spec["inputs"], init=init)(step)
 
 
+def _build_program(spec: dict):
+    """Stages, in order, on the sequence v (first the program's input): ``["scan", i,
+    reverse]`` runs layer i over v, ``["map", expr]`` is expr with ``"x"`` = v at every
+    position, ``["shift", k]`` is ``rc.shift(v, k)``."""
+    layers = [build_model(layer) for layer in spec["layers"]]
+    consts = consts_of(spec)
+
+    def body(x):
+        v = x
+        for stage in spec["stages"]:
+            if stage[0] == "scan":
+                v = rc.scan(layers[stage[1]], v, reverse=stage[2])
+            elif stage[0] == "map":
+                v = evaluate(stage[1], None, v, consts)
+            else:
+                v = rc.shift(v, stage[1])
+        return v
+
+    body.__name__ = spec.get("name", "fuzz")
+    if spec.get("alphabet"):
+        return rc.program(alphabet=spec["alphabet"])(body)
+    return rc.program(inputs=spec["inputs"])(body)
+
+
 def is_polynomial(spec: dict) -> bool:
-    """Integer weights and only ring ops: exact over Z, so mod p and in w-bit words."""
+    """Integer weights and only ring ops: exact over Z, so mod p and in w-bit words (step
+    functions only: the exact run does not run programs)."""
+    if spec.get("kind", "rnn") != "rnn":
+        return False
     integral = all(np.all(np.mod(np.array(v, dtype=np.float64), 1) == 0)
                    for v in spec["consts"].values())
     init = spec.get("init")
