@@ -15,7 +15,7 @@ every log-depth topology and segment-sum with the lower bound and depth/lower bo
 topologies measured exactly by `lower.measure`, segment-sum built); and its build rate at
 n = 65536, diagonal d = 64.
 
-Run: python bench/prefix_bench.py [--quick]
+Run: python bench/prefix_bench.py [--quick] [--segment-sum]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 import rnncirc as rc
 from rnncirc.analyze.formulas import evaluate_formula, prefix_formulas
 from rnncirc.compiler import lower
-from rnncirc.lower import prefix, segment_sum
+from rnncirc.lower import prefix, segment_optimal, segment_sum
 from rnncirc.lower.classify import as_dense
 from rnncirc.lower.measure import measure_linear
 
@@ -137,13 +137,15 @@ def _lower_bound(n: int) -> int:
 
 
 def segment_plan_rows(lengths: list[int]) -> list[dict]:
-    """The plan of h = a h + b (every leaf an input, per channel): depth against the scan's
-    2 ceil(log2 n) and the lower bound, size against the Sklansky circuit's."""
+    """The plan of h = a h + b (every leaf an input, per channel): depth against the
+    family's optimum beta*(n) (segment-sum-optimal), the scan's 2 ceil(log2 n) and the lower
+    bound, size against the Sklansky circuit's."""
     rows = []
     for n in lengths:
         plan, level = segment_sum.plan(n), (n - 1).bit_length()
         sklansky = 3 * prefix.exact_size("sklansky", "all", n) - (n - 1)
-        rows.append({"n": n, "segment_depth": plan.depth, "scan_depth": 2 * level,
+        rows.append({"n": n, "segment_depth": plan.depth,
+                     "optimal_depth": segment_optimal.optimal_depth(n), "scan_depth": 2 * level,
                      "L+sqrt(2L)+1": segment_sum.depth_bound(n),
                      "lower_bound": _lower_bound(n),
                      "depth/lower_bound": plan.depth / _lower_bound(n),
@@ -177,32 +179,44 @@ def segment_topology_rows(d: int, lengths: list[int]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    parser.add_argument("--segment-sum", action="store_true",
+                        help="only the segment-sum tables and build rate")
     args = parser.parse_args()
-    n = 256 if args.quick else 1024
+    results = {} if args.segment_sum else prefix_tables(args.quick)
+    results.update(segment_tables(args.quick))
+    name = "prefix_bench_segment_sum" if args.segment_sum else "prefix_bench"
+    print(f"wrote {write_json(name, results)}")
+
+
+def prefix_tables(quick: bool) -> dict:
+    n = 256 if quick else 1024
     rows = per_topology(diagonal_model(16), n) + per_topology(deltanet_model(16, 16), n)
     print(table(rows, list(rows[0])))
-    dplr = dplr_versus_dense(n, 16 if args.quick else 64, "brent-kung")
+    dplr = dplr_versus_dense(n, 16 if quick else 64, "brent-kung")
     print()
     print(table([dplr], list(dplr)))
-    rate = build_rate(4096 if args.quick else 65536, 64)
+    rate = build_rate(4096 if quick else 65536, 64)
     print()
     print(table([rate], list(rate)))
     print(f"\ntarget: build >= 5 M gates/s ({'met' if rate['Mgates_s'] >= 5 else 'MISSED'})")
-    lengths = [2**k for k in range(8, 13 if args.quick else 17)]
+    return {"topologies": rows, "dplr": dplr, "rate": rate}
+
+
+def segment_tables(quick: bool) -> dict:
+    lengths = [2**k for k in range(8, 13 if quick else 17)]
     plan_rows = segment_plan_rows(lengths)
     print("\nsegment-sum plan, h = a h + b (fan-in-2 + and *; leaves are inputs)")
     print(table(plan_rows, list(plan_rows[0])))
     segment_rows = segment_topology_rows(16, lengths)
     print("\ndiagonal d=16, every log-depth topology and segment-sum")
     print(table(segment_rows, list(segment_rows[0])))
-    segment_rate = build_rate(4096 if args.quick else 65536, 64, "segment-sum")
+    segment_rate = build_rate(4096 if quick else 65536, 64, "segment-sum")
     print()
     print(table([segment_rate], list(segment_rate)))
     print(f"\ntarget: build >= 5 M gates/s "
           f"({'met' if segment_rate['Mgates_s'] >= 5 else 'MISSED'})")
-    results = {"topologies": rows, "dplr": dplr, "rate": rate, "segment_plan": plan_rows,
-               "segment_topologies": segment_rows, "segment_rate": segment_rate}
-    print(f"wrote {write_json('prefix_bench', results)}")
+    return {"segment_plan": plan_rows, "segment_topologies": segment_rows,
+            "segment_rate": segment_rate}
 
 
 if __name__ == "__main__":

@@ -39,11 +39,12 @@ def add_topology_option(parser: argparse.ArgumentParser, more: str = "") -> None
         help="how the recurrence is built: auto (default: for a linear model the prefix "
              "network whose circuit has least depth, then least size; a nonlinear model is "
              "unrolled), sequential (the unrolled baseline), a prefix network: "
-             + ", ".join(t for t in TOPOLOGIES if t not in ("auto", "sequential",
-                                                            "segment-sum"))
+             + ", ".join(t for t in TOPOLOGIES if t not in ("auto", "sequential")
+                         and not t.startswith("segment-sum"))
              + ", or segment-sum (scalar and diagonal models: about log2 n + sqrt(2 log2 n) "
-             "+ 1 levels of fan-in-2 + and * against 2 log2 n for a scan, for about 8%% "
-             "more gates than sklansky)" + more)
+             "+ 1 levels of fan-in-2 + and * against 2 log2 n for a scan, for about 2%% "
+             "more gates than sklansky; segment-sum-optimal: one or two levels fewer, for "
+             "several times the gates)" + more)
 
 
 def add_outputs_option(parser: argparse.ArgumentParser) -> None:

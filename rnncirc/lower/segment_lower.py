@@ -19,10 +19,21 @@ from rnncirc.frontend.model import RNN
 from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.circuit import Circuit
 from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
-from rnncirc.ir.ops import Op
+from rnncirc.ir.ops import ARITY, Op
 from rnncirc.lower.classify import Classification
-from rnncirc.lower.linear import _assemble, _full, _leaves, _reduced
-from rnncirc.lower.segment_sum import KINDS, plan
+from rnncirc.lower.linear import (
+    _assemble,
+    _full,
+    _leaf_template,
+    _leaf_tensors,
+    _leaves,
+    _reduced,
+)
+from rnncirc.lower.segment_optimal import optimal_plan
+from rnncirc.lower.segment_sum import KINDS, Plan, plan
+
+#: the longest sequence whose optimal plan is made: its table is O(n^2) (a minute at 2^16)
+MAX_OPTIMAL_LENGTH = 1 << 16
 
 
 def check_kind(cls: Classification, topology: str) -> None:
@@ -35,25 +46,30 @@ def check_kind(cls: Classification, topology: str) -> None:
 def lower_segment_sum(model: RNN, cls: Classification, length: int, topology: str,
                       outputs: str = "all") -> Circuit:
     """The segment-sum circuit of a scalar or diagonal linear model."""
-    from rnncirc.lower.linear import estimate_gates_from_n
-
     check_kind(cls, topology)
     n = length
-    the_plan = plan(n + _h0_steps(model, cls), outputs)
+    the_plan = plan_of(topology, n + _h0_steps(model, cls), outputs)
     m, c = cls.linear.offset.shape
-    # the leaves (counted high, as the leaves and combines of a sequential chain) and the
-    # plan's nodes times the channels each is built for
-    gates = estimate_gates_from_n(cls, n, "sequential", outputs) + \
-        (the_plan.gates("aa") * (m if cls.kind == "diagonal" else 1)
-         + (the_plan.gates("ab") + the_plan.gates("bb")) * m * c)
+    # the leaves (one template per step) and the plan's nodes times the channels each is
+    # built for: an upper count, as folding only removes gates
+    gates = n * _leaf_gates(cls) + the_plan.gates("aa") * (m if cls.kind == "diagonal" else 1) \
+        + (the_plan.gates("ab") + the_plan.gates("bb")) * m * c
     ensure_fits(gates, BUILD_BYTES_PER_GATE,
                 f"the {topology} lowering of {model.name} over {n:,} steps",
                 "use a smaller --length or a prefix network (sklansky, brent-kung)")
-    builder = GateBuilder(capacity=1 << 16)
     k = model.cell.input.size
+    # rows reserved up front (an upper estimate): growing by doubling would copy them all
+    builder = GateBuilder(capacity=gates + n * k)
     inputs = builder.leaf(Op.INPUT, np.arange(n * k)).reshape(n, k)
-    out, levels, extra = build_segment_sum(builder, inputs, model, cls, outputs)
+    out, levels, extra = build_segment_sum(builder, inputs, model, cls, outputs, topology)
+    builder.arrays(copy=False, trim=True)  # what the estimate left over goes back
     return _assemble(model, cls, builder, inputs, out, levels, topology, outputs, n, extra)
+
+
+def _leaf_gates(cls: Classification) -> int:
+    """Gates of one step's leaves (A_t and b_t), from the template `linear._leaves` tiles."""
+    rows, _, _ = _leaf_template(cls.linear.affine, list(_leaf_tensors(cls).values()))
+    return int(np.count_nonzero(ARITY[rows["op"]] > 0))
 
 
 def _h0_steps(model: RNN, cls: Classification) -> int:
@@ -62,29 +78,40 @@ def _h0_steps(model: RNN, cls: Classification) -> int:
     return int(np.any(_reduced(np.asarray(model.init), cls.linear.affine.side) != 0))
 
 
+def plan_of(topology: str, n: int, outputs: str) -> Plan:
+    """The plan `topology` builds over n steps."""
+    if topology != "segment-sum-optimal":
+        return plan(n, outputs)
+    if n > MAX_OPTIMAL_LENGTH:
+        raise OptionError(f"segment-sum-optimal plans up to {MAX_OPTIMAL_LENGTH:,} steps (its "
+                          f"table grows as n^2), got {n:,}; use --topology segment-sum, one "
+                          "or two levels deeper")
+    return optimal_plan(n, outputs)
+
+
 def build_segment_sum(builder: GateBuilder, inputs: np.ndarray, model: RNN,
-                      cls: Classification, outputs: str):
+                      cls: Classification, outputs: str, topology: str = "segment-sum"):
     """Build the segment-sum lowering into `builder` (as `linear.build_linear` builds a
     prefix one): (ids of the states, ``(n or 1, *state)``; the planned level of each of the
     last rows built; extra facts)."""
-    check_kind(cls, "segment-sum")
+    check_kind(cls, topology)
     n = inputs.shape[0]
     form = cls.linear
     m, c = form.offset.shape
     h0 = _reduced(np.asarray(model.init), form.affine.side)
     front = _h0_steps(model, cls)
-    the_plan = plan(n + front, outputs)
+    the_plan = plan_of(topology, n + front, outputs)
     leaves = _leaves(cls, builder, inputs, first_needs_a=bool(front))
     # the A leaves as (n, width): one column for a scalar A, one per entry of a diagonal
     diag = leaves["diag"].reshape(n, -1)
     builder.node_id = -1  # combine gates come from no cell node
-    a_ids = np.full((the_plan.live["a"].size, diag.shape[1]), -1, dtype=np.int64)
-    b_ids = np.full((the_plan.live["b"].size, m, c), -1, dtype=np.int64)
+    # int32 like the builder's rows: these tables are read once per batch
+    a_ids = np.full((the_plan.live["a"].size, diag.shape[1]), -1, dtype=np.int32)
+    b_ids = np.full((the_plan.live["b"].size, m, c), -1, dtype=np.int32)
     a_ids[front:n + front], b_ids[front:n + front] = diag, leaves["offset"]
     if front:
         b_ids[0] = builder.const(h0)
-    start_rows = builder.n
-    new_rows, new_levels = [], []
+    levels = []
     for batch in the_plan.batches:
         side = "a" if batch.kind == "aa" else "b"
         used = np.flatnonzero(the_plan.live[side][batch.first:batch.first + len(batch.x)])
@@ -99,16 +126,23 @@ def build_segment_sum(builder: GateBuilder, inputs: np.ndarray, model: RNN,
             made = b_ids[nodes] = builder.gates(Op.MUL, scale, b_ids[y])
         else:
             made = b_ids[nodes] = builder.gates(Op.ADD, b_ids[x], b_ids[y])
-        # the planned level of each new row (folded gates made none)
-        rows = made.reshape(len(nodes), -1)
-        new = rows >= before
-        new_rows.append(rows[new] - start_rows)
-        new_levels.append(np.broadcast_to(the_plan.level[side][nodes][:, None], rows.shape)[new])
-    row_level = np.zeros(builder.n - start_rows, dtype=np.int32)
-    if new_rows:
-        row_level[np.concatenate(new_rows)] = np.concatenate(new_levels)
+        levels.append(_row_levels(made.reshape(len(nodes), -1), before, builder.n,
+                                  the_plan.level[side][nodes]))
+    row_level = np.concatenate(levels) if levels else np.zeros(0, dtype=np.int32)
     result = the_plan.result[front:] if outputs == "all" else the_plan.result
     out = _full(b_ids[result], form.affine.side, model.state_shape)
     extra = {"segment_depth": the_plan.depth, "segment_size": the_plan.size,
              "step_column": "planned level"}
     return out, row_level, extra
+
+
+def _row_levels(made: np.ndarray, before: int, after: int, node_level: np.ndarray):
+    """The planned level of rows before..after-1, built by one batch: ``made[k]`` are node
+    k's ids over the channels. Without folding the rows are the ids in order; a fold leaves
+    an older id (x * 1) or puts a NEG row first (x * -1), so then each row is looked up."""
+    if made.size == after - before and made.size and made.flat[0] == before:
+        return np.repeat(node_level.astype(np.int32), made.shape[1])
+    level = np.zeros(after - before, dtype=np.int32)
+    new = made >= before
+    level[made[new] - before] = np.broadcast_to(node_level[:, None], made.shape)[new]
+    return level

@@ -21,7 +21,7 @@ Write B[x..y] for the state at y when the state before x is zero and A[x..y] = a
    terms' ready times r_i, which is what the depth of their sum depends on.
 3. Outputs: h_t = sum over the Fenwick blocks of [0..t] (one per set bit of t + 1) of
    PRE(after the block) * B[block].
-4. Every multi-term sum is built by "add the two earliest-ready terms" (`_Plan.greedy_sum`),
+4. Every multi-term sum is built by "add the two earliest-ready terms" (`PlanBuilder.greedy_sum`),
    which reaches ceil(log2 sum_i 2^(r_i)), the least depth for terms ready at r_i.
 
 The construction is first laid out once per (n, outputs) as a *plan*: batches of
@@ -42,7 +42,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TOPOLOGIES = ("segment-sum",)
+#: "segment-sum": the aligned construction here; "segment-sum-optimal": the family's optimum,
+#: `lower.segment_optimal` (shallower by one or two levels, several times the gates)
+TOPOLOGIES = ("segment-sum", "segment-sum-optimal")
 #: kinds whose A is a scalar or a diagonal: one scalar recurrence per channel
 KINDS = ("scalar", "diagonal")
 OUTPUTS = ("all", "last")
@@ -138,7 +140,7 @@ class Batch:
     first: int
 
 
-class _Plan:
+class PlanBuilder:
     """Plan under construction. A nodes 0..n-1 are the leaves a_t, B nodes 0..n-1 the b_t."""
 
     def __init__(self, n: int) -> None:
@@ -204,6 +206,10 @@ class _Plan:
         out[group] = ids
         return out
 
+    def finish(self, outputs: str, result: np.ndarray) -> Plan:
+        """The plan pruned to what the B nodes `result` (the outputs) read."""
+        return _prune(self, outputs, result)
+
 
 @dataclass(frozen=True, eq=False)
 class Plan:
@@ -241,7 +247,7 @@ def plan(n: int, outputs: str = "all") -> Plan:
     if n < 1 or outputs not in OUTPUTS:
         raise ValueError(f"a segment-sum plan needs n >= 1 and outputs in {OUTPUTS}, got "
                          f"n={n}, outputs={outputs!r}")
-    p = _Plan(n)
+    p = PlanBuilder(n)
     levels = _ceil_log2(n)
     pre, suf = _range_products(p, n, levels)
     blocks = [np.arange(n, dtype=np.int64)]  # blocks[j][k]: B node of block k of 2^j
@@ -271,10 +277,10 @@ def plan(n: int, outputs: str = "all") -> Plan:
         mults.append(np.where(low > 0, pre[i][ti], -1))
     group, mult = np.concatenate(groups), np.concatenate(mults)
     result = p.greedy_sum(group, p.term(mult, np.concatenate(terms)), len(t))
-    return _prune(p, outputs, result)
+    return p.finish(outputs, result)
 
 
-def _range_products(p: _Plan, n: int, levels: int) -> tuple[list, list]:
+def _range_products(p: PlanBuilder, n: int, levels: int) -> tuple[list, list]:
     """Sklansky prefix and suffix products inside every aligned block, for every block size:
     pre[j][t] = A[block start..t], suf[j][t] = A[t..block end] (-1 where the block runs past
     the last step)."""
@@ -302,7 +308,7 @@ def _range_products(p: _Plan, n: int, levels: int) -> tuple[list, list]:
     return pre, suf
 
 
-def _prune(p: _Plan, outputs: str, result: np.ndarray) -> Plan:
+def _prune(p: PlanBuilder, outputs: str, result: np.ndarray) -> Plan:
     """Keep only the nodes some output reads: one backward pass over the batches."""
     level = {side: p.levels(side) for side in ("a", "b")}
     live = {side: np.zeros(p.count[side], dtype=bool) for side in ("a", "b")}
