@@ -454,8 +454,13 @@ def _block_nodes(circuit) -> int:
         return circuit.length * len(circuit.info.extra["layers"])
     if circuit.topology == "sequential":
         return circuit.length
-    from rnncirc.lower import prefix
+    from rnncirc.lower import prefix, segment_sum
 
+    if circuit.topology in segment_sum.TOPOLOGIES:
+        raise DiagramTooLargeError(
+            f"a {circuit.topology} circuit has no block view (it sums segments, it is no "
+            f"prefix network), and the gate view draws at most {GATE_LIMIT:,} gates; this "
+            f"one has {circuit.size:,}: compile a shorter length or a smaller model")
     return circuit.length + prefix.exact_size(circuit.topology, circuit.info.outputs,
                                               circuit.length)
 
@@ -687,7 +692,10 @@ def _gate_clusters(circuit):
         return key, lambda k: blocks[k]["name"] if k >= 0 else "leaves"
     if circuit.topology == "sequential":
         return circuit.step.astype(np.int64), lambda k: f"step {k}"
-    from rnncirc.lower import prefix
+    from rnncirc.lower import prefix, segment_sum
+
+    if circuit.topology in segment_sum.TOPOLOGIES:  # no combines: a cluster per level
+        return circuit.step.astype(np.int64), lambda k: f"planned level {k}"
 
     net = prefix.build(n, circuit.topology, circuit.info.outputs)
     owner, _ = attribute_gates(circuit, net)

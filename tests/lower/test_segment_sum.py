@@ -255,3 +255,12 @@ def test_the_optimum_reaches_beta_star_and_equals_the_recurrence(n):
         got = rc.compile(channels, n, topology="segment-sum-optimal",
                          outputs=outputs).evaluate(xs, modulus=P)
         np.testing.assert_array_equal(got, want if outputs == "all" else want[:, -1])
+
+
+def test_the_gate_view_draws_it_and_the_block_view_says_why_not():
+    from rnncirc.export.dot import DiagramTooLargeError, block_graph, gate_graph
+
+    circuit = rc.compile(affine, 8, topology="segment-sum")
+    assert "planned level" in gate_graph(circuit).to_string()
+    with pytest.raises(DiagramTooLargeError, match="no block view"):
+        block_graph(circuit)
