@@ -4,18 +4,20 @@ Where this sits: the first lowering stage. It turns the traced cell into the `Li
 (A(x) in its structured form, b(x)) that the prefix lowering (`lower.linear`) consumes.
 
 Pipeline: (1) `linearity.find_blocker` decides from the graph whether h_t is affine in
-h_{t-1}; (2) for a matrix state, a scalar-level dependency analysis finds whether rows (or
-columns) evolve separately; (3) `jacobian.replay_affine` extracts b(x) and the structured
-Jacobian terms; (4) what matrix A the terms add up to is decided from its values
-(`structure`: exact evaluation at random points, so the kind does not depend on how the step
-is written), and the combine's leaves are built from the terms in the form that allows
-(rank-one terms that share a factor merged, so the rank built is the rank of A - D).
+h_{t-1} (if not, `semiring` may still find it affine over (max, +) or (min, +)); (2) for a
+matrix state, a scalar-level dependency analysis finds whether rows (or columns) evolve
+separately; (3) `jacobian.replay_affine` extracts b(x) and the structured Jacobian terms;
+(4) `kinds.decide` says what matrix A the terms add up to, from its values (`structure`:
+exact evaluation at random points, so the kind does not depend on how the step is written),
+and builds the combine's leaves from the terms in the form that allows.
 
 Kinds and where the paper places them (Merrill et al. 2026, Fig. 1, Thm 3, 5, 7, 8): scalar,
 diagonal and complex-diagonal in TC0 (prior work), permutation-diagonal (one nonzero per row,
 or per column: DFA transitions) in NC1 and NC1-complete, dplr and dense in PNC1 and
 PNC1-complete; any kind whose A does not depend on x (`time_invariant`, "ungated") in TC0;
-nonlinear RNNs in L (log precision) / P (poly precision).
+nonlinear RNNs in L (log precision) / P (poly precision). Max-plus and min-plus recurrences
+are outside the paper (its recurrences are over Q); rnncirc states TC0 for them as a derived
+bound (iterated sums and maxima).
 """
 
 from __future__ import annotations
@@ -27,14 +29,12 @@ import numpy as np
 
 from rnncirc.errors import OptionError
 from rnncirc.frontend.model import RNN
-from rnncirc.frontend.tracer import Sym, concat, elementwise
-from rnncirc.ir.builder import GateBuilder
+from rnncirc.frontend.tracer import Sym
 from rnncirc.ir.ops import Op
-from rnncirc.ir.simplify import simplify
 from rnncirc.lower import structure
 from rnncirc.lower.jacobian import AffineStep, Dense, Outer, Select, replay_affine
+from rnncirc.lower.kinds import LinearForm, decide, scalar_ids
 from rnncirc.lower.linearity import find_blocker
-from rnncirc.lower.scalarize import scalarize
 from rnncirc.lower.semiring import semiring_form
 
 COMPLEXITY = {
@@ -48,32 +48,6 @@ COMPLEXITY = {
     "max-plus": "TC0 (derived, not in the paper)",
     "min-plus": "TC0 (derived, not in the paper)",
 }
-
-
-@dataclass(frozen=True)
-class LinearForm:
-    """What the prefix lowering needs: A(x) in its structured form and b(x), over r.
-
-    Tensors are `Sym` values in ``affine.builder`` that depend on ``affine.input`` only.
-    ``offset`` is b(x) arranged as (m, c): column j is the j-th vector sharing A.
-    """
-
-    affine: AffineStep
-    offset: Sym
-    diag: Sym | None = None  # scalar: shape (); diagonal/dplr: (m,); complex-diagonal: a per block
-    coef: Sym | None = None  # permutation-diagonal: (m,); complex-diagonal: b per block
-    perm: np.ndarray | None = None  # static: row j reads r[perm[j]] (see `orient`)
-    #: "row": row j reads r[index[j]]; "column": column q moves to row index[q], summed
-    orient: str = "row"
-    index: Sym | None = None  # per step (m,), index values 0..m-1 (`combine.FunctionAlgebra`)
-    blocks: np.ndarray | None = None  # complex-diagonal (q, 2): a block's rows (first, second)
-    symbol_perm: np.ndarray | None = None  # per symbol (k, m): row j reads r[perm[s, j]]
-    symbol_coef: np.ndarray | None = None  # per symbol (k, m)
-    u: Sym | None = None  # dplr: (m, rank)
-    v: Sym | None = None  # dplr: (m, rank)
-    dense: Sym | None = None  # dense: (m, m)
-    #: A as an explicit (m, m) tensor, whatever the kind: what `structure` sampled
-    matrix: Sym | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -135,7 +109,7 @@ def _classify(model: RNN) -> Classification:
     if side in ("left", "right") and not _shared(affine, form, cell.state_shape):
         affine = replay_affine(cell, "flat")
         form = _reduced_form(affine, cell.state_shape)
-    kind, form, rank, invariant = _decide(model, affine, form)
+    kind, form, rank, invariant = decide(model, affine, form)
     return Classification(kind, "TC0" if invariant else COMPLEXITY[kind],
                           _reason(model, kind, rank, affine, form, invariant), rank,
                           affine.side, form, invariant)
@@ -226,22 +200,6 @@ def _reduced_form(affine: AffineStep, shape) -> dict:
     return {"offset": offset, "terms": terms}
 
 
-def scalar_ids(affine: AffineStep, syms: list[Sym]) -> tuple[list[np.ndarray], GateBuilder]:
-    """Canonical (structurally hashed) scalar ids of each tensor, for exact comparisons."""
-    builder = GateBuilder()
-    x = affine.input
-    inputs = builder.leaf(Op.INPUT, np.arange(x.size)).reshape((1,) + x.shape)
-    flat = concat([s.reshape(-1) for s in syms]) if len(syms) > 1 else syms[0].reshape(-1)
-    out = scalarize(affine.builder.nodes, flat.node, builder, {x.node.id: inputs}, 1)
-    rows, canon = simplify(builder.arrays(), out.ravel())
-    pieces = np.split(canon, np.cumsum([s.size for s in syms])[:-1])
-    values = np.asarray(builder.const_values + [np.nan])
-    is_const = rows["op"] == Op.CONST
-    const_value = np.where(is_const, values[np.where(is_const, rows["a"], -1)], np.nan)
-    return [(p.reshape(s.shape), const_value[p].reshape(s.shape)) for p, s in
-            zip(pieces, syms, strict=True)], builder
-
-
 def _shared(affine: AffineStep, form: dict, shape) -> bool:
     """Do all rows (right side) / columns (left side) share one transition? Exactly."""
     syms, idx_checks = [], []
@@ -265,213 +223,6 @@ def _shared(affine: AffineStep, form: dict, shape) -> bool:
         if not np.all(ids == np.take(ids, [0], axis=axis)):
             return False
     return True
-
-
-# -- (4) the kind of A -------------------------------------------------------------------------
-def _decide(model: RNN, affine: AffineStep, form: dict):
-    """The kind of A, decided from its values (`structure`), built from the extracted terms."""
-    terms, offset = form["terms"], form["offset"]
-    m = offset.shape[0]
-    builder = offset.builder
-    matrix = _dense_matrix(terms, m, builder)
-    values = structure.sample(affine, matrix, model.alphabet)
-    kind, linear, rank = _kind_of(model, affine, terms, offset, matrix, values)
-    return kind, replace(linear, matrix=matrix), rank, values.invariant()
-
-
-def _kind_of(model: RNN, affine: AffineStep, terms, offset: Sym, matrix: Sym,
-             values: structure.Samples):
-    m = offset.shape[0]
-    builder = offset.builder
-    pattern = values.pattern()
-    eye = np.eye(m, dtype=bool)
-    if not pattern[~eye].any():
-        diag = _diagonal(terms, matrix, m, builder)
-        first = (np.zeros(m, dtype=np.int64),) * 2
-        if values.equal((np.arange(m),) * 2, first):
-            return "scalar", LinearForm(affine, offset, diag=diag[0]), None
-        return "diagonal", LinearForm(affine, offset, diag=diag), None
-    blocks = _rotation_blocks(values, pattern)
-    if blocks is not None:
-        paired = Sym(builder.const((blocks[:, 0] != blocks[:, 1]).astype(float)), builder)
-        return "complex-diagonal", LinearForm(
-            affine, offset, diag=matrix[blocks[:, 0], blocks[:, 0]],
-            coef=matrix[blocks[:, 1], blocks[:, 0]] * paired, blocks=blocks), None
-    per_row = values.nonzero.sum(axis=-1).max() <= 1
-    per_column = values.nonzero.sum(axis=-2).max() <= 1
-    if per_row or per_column:
-        orient = "row" if per_row else "column"
-        return ("permutation-diagonal", _one_hot_form(model, affine, offset, matrix, values,
-                                                      orient), None)
-    low_rank = _low_rank(affine, terms, m, builder, model.alphabet)
-    if low_rank is not None:
-        diag, u, v, rank = low_rank
-        return "dplr", LinearForm(affine, offset, diag=diag, u=u, v=v), rank
-    return "dense", LinearForm(affine, offset, dense=matrix), None
-
-
-def _identity_diagonal(terms, m: int, builder) -> Sym | None:
-    """The sum of the terms that read each element itself (coefficient only), or None."""
-    diag = None
-    for t in terms:
-        if isinstance(t, Select) and np.array_equal(t.idx, np.arange(m)):
-            coef = Sym(builder.const(np.ones(m)), builder) if t.coef is None else t.coef
-            diag = coef if diag is None else diag + coef
-    return diag
-
-
-def _diagonal(terms, matrix: Sym, m: int, builder) -> Sym:
-    """A's diagonal: from the terms when they are all diagonal, else read off the matrix."""
-    if all(isinstance(t, Select) and np.array_equal(t.idx, np.arange(m)) for t in terms):
-        diag = _identity_diagonal(terms, m, builder)
-        return diag if diag is not None else Sym(builder.const(np.zeros(m)), builder)
-    return matrix[np.arange(m), np.arange(m)]
-
-
-def _rotation_blocks(values: structure.Samples, pattern: np.ndarray) -> np.ndarray | None:
-    """Blocks (first, second) when A is block-diagonal with 2x2 rotation-scaling blocks
-    [[a, -b], [b, a]] (a complex diagonal; 1x1 blocks have first == second), else None."""
-    m = len(pattern)
-    off = pattern & ~np.eye(m, dtype=bool)
-    if not off.any() or off.sum(axis=1).max() > 1 or not np.array_equal(off, off.T):
-        return None
-    partner = np.where(off.any(axis=1), off.argmax(axis=1), np.arange(m))
-    first = np.flatnonzero(partner >= np.arange(m))
-    blocks = np.stack([first, partner[first]], axis=1)
-    i, j = blocks[:, 0], blocks[:, 1]
-    pair = i != j
-    if values.equal((i, i), (j, j)) and values.equal((i[pair], j[pair]), (j[pair], i[pair]),
-                                                     negate=True):
-        return blocks
-    return None
-
-
-def _one_hot_form(model: RNN, affine: AffineStep, offset: Sym, matrix: Sym,
-                  values: structure.Samples, orient: str) -> LinearForm:
-    """A with at most one nonzero per row (row j reads r[index[j]]) or per column (column q
-    moves to row index[q]; a DFA's transitions, with zeroing)."""
-    m = matrix.shape[0]
-    along = -1 if orient == "row" else -2
-    pattern = values.pattern()
-    union = pattern.sum(axis=along % 2) <= 1
-    if union.all():  # the same position in every branch: the index is wiring
-        where = pattern if orient == "row" else pattern.T
-        index = np.where(where.any(axis=1), where.argmax(axis=1), np.arange(m))
-        coef = matrix[np.arange(m), index] if orient == "row" else matrix[index, np.arange(m)]
-        return LinearForm(affine, offset, coef=coef, perm=index, orient=orient)
-    if model.alphabet:
-        index, coef = _symbol_tables(affine, model, matrix, values, orient)
-        bijective = orient == "row" and (values.nonzero.sum(axis=-2).max() <= 1)
-        if bijective:  # sorting networks move a per-symbol permutation (`combine`)
-            return LinearForm(affine, offset, symbol_perm=index, symbol_coef=coef)
-        x = affine.input
-        builder = x.builder
-        return LinearForm(affine, offset, coef=x @ Sym(builder.const(coef), builder),
-                          index=x @ Sym(builder.const(index.astype(float)), builder),
-                          orient=orient)
-    # chosen by conditions (rc.where): the one nonzero of each row (column) and its position,
-    # read off A itself; a row that is zero at some input gets coefficient 0 there
-    builder = matrix.builder
-    nonzero = elementwise(Op.NE, matrix, 0.0)
-    positions = Sym(builder.const(np.arange(float(m))), builder)
-    if orient == "row":
-        return LinearForm(affine, offset, coef=matrix.sum(axis=1),
-                          index=nonzero @ positions, orient=orient)
-    return LinearForm(affine, offset, coef=matrix.sum(axis=0),
-                      index=positions @ nonzero, orient=orient)
-
-
-def _symbol_tables(affine: AffineStep, model: RNN, matrix: Sym, values: structure.Samples,
-                   orient: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per symbol (k, m): the position of each row's (column's) nonzero, and its value."""
-    from rnncirc.ir.reference import evaluate_rows
-
-    builder = GateBuilder()
-    x = affine.input
-    inputs = builder.leaf(Op.INPUT, np.arange(x.size)).reshape((1,) + x.shape)
-    out = scalarize(affine.builder.nodes, matrix.reshape(-1).node, builder,
-                    {x.node.id: inputs}, 1).ravel()
-    k, m = model.alphabet, matrix.shape[0]
-    matrices = evaluate_rows(builder.arrays(), np.asarray(builder.const_values), np.eye(k),
-                             out).reshape(k, m, m)
-    nonzero = values.nonzero.reshape((k, -1) + values.nonzero.shape[2:]).any(axis=1)
-    if orient == "column":
-        matrices, nonzero = np.swapaxes(matrices, 1, 2), np.swapaxes(nonzero, 1, 2)
-    index = np.where(nonzero.any(axis=2), nonzero.argmax(axis=2), np.arange(m)[None, :])
-    coef = np.take_along_axis(matrices, index[:, :, None], axis=2)[:, :, 0]
-    return index, np.where(nonzero.any(axis=2), coef, 0.0)
-
-
-def _low_rank(affine: AffineStep, terms, m: int, builder, alphabet: int | None):
-    """(diag, U, V, rank) when A is rank-one terms plus terms that add up to a diagonal (by
-    value: a state split and re-joined, a diagonal matrix), the rank-one terms merged where
-    they share a factor so that the rank built is the rank of A minus that diagonal."""
-    outers = [t for t in terms if isinstance(t, Outer)]
-    others = [t for t in terms if not isinstance(t, Outer)]
-    if not outers:
-        return None
-    if others:
-        part = _dense_matrix(others, m, builder)
-        if structure.sample(affine, part, alphabet).pattern()[~np.eye(m, dtype=bool)].any():
-            return None
-        diag = _diagonal(others, part, m, builder)
-    else:
-        diag = Sym(builder.const(np.zeros(m)), builder)
-    ones = Sym(builder.const(np.ones(m)), builder)
-    pairs = _merge_outers(affine, [(ones if t.u is None else t.u, t.v) for t in outers])
-    u = concat([p[0].reshape(m, 1) for p in pairs], axis=1)
-    v = concat([p[1].reshape(m, 1) for p in pairs], axis=1)
-    return diag, u, v, len(pairs)
-
-
-def _merge_outers(affine: AffineStep, pairs: list) -> list:
-    """u1 v^T + u2 v^T = (u1 + u2) v^T (and likewise a shared u), until no two share one.
-
-    Factors are compared by their canonical scalar ids, so equal expressions written twice
-    merge as well as one value used twice.
-    """
-    ids = scalar_ids(affine, [f for pair in pairs for f in pair])[0]
-    # a factor that is the constant zero (parts of a state split and re-joined) adds nothing
-    pairs = [pair for i, pair in enumerate(pairs)
-             if not (np.all(ids[2 * i][1] == 0) or np.all(ids[2 * i + 1][1] == 0))] or pairs[:1]
-    merged = True
-    while merged and len(pairs) > 1:
-        merged = False
-        ids = scalar_ids(affine, [f for pair in pairs for f in pair])[0]
-        keys = [(ids[2 * i][0].tobytes(), ids[2 * i + 1][0].tobytes())
-                for i in range(len(pairs))]
-        for side in (1, 0):  # a shared v, then a shared u
-            for i in range(len(pairs)):
-                for j in range(i + 1, len(pairs)):
-                    if keys[i][side] == keys[j][side]:
-                        u1, v1 = pairs[i]
-                        u2, v2 = pairs[j]
-                        pairs[i] = (u1 + u2, v1) if side == 1 else (u1, v1 + v2)
-                        del pairs[j]
-                        merged = True
-                        break
-                if merged:
-                    break
-            if merged:
-                break
-    return pairs
-
-
-def _dense_matrix(terms, m: int, builder) -> Sym:
-    """A as an explicit (m, m) tensor: row j, column s = dh'[j]/dr[s]."""
-    total = Sym(builder.const(np.zeros((m, m))), builder)
-    for t in terms:
-        if isinstance(t, Select):
-            onehot = np.zeros((m, m))
-            onehot[np.arange(m), t.idx] = 1.0
-            part = Sym(builder.const(onehot), builder)
-            total = total + (part if t.coef is None else part * t.coef.reshape(m, 1))
-        elif isinstance(t, Outer):
-            u = Sym(builder.const(np.ones(m)), builder) if t.u is None else t.u
-            total = total + u.reshape(m, 1) * t.v.reshape(1, m)
-        else:
-            total = total + t.jac
-    return total
 
 
 #: what A is, per kind, and where the paper places that kind (Fig. 1; Thm 3, 5, 7, 8)

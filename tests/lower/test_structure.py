@@ -126,6 +126,11 @@ def perm_matrices_by_where(h, x):
     return rc.where(w1 @ x > 0.2, P @ h, P.T @ (0.5 * h)) + W2 @ x
 
 
+def perm_by_symbol_where(h, x):  # the branch is fixed by the symbol: per-symbol tables
+    return rc.where(rc.lookup(np.array([1.0, 0.0, 1.0]), x) > 0, h[::-1], 0.5 * h) + \
+        rc.lookup(np.eye(3, 4), x)
+
+
 def perm_interleaved(h, x):
     return rc.sigmoid(W1 @ x) * rc.concat([h[1::2], h[::2]]) + W2 @ x
 
@@ -244,6 +249,8 @@ CASES = {
     "perm_by_where": (perm_by_where, 4, "permutation-diagonal", None, "NC1", False, {}),
     "perm_matrices_by_where": (perm_matrices_by_where, 4, "permutation-diagonal", None, "NC1",
                                False, {}),
+    "perm_by_symbol_where": (perm_by_symbol_where, 4, "permutation-diagonal", None, "NC1",
+                             False, {"alphabet": 3}),
     "perm_interleaved": (perm_interleaved, 4, "permutation-diagonal", None, "NC1", False, {}),
     "split_concat": (split_concat, 4, "scalar", None, "TC0", False, {}),
     "split_stack": (split_stack, 4, "scalar", None, "TC0", False, {}),
