@@ -275,3 +275,10 @@ def test_the_gate_view_draws_it_and_the_block_view_says_why_not():
     assert "planned level" in gate_graph(circuit).to_string()
     with pytest.raises(DiagramTooLargeError, match="no block view"):
         block_graph(circuit)
+
+
+def test_a_length_that_cannot_fit_is_refused_before_the_plan():
+    from rnncirc.errors import CircuitTooLargeError
+
+    with pytest.raises(CircuitTooLargeError, match="largest length that fits"):
+        rc.compile(channels, 10**9, topology="segment-sum")
