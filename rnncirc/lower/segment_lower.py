@@ -1,13 +1,14 @@
 """Segment-sum lowering: the plan of `lower.segment_sum` built over a model's channels.
 
 Where this sits in the pipeline. The counterpart of `lower.linear` for
-``topology="segment-sum"``: the leaves (A_t, b_t) are scalarized for all steps as there
-(`linear._leaves`), a non-zero h_0 becomes one more step in front, and then each batch of
-the position-level plan (`segment_sum.plan`) becomes one vectorized `GateBuilder.gates` call
-over its nodes and every channel: the entries of a diagonal A (one column for a scalar A)
-for products of a's, the entries of the state for the B values. The circuit is assembled
-and dead gates are dropped as for a prefix lowering. Scalar and diagonal kinds only: there
-A is one number per channel, so every channel runs the same scalar recurrence.
+``topology="segment-sum"`` and ``"segment-sum-optimal"``: the leaves (A_t, b_t) are
+scalarized for all steps as there (`linear._leaves`), a non-zero h_0 becomes one more step
+in front, and then each batch of the position-level plan (`segment_sum.plan`,
+`segment_optimal.optimal_plan`) becomes one vectorized `GateBuilder.gates` call over its
+nodes and every channel: the entries of a diagonal A (one column for a scalar A) for
+products of a's, the entries of the state for the B values. The circuit is assembled and
+dead gates are dropped as for a prefix lowering. Scalar and diagonal kinds only: there A is
+one number per channel, so every channel runs the same scalar recurrence.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ MAX_OPTIMAL_LENGTH = 1 << 16
 
 
 def check_kind(cls: Classification, topology: str) -> None:
+    """Refuse, with the way out, a kind whose A is not one number per channel."""
     if cls.kind not in KINDS:
         raise OptionError(f"topology {topology!r} is built for {' and '.join(KINDS)} "
                           f"recurrences, but this model's A is {cls.kind}; use a prefix "

@@ -1,7 +1,8 @@
 """Segment-sum lowering of a scalar or diagonal linear recurrence: depth below 2 log2 n.
 
-Where this sits in the pipeline. Beside `lower.linear` (the prefix-network lowering): same
-leaves (`linear._leaves`), same h_0 fold, same assembly, but no prefix network. Every scan
+Where this sits in the pipeline. Beside `lower.prefix`: this module plans which products and
+sums to build, independent of the model; `lower.segment_lower` builds the plan over a
+model's channels with the leaves and assembly of `lower.linear`. Every scan
 puts a multiply and then an add on the b-path at each of its ceil(log2 n) levels. Here the
 b-contributions of many segments are kept apart and added once, in a depth-optimal tree, so
 the depth is about L + sqrt(2 L) + 1 instead of 2 L (L = ceil(log2 n), gates fan-in-2 ``+``
@@ -29,10 +30,12 @@ position-level operations (A*A, A*B, B+B) over node ids, with each node's level,
 of the model. Nodes no output reads are pruned from the plan. The plan is then instantiated
 into the gate builder one batch at a time, each batch one vectorized call over its nodes and
 every channel (the diagonal entries of A, the columns of B). So depth and size of the
-construction are known exactly before anything is built (`plan_depth`, `plan_size`).
+construction are known exactly before anything is built (`Plan.depth`, `Plan.size`).
 
-Depth (all outputs) max(beta(L), beta(L - 1) + 2), beta(j) the depth of a 2^j block:
-18 at n = 4096 against 24 for the scan; size about 1.5 n log2 n gates per channel.
+Depth (all outputs, n = 2^L) max(beta(L), beta(L - 1) + 2), beta(j) the depth of a 2^j
+block: 18 at n = 4096 against 24 for the scan; size within 3% of the Sklansky circuit's
+(about 1.5 n log2 n gates per channel): a whole aligned block's product is shared by the
+prefix and the suffix networks, and a block pattern takes the fewest terms its depth allows.
 """
 
 from __future__ import annotations
