@@ -309,6 +309,19 @@ def test_circuits_equal_run_on_every_topology(name):
                                            err_msg=f"{name} n={n} {topology} {outputs}")
 
 
+@pytest.mark.parametrize("name", sorted(n for n in CASES if CASES[n][2] == "dplr"))
+def test_the_rank_built_is_the_rank_of_a_minus_its_diagonal(name):
+    from rnncirc.frontend.tracer import Sym
+
+    model, *_ = _case(name)
+    cls = rc.classify(model)
+    form = cls.linear
+    m = form.offset.shape[0]
+    builder = form.offset.builder
+    rest = form.matrix - Sym(builder.const(np.eye(m)), builder) * form.diag.reshape(1, m)
+    assert structure.sample(form.affine, rest, None).rank() == cls.rank == form.u.shape[1]
+
+
 def test_dfa_combines_are_cheaper_than_dense():
     from rnncirc.lower.classify import as_dense
     from rnncirc.lower.linear import lower_linear
