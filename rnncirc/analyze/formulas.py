@@ -172,9 +172,7 @@ def prefix_formulas(measure, topology: str, outputs: str, short_segments: int = 
     from rnncirc.lower import prefix, segment_sum
 
     if topology in segment_sum.TOPOLOGIES:
-        # no basis of network counts describes it: its depth comes from a dynamic program
-        # over block patterns, exact per n (`segment_sum.plan(n).depth`), not a closed form
-        return None, None
+        return segment_formulas(measure, topology, outputs)
     lengths = np.array(_FIT_LENGTHS)
     measured = np.array([measure(int(n)) for n in lengths])
     nets = [prefix.build(int(n), topology, outputs) for n in lengths]
@@ -187,6 +185,62 @@ def prefix_formulas(measure, topology: str, outputs: str, short_segments: int = 
     depth = _fit(measured[:, 0], depth_terms, lengths, network)
     size = _fit(measured[:, 1], size_terms, lengths, network)
     return depth, size
+
+
+def segment_formulas(measure, topology: str, outputs: str):
+    """(depth_formula, size_formula) of a segment-sum family, exact at every fitted length.
+
+    A segment-sum circuit has no prefix network; its depth and its counts of A products, B
+    products and B sums per channel come from its plan (`lower.segment_sum`,
+    `lower.segment_optimal`), whose block patterns a dynamic program picks: no closed form is
+    known. Like ``size_ladner_fischer(n)`` they are unevaluated functions, exact at integer n
+    (``segment_sum_depth(n)`` etc.), and the circuit's depth is fitted as d0 + D(n) and its
+    size as c0 + c1 n + the counts times their gates per channel (a non-zero h_0 is one more
+    step in front, so the same functions at n + 1 are in the basis too). None where no
+    combination matches every fitted length.
+    """
+    import sympy as sp
+
+    lengths = np.array(_FIT_LENGTHS)
+    measured = np.array([measure(int(v)) for v in lengths])
+    n = sp.Symbol("n", integer=True, positive=True)
+    one = (sp.Integer(1), lambda v, net: 1)
+    depth, size = [one], [one, (n, lambda v, net: v)]
+    for front in (0, 1):
+        for count in _SEGMENT_COUNTS:
+            function = _segment_count_function(topology, outputs, count)
+
+            def value(v, net, function=function, front=front):
+                return int(function(sp.Integer(v + front)))
+
+            (depth if count == "depth" else size).append((function(n + front), value))
+    return _fit(measured[:, 0], depth, lengths, {}), _fit(measured[:, 1], size, lengths, {})
+
+
+_SEGMENT_COUNTS = ("depth", "a_products", "b_products", "b_sums")
+
+
+@functools.cache
+def _segment_count_function(topology: str, outputs: str, count: str):
+    import sympy as sp
+
+    def eval_(cls, m):
+        if m.is_Integer and m >= 1:
+            return sp.Integer(_segment_count(topology, outputs, count, int(m)))
+        return None
+
+    name = f"{topology.replace('-', '_')}{'_last' if outputs == 'last' else ''}_{count}"
+    return type(name, (sp.Function,), {"eval": classmethod(eval_), "is_integer": True,
+                                       "is_nonnegative": True})
+
+
+def _segment_count(topology: str, outputs: str, count: str, n: int) -> int:
+    from rnncirc.lower.segment_lower import plan_of
+
+    plan = plan_of(topology, n, outputs)
+    if count == "depth":
+        return plan.depth
+    return plan.gates({"a_products": "aa", "b_products": "ab", "b_sums": "bb"}[count])
 
 
 def _basis(topology: str, outputs: str):
@@ -516,7 +570,14 @@ def formula_definitions(*texts: str) -> list[str]:
 
     pattern = r"(?<![A-Za-z_])(size_ladner_fischer|ladner_fischer_\w+|LF)\(n\)"
     names = sorted({m for text in texts if text for m in re.findall(pattern, text)})
+    segment = r"(?<![A-Za-z_])(segment_sum\w*)\(n(?: \+ 1)?\)"
     lines = []
+    for name in sorted({m for text in texts if text for m in re.findall(segment, text)}):
+        plan = "segment_optimal.optimal_plan" if "optimal" in name else "segment_sum.plan"
+        what = {"depth": "depth", "a_products": "A products", "b_products": "B products",
+                "b_sums": "B sums"}[next(c for c in _SEGMENT_COUNTS if name.endswith(c))]
+        lines.append(f"{name}(n): the {what} (per channel) of the plan over n steps, from a "
+                     f"dynamic program, no closed form (exact: rnncirc.lower.{plan})")
     for name in names:
         if name in ("size_ladner_fischer", "LF"):
             lines.append(f"{name}(n): the combines of the Ladner-Fischer prefix network on n "

@@ -10,7 +10,7 @@ import rnncirc as rc
 from rnncirc.analyze.report import compile_report
 from rnncirc.compiler import compile_model
 from rnncirc.errors import OptionError
-from rnncirc.lower import prefix, segment_optimal, segment_sum
+from rnncirc.lower import prefix, segment_lower, segment_sum
 
 from ..models import LINEAR, random_inputs
 
@@ -212,60 +212,27 @@ def test_other_kinds_are_refused_with_the_way_out():
         rc.compile(model, 8, topology="segment-sum")
 
 
-def test_the_compile_report_states_no_formula_and_the_depth():
-    done = compile_model(channels, 64, topology="segment-sum")
-    report = compile_report(done)
-    assert report["topology"] == "segment-sum"
-    assert report["depth"] == segment_sum.plan(65).depth
-    assert report["depth_formula"] is None and report["size_formula"] is None
+def test_the_compile_report_without_formulas():
+    report = compile_report(compile_model(channels, 64, topology="segment-sum"), False)
+    assert (report["topology"], report["depth"]) == ("segment-sum", segment_sum.plan(65).depth)
 
 
-# -- the family's optimum (segment-sum-optimal) ----------------------------------------------
+@pytest.mark.slow  # the fit builds about 100 circuits
+@pytest.mark.parametrize("topology", segment_sum.TOPOLOGIES)
+def test_the_report_formulas_name_the_plan_and_hold_past_the_fit(topology):
+    from rnncirc.analyze.formulas import evaluate_formula, formula_definitions
+    from rnncirc.analyze.report import family_formulas
 
-
-def _beta_star(limit: int) -> list[int]:
-    """beta*(x) from the recursion as written: K(1) = 1, K(x) = min over the leftmost part s
-    of K(x - s) + 2^(1 + max(ceil(log2(x - s)), beta(s))), beta = ceil(log2 K)."""
-    kraft, beta = [0, 1], [0, 0]
-    for x in range(2, limit + 1):
-        kraft.append(min(kraft[x - s] + 2 ** (1 + max(_ceil_log2(x - s), beta[s]))
-                         for s in range(1, x)))
-        beta.append(_ceil_log2(kraft[x]))
-    return beta
-
-
-def test_the_optimum_table_is_the_recursion():
-    beta, _ = segment_optimal.optimal_table(256)
-    assert beta[1:].tolist() == _beta_star(256)[1:]
-
-
-@pytest.mark.parametrize("n, depth", [(256, 12), (1024, 15), (4096, 17)])
-def test_the_optimum_reproduces_the_reference(n, depth):
-    assert segment_optimal.optimal_depth(n) == depth
-    assert segment_optimal.optimal_plan(n, "last").depth == depth
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("n, depth", [(8192, 18), (16384, 19)])
-def test_the_optimum_reproduces_the_reference_at_2_13_and_2_14(n, depth):
-    assert segment_optimal.optimal_depth(n) == depth
-    assert segment_optimal.optimal_plan(n, "last").depth == depth
-
-
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 9, 17, 64, 100, 257])
-def test_the_optimum_reaches_beta_star_and_equals_the_recurrence(n):
-    best = segment_optimal.optimal_depth(n)
-    for outputs in ("all", "last"):
-        plan = segment_optimal.optimal_plan(n, outputs)
-        assert plan.depth == best <= segment_sum.plan(n, outputs).depth
-        circuit = rc.compile(affine, n, topology="segment-sum-optimal", outputs=outputs)
-        assert (circuit.depth, circuit.size) == (plan.depth, plan.size)
-        rng = np.random.default_rng(n)
-        xs = rng.integers(0, P, size=(2, n, 6), dtype=np.int64)
-        want = _sequential_mod(xs, np.array([2, -1, 3]))
-        got = rc.compile(channels, n, topology="segment-sum-optimal",
-                         outputs=outputs).evaluate(xs, modulus=P)
-        np.testing.assert_array_equal(got, want if outputs == "all" else want[:, -1])
+    report = compile_report(compile_model(channels, 64, topology=topology))
+    assert report["topology"] == topology
+    assert report["depth"] == segment_lower.plan_of(topology, 65, "all").depth
+    assert "_depth(n + 1)" in report["depth_formula_text"]  # h_0 != 0: one step in front
+    assert formula_definitions(report["depth_formula_text"], report["size_formula_text"])
+    depth, size = family_formulas(channels, rc.classify(channels), topology, "all")
+    for n in (300, 1000):  # the fit ends at 260
+        circuit = rc.compile(channels, n, topology=topology)
+        assert (evaluate_formula(depth, n), evaluate_formula(size, n)) == \
+            (circuit.depth, circuit.size)
 
 
 def test_the_gate_view_draws_it_and_the_block_view_says_why_not():
