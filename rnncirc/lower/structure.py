@@ -67,10 +67,6 @@ class Samples:
         """Entries that are not identically zero (in some branch)."""
         return self.nonzero.any(axis=(0, 1))
 
-    def static_pattern(self) -> bool:
-        """The same zero pattern in every branch."""
-        return bool(np.all(self.nonzero == self.pattern()))
-
     def invariant(self) -> bool:
         """The same value in every branch and at every point of one prime: A is constant."""
         for prime in np.unique(self.primes):
