@@ -11,6 +11,16 @@ from rnncirc.frontend.loader import load_models
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 
 
+#: example files that define a program (tests/programs checks them), not one RNN
+PROGRAM_EXAMPLES = ("deltanet_heads", "mamba_blocks", "pd_ssm_automaton", "stacked_lstm")
+
+
+def rnn_examples() -> list[str]:
+    """Names of the example files that define one RNN each (the single-layer gallery)."""
+    return sorted(os.path.splitext(name)[0] for name in os.listdir(EXAMPLES)
+                  if name.endswith(".py") and name[:-3] not in PROGRAM_EXAMPLES)
+
+
 def example(name: str):
     """The single RNN defined in examples/<name>.py."""
     models = load_models(os.path.join(EXAMPLES, f"{name}.py"))

@@ -175,9 +175,14 @@ def _inputs(model: rc.RNN, n: int, seed: int) -> np.ndarray:
 
 # -- tests -------------------------------------------------------------------------------------
 def test_every_example_is_in_the_gallery():
-    files = {f[:-3] for f in os.listdir(EXAMPLES) if f.endswith(".py")}
-    assert files == set(PAPER_TABLE), "add new examples to PAPER_TABLE, ARCHITECTURES and " \
-        "docs/gallery.md (python tests/test_gallery.py)"
+    """Single-RNN examples here; program examples in tests/programs/test_gallery.py."""
+    from tests.conftest import PROGRAM_EXAMPLES, rnn_examples
+    from tests.programs.test_gallery import GALLERY
+
+    assert set(rnn_examples()) == set(PAPER_TABLE), "add new examples to PAPER_TABLE, " \
+        "ARCHITECTURES and docs/gallery.md (python tests/test_gallery.py)"
+    assert set(PROGRAM_EXAMPLES) == set(GALLERY), "add new program examples to " \
+        "tests/programs/test_gallery.py"
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_TABLE))

@@ -7,7 +7,6 @@ for every gallery model that lowers.
 from __future__ import annotations
 
 import itertools
-import os
 
 import numpy as np
 import pytest
@@ -23,7 +22,7 @@ from rnncirc.lower.boolean import (
 )
 from rnncirc.lower.boolean.words import ADDERS
 
-from ...conftest import EXAMPLES, example
+from ...conftest import example, rnn_examples
 from ...models import LINEAR, nonlinear
 
 OPS = {
@@ -116,8 +115,7 @@ def test_the_integer_semantics_itself():
     assert evaluate_int(circuit, np.array([[[6, 0]]]), 8, True, 2).ravel().tolist() == [0]
 
 
-GALLERY = sorted(os.path.splitext(name)[0] for name in os.listdir(EXAMPLES)
-                 if name.endswith(".py"))
+GALLERY = rnn_examples()  # the programs' boolean lowering: tests/programs/test_everywhere.py
 
 
 MODELS = [("examples", name) for name in GALLERY] + \
