@@ -178,7 +178,8 @@ def _topology_hint(compilation) -> str | None:
         return None
     from rnncirc.lower.measure import measure_linear
 
-    if cls.linear.symbol_perm is not None:  # measured by a full build: not worth it here
+    if (cls.linear.symbol_perm is not None or cls.linear.index is not None
+            or cls.kind in ("max-plus", "min-plus")):  # measured by a full build: not here
         return None
     fewer = measure_linear(compilation.model, cls, circuit.length, "brent-kung",
                            compilation.outputs)
