@@ -1,7 +1,7 @@
 """Run one fuzz case through every compilation and evaluator and compare the results.
 
 Where this sits: between the spec generator (`tests/fuzz/generate.py`) and its two drivers,
-the timed campaign `bench/fuzz.py` and the corpus replay `tests/fuzz/test_corpus.py`.
+the timed campaign `bench/fuzz.py` and the corpus replay `tests/fuzz/test_fuzz.py`.
 
 A case is a spec, a length n and an input seed. The model is compiled under every topology
 (``rnncirc.compiler.TOPOLOGIES``, "auto" included) and both ``outputs``, and each circuit is

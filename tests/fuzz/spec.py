@@ -2,7 +2,7 @@
 function it stands for.
 
 Where this sits: under the fuzz campaign (`bench/fuzz.py`) and the corpus replay
-(`tests/fuzz/test_corpus.py`). A failure is saved as its spec, weights included, so a case
+(`tests/fuzz/test_fuzz.py`). A failure is saved as its spec, weights included, so a case
 replays from the JSON alone, however the random generator (`tests/fuzz/generate.py`) changes.
 
 An expression is a string leaf (``"h"``, ``"x"``) or a list ``[op, *args]``:
@@ -24,6 +24,10 @@ An expression is a string leaf (``"h"``, ``"x"``) or a list ``[op, *args]``:
 ``["stack", [a, ...], axis]``
 ``["lookup", name]``             ``rc.lookup(consts[name], x)`` (alphabet models)
 ==============================  =====================================================
+
+A step function's spec: ``{"kind": "rnn", "state", "inputs" | "alphabet", "init", "consts",
+"step": expression}``. A program's: ``{"kind": "program", "inputs" | "alphabet", "layers":
+[step-function specs], "consts", "stages"}``, the stages applied in order (`_build_program`).
 """
 
 from __future__ import annotations
