@@ -132,9 +132,8 @@ def compile_program(program: Program, length: int, topology: str, outputs: str,
             chosen = layer_topologies[layer.name]
         elif not layer_cls.is_linear:
             chosen = "sequential"
-        else:  # segment-sum is not built inside programs yet: their layers get auto's
-            requested = "auto" if topology in segment_sum.TOPOLOGIES else topology
-            chosen = resolve_topology(layer.model, layer_cls, length, requested, layer_outputs)
+        else:
+            chosen = resolve_topology(layer.model, layer_cls, length, topology, layer_outputs)
         used.append(chosen)
         return chosen, layer_cls
 

@@ -42,7 +42,10 @@ def program_formulas(measure, topologies: list[str], outputs: str, first: int = 
     network: dict[str, list[int]] = {}
     depth_terms: list = []
     size_terms: list = []
-    for topology in dict.fromkeys(t for t in topologies if t != "sequential"):
+    # the networks' counts (a segment-sum layer has no network: its plan is not in the basis,
+    # and the check past the fit turns down what the basis cannot state)
+    for topology in dict.fromkeys(t for t in topologies if t in prefix.TOPOLOGIES
+                                  and t != "sequential"):
         for lag in sorted(set(lags)):
             nets = [prefix.build(int(n) - lag, topology, outputs) if n > lag else None
                     for n in lengths]

@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rnncirc.errors import OptionError
 from rnncirc.frontend.program import Layer, Program, check_shift
 from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.circuit import Circuit, CircuitInfo
@@ -37,6 +38,9 @@ from rnncirc.ir.provenance import layer_gates
 from rnncirc.ir.simplify import simplify
 from rnncirc.lower.linear import build_linear
 from rnncirc.lower.scalarize import scalarize_many
+from rnncirc.lower.segment_lower import KINDS as SEGMENT_KINDS
+from rnncirc.lower.segment_lower import build_segment_sum
+from rnncirc.lower.segment_sum import TOPOLOGIES as SEGMENT_SUM
 from rnncirc.lower.unroll import drop_dead, unroll
 
 _ALL, _LAST = 2, 1
@@ -188,8 +192,17 @@ class _Lowering:
         else:  # built straight into the program's rows: no copy
             self.labels.extend(f"{layer.name}: {n.label}"
                                for n in cls.linear.affine.builder.nodes)
-            states, levels, _ = build_linear(self.builder, feed, layer.model, cls, topology,
-                                             wanted)
+            if topology in SEGMENT_SUM:
+                if cls.kind not in SEGMENT_KINDS:
+                    raise OptionError(
+                        f"layer {layer.name} is {cls.kind}, but topology {topology!r} is "
+                        f"built for {' and '.join(SEGMENT_KINDS)} layers; use a prefix "
+                        "network (e.g. --topology sklansky) or auto")
+                states, levels, _ = build_segment_sum(self.builder, feed, layer.model, cls,
+                                                      wanted, topology)
+            else:
+                states, levels, _ = build_linear(self.builder, feed, layer.model, cls,
+                                                 topology, wanted)
             self.builder.move_provenance(start, first_label + 1)
             self.steps.append((self.builder.n - len(levels), levels))
         self.values[node.id] = states[::-1] if layer.reverse else states

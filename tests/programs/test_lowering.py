@@ -182,3 +182,29 @@ def test_saved_program_circuit_keeps_its_layers(tmp_path):
     np.testing.assert_array_equal(loaded.evaluate(xs), circuit.evaluate(xs))
     assert [g.get("layer") for g in loaded.critical_path()] == \
         [g.get("layer") for g in circuit.critical_path()]
+
+
+def test_segment_sum_layers_in_a_program():
+    xs = np.random.default_rng(4).normal(size=(2, 300, 2))
+    done = compile_model(linear_pair, 300, topology="segment-sum")
+    layers = [row for row in done.circuit.info.extra["layers"] if row["kind"] != "position-wise"]
+    assert {row["topology"] for row in layers} == {"segment-sum"}
+    np.testing.assert_allclose(done.circuit.evaluate(xs), linear_pair.run(xs), rtol=1e-9,
+                               atol=1e-9)
+    sklansky = compile_model(linear_pair, 300, topology="sklansky").circuit
+    assert done.circuit.depth < sklansky.depth
+
+
+def test_segment_sum_names_a_layer_it_cannot_build():
+    with pytest.raises(rc.RnncircError, match="layer dense0 is dense.*segment-sum"):
+        compile_model(random_program_with_dense(), 8, topology="segment-sum")
+
+
+def random_program_with_dense() -> rc.Program:
+    U = np.array([[0.5, 0.1], [0.2, 0.3]])
+
+    @rc.rnn(state=2, inputs=2, name="dense0")
+    def dense0(h, x):
+        return U @ h + x
+
+    return rc.program(inputs=2)(lambda x: rc.scan(dense0, rc.scan(gated, x)))
