@@ -53,7 +53,11 @@ def summary(nb) -> dict[str, tuple[str, ...]]:
                       r"<td class='l'>([^<]*)</td><td class='l'>[^<]*</td>"
                       r"<td class='l'><code>([^<]*)</code></td><td class='l'><code>([^<]*)</code>",
                       page)
-    return {row[0]: row[1:] for row in rows}
+    # the lengths a formula skips depend on the lengths profiled (the test profiles fewer):
+    # compared are kind, class and the formulas' general forms
+    general = [tuple(re.sub(r" \(n not in \{[^}]*\}[^)]*\)", "", cell) for cell in row)
+               for row in rows]
+    return {row[0]: row[1:] for row in general}
 
 
 def test_notebook_runs_top_to_bottom(tmp_path):

@@ -480,6 +480,10 @@ _LOG2 = [(re.compile(r"ceiling\(log\(n\)/log\(2\)\)"), "⌈log2 n⌉"),
          (re.compile(r"\*"), "·")]
 
 
+#: lengths a formula's text lists where it does not hold; past this, the count
+_LISTED_POINTS = 12
+
+
 def formula_text(expr) -> str:
     """A formula as short readable text: ``2⌈log2 n⌉ + 8 (n >= 2)``; "n/a" for None.
 
@@ -502,6 +506,10 @@ def formula_text(expr) -> str:
             tail = _plain(rest[0][0])
             if points and sorted(points) == list(range(1, max(points) + 1)):
                 return f"{tail} (n >= {max(points) + 1})"
+            if len(points) > _LISTED_POINTS:  # e.g. auto's other network off powers of two
+                ordered = sorted(points)
+                return (f"{tail} (n not in {{{', '.join(map(str, ordered[:4]))}, ..., "
+                        f"{ordered[-1]}}}: {len(ordered)} lengths, exact in the rows)")
             if points:
                 return f"{tail} (n not in {{{', '.join(map(str, sorted(points)))}}})"
             return tail

@@ -130,11 +130,16 @@ def test_program_run_equals_the_reference(example):
 
 def _topologies(program) -> tuple[str, ...]:
     """Every topology when a layer is linear (a nonlinear layer is unrolled whatever it is
-    given: there one topology stands for all)."""
+    given: there one topology stands for all); segment-sum where every linear layer is scalar
+    or diagonal (other kinds are refused, tests/programs/test_lowering.py)."""
     from rnncirc.lower.layers import classify
+    from rnncirc.lower.segment_lower import KINDS
+    from rnncirc.lower.segment_sum import TOPOLOGIES as SEGMENT_SUM
 
-    linear = any(cls.is_linear for _, cls in classify(program).layers)
-    return TOPOLOGIES if linear else ("auto",)
+    kinds = {cls.kind for _, cls in classify(program).layers if cls.is_linear}
+    if not kinds:
+        return ("auto",)
+    return tuple(t for t in TOPOLOGIES if t not in SEGMENT_SUM or kinds <= set(KINDS))
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 64])
