@@ -54,6 +54,12 @@ class ProgramBuilder(CellBuilder):
 
     over_positions = True
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: (model, reverse, operand node id) -> its scan node: one layer over one sequence
+        #: is one set of values, however often the program asks for it
+        self.scans: dict = {}
+
 
 @dataclass(frozen=True, eq=False)
 class Layer:
@@ -376,7 +382,6 @@ def program(inputs: int | None = None, *, alphabet: int | None = None, outputs=N
 def _trace(fn: Callable, input_size: int | None, alphabet: int | None,
            name: str) -> ProgramGraph:
     builder = ProgramBuilder()
-    builder.scans = {}
     if alphabet:
         x = SymbolSym(builder.node("input", (alphabet,)), builder)
     else:

@@ -105,7 +105,8 @@ class _Lowering:
                 consumers.setdefault(operand.id, set()).add(node.id)
         self.consumers = consumers
 
-    def run(self) -> tuple[np.ndarray, list[dict]]:
+    def run(self) -> np.ndarray:
+        """Build every node; the ids of the program's outputs."""
         pending: list = []
         for node in self.nodes:
             if node.op == "input":
@@ -121,7 +122,7 @@ class _Lowering:
                 pending.append(node)
         self._position_wise(pending)
         out = self.values[self.graph.output.id]
-        return (out if self.outputs == "all" else out[-1:]), self.blocks
+        return out if self.outputs == "all" else out[-1:]
 
     # -- position-wise blocks -------------------------------------------------------------
     def _position_wise(self, pending: list) -> None:
@@ -289,8 +290,7 @@ def lower_program(program: Program, n: int, outputs: str, choose: LayerChooser,
     """The circuit of `program` over `n` positions (see the module docstring); `capacity`:
     the rows expected, reserved up front (growing by doubling copies every row)."""
     lowering = _Lowering(program, n, outputs, choose, capacity)
-    out, _ = lowering.run()
-    return lowering.assemble(out, topology, kind)
+    return lowering.assemble(lowering.run(), topology, kind)
 
 
 def position_wise_gates(program: Program) -> int:
