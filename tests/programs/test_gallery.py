@@ -156,11 +156,12 @@ def test_circuit_equals_the_reference_on_every_topology(example, n):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("topology", ["auto", "brent-kung", "sequential"])
+@pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_circuit_equals_the_reference_at_300(example, topology):
     _, module, program, reference = example
     if topology not in _topologies(program):
-        pytest.skip("every layer is nonlinear: one topology stands for all")
+        pytest.skip("one topology stands for all (every layer nonlinear), or a segment-sum "
+                    "the layers' kinds refuse")
     xs = _inputs(module, program, 300, 7)
     circuit = compile_model(program, 300, topology=topology).circuit
     np.testing.assert_allclose(circuit.evaluate(xs), reference(module, xs), rtol=1e-8,
