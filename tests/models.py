@@ -102,6 +102,20 @@ LINEAR = {
 CONSTANT_ENTRIES = {"constant_dense": constant_dense, "slow_fill_in": slow_fill_in}
 
 
+def assert_circuits_equal_run(model, name: str, topologies, rtol: float,
+                              lengths=(1, 2, 3, 5, 8)) -> None:
+    """Every topology and both outputs at each length evaluate to `model.run`."""
+    for n in lengths:
+        xs = random_inputs(model, n, seed=n)
+        want = model.run(xs)
+        for topology in topologies:
+            for outputs in ("all", "last"):
+                got = rc.compile(model, n, topology=topology, outputs=outputs).evaluate(xs)
+                np.testing.assert_allclose(got, want if outputs == "all" else want[:, -1],
+                                           rtol=rtol, atol=1e-12,
+                                           err_msg=f"{name} n={n} {topology} {outputs}")
+
+
 def random_inputs(model, n: int, batch: int = 2, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if model.alphabet:

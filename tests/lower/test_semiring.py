@@ -13,7 +13,7 @@ import rnncirc as rc
 from rnncirc.lower import prefix
 from rnncirc.lower.measure import measure_linear
 
-from ..models import random_inputs
+from ..models import assert_circuits_equal_run, random_inputs
 
 K = 2
 _rng = np.random.default_rng(4)
@@ -73,15 +73,7 @@ def test_kind_class_and_reason(name):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_circuits_equal_run_on_every_topology(name):
     model, _ = _case(name)
-    for n in (1, 2, 3, 5, 8):
-        xs = random_inputs(model, n, seed=n)
-        want = model.run(xs)
-        for topology in TOPOLOGIES:
-            for outputs in ("all", "last"):
-                got = rc.compile(model, n, topology=topology, outputs=outputs).evaluate(xs)
-                np.testing.assert_allclose(got, want if outputs == "all" else want[:, -1],
-                                           rtol=1e-12, atol=1e-12,
-                                           err_msg=f"{name} n={n} {topology} {outputs}")
+    assert_circuits_equal_run(model, name, TOPOLOGIES, rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["running_max", "stabilizer"])

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import rnncirc as rc
 from rnncirc.lower import prefix, structure
 
-from ..models import random_inputs
+from ..models import assert_circuits_equal_run, random_inputs
 
 K = 3
 _rng = np.random.default_rng(16)
@@ -298,15 +298,7 @@ def test_kind_rank_class_and_flag(name):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_circuits_equal_run_on_every_topology(name):
     model, *_ = _case(name)
-    for n in (1, 2, 3, 5, 8):
-        xs = random_inputs(model, n, seed=n)
-        want = model.run(xs)
-        for topology in TOPOLOGIES:
-            for outputs in ("all", "last"):
-                got = rc.compile(model, n, topology=topology, outputs=outputs).evaluate(xs)
-                np.testing.assert_allclose(got, want if outputs == "all" else want[:, -1],
-                                           rtol=1e-9, atol=1e-12,
-                                           err_msg=f"{name} n={n} {topology} {outputs}")
+    assert_circuits_equal_run(model, name, TOPOLOGIES, rtol=1e-9)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in CASES if CASES[n][2] == "dplr"))
