@@ -400,6 +400,9 @@ class DplrAlgebra:
     exceed `max_rank` (about m/2, where the dense product becomes cheaper) is done densely.
     """
 
+    #: fields whose constant zeros are rank padding, which no product reads (`lower.measure`)
+    PADDING_FIELDS = ("u", "v")
+
     def __init__(self, builder: GateBuilder, m: int, capacity: int, rank: int):
         self.builder, self.m = builder, m
         self.max_rank = max(rank, m // 2)

@@ -26,6 +26,13 @@ takes. Gates per combine are read per class from the scratch build and multiplie
 class counts of the full network (numpy over its index arrays). Leaves cost a fixed number of
 gates per step. Should two combines of one class still differ in gate count, the circuit is
 built instead: the answer stays exact.
+
+What a combine builds is decided by its operands, but which of those gates survive is decided
+by its consumers: a product with an entry that stays the constant 0 (a coordinate b(x) and h_0
+never reach, a structural zero of A) folds away, and the operand gates it would have read are
+dropped with it when nothing else reads them. One shape stands for values with different
+consumers, so where any stored entry is a constant 0, the liveness of a shape's gates is not
+one number and the circuit is built instead.
 """
 
 from __future__ import annotations
@@ -54,8 +61,6 @@ class Measure:
 def measure_linear(model: RNN, cls: Classification, length: int, topology: str,
                    outputs: str = "all", net: prefix.PrefixNetwork | None = None) -> Measure:
     """Exact (depth, size) of ``lower_linear(model, cls, length, topology, outputs)``."""
-    from rnncirc.lower.linear import lower_linear
-
     if topology in segment_sum.TOPOLOGIES:  # no prefix network: measured on the circuit
         from rnncirc.lower.segment_lower import lower_segment_sum
 
@@ -77,9 +82,17 @@ def measure_linear(model: RNN, cls: Classification, length: int, topology: str,
         except _UnequalCosts:
             pass
         else:
+            if scratch.has_zero_entries:
+                return _built(model, cls, n, topology, outputs)
             depth = int(scratch.output_levels(shapes.output_shapes(net)).max(initial=0))
             size = scratch.leaf_gates(n) + scratch.combine_gates(net)
             return Measure(depth, size, scratch.builder_gates)
+    return _built(model, cls, n, topology, outputs)
+
+
+def _built(model: RNN, cls: Classification, n: int, topology: str, outputs: str) -> Measure:
+    from rnncirc.lower.linear import lower_linear
+
     circuit = lower_linear(model, cls, n, topology, outputs)
     return Measure(circuit.depth, circuit.size, circuit.size)
 
@@ -175,6 +188,7 @@ class _Scratch:
         parts = combine.Store(len(shapes.length), {"B": (m, form.offset.shape[1])})
         self.builder, self.algebra, self.parts = builder, algebra, parts
         self.signature = np.full(len(shapes.length), -1, dtype=np.int64)
+        self.has_zero_entries = False
         self._signature_ids: dict[bytes, int] = {}
         # (first row, end row, class key, combines): whose gates are whose
         groups = [(0, leaf_rows, "leaf 0", 1), (leaf_rows, builder.n, "leaf", 1)]
@@ -226,14 +240,18 @@ class _Scratch:
     def _sign(self, shapes: np.ndarray) -> None:
         """Give each shape the id of its representation: per stored entry (A's fields of the
         algebra, B) whether it is unset, a gate or input, or which constant."""
-        fields = [self.parts.fields["B"]] + [
-            array for name, array in self.algebra.store.fields.items()
+        named = [("B", self.parts.fields["B"])] + [
+            (name, array) for name, array in self.algebra.store.fields.items()
             if name not in getattr(self.algebra, "WIRING_FIELDS", ())]
-        ids = np.concatenate([f[shapes].reshape(len(shapes), -1) for f in fields],
+        ids = np.concatenate([f[shapes].reshape(len(shapes), -1) for _, f in named],
                              axis=1).astype(np.int64)
         is_const = self.builder.is_const(np.maximum(ids, 0)) & (ids >= 0)
         kind = np.where(ids < 0, 0, np.where(is_const, 2, 1))
         value = np.where(is_const, self.builder.const_value(np.maximum(ids, 0)), 0.0)
+        padding = getattr(self.algebra, "PADDING_FIELDS", ())
+        read = np.concatenate([np.full(f[shapes].reshape(len(shapes), -1).shape[1],
+                                       name not in padding) for name, f in named])
+        self.has_zero_entries |= bool((is_const & (value == 0.0) & read).any())
         table = np.concatenate([kind, value.view(np.int64)], axis=1)
         unique, inverse = np.unique(table, axis=0, return_inverse=True)
         ids_of_unique = np.array([self._signature_ids.setdefault(row.tobytes(),

@@ -7,10 +7,9 @@ A case is a spec, a length n and an input seed. The model is compiled under ever
 (``rnncirc.compiler.TOPOLOGIES``, "auto" included) and both ``outputs``, and each circuit is
 checked against ``RNN.run`` (float64, sequential: the reference semantics):
 
-``measure``    linear steps, prefix networks, outputs "all": the exact depth and size that
+``measure``    linear steps, prefix networks, both outputs: the exact depth and size that
                `lower.measure` computes without building (``auto`` chooses by it) equal the
-               built circuit's (with outputs "last" a step with A = 0 leaves all but the
-               last step's input terms dead, which the build prunes and measure counts)
+               built circuit's
 ``reference``  ``Circuit.evaluate(method="reference")``, float64
 ``fast64``     the fast evaluator, float64
 ``fast32``     the fast evaluator, float32 (inputs rounded to float32 too)
@@ -166,7 +165,7 @@ def _check_circuit(result: CaseResult, model, xs, want, exact, topology: str, ou
         return
     add("compile", "ok")
     if result.classification is not None and circuit.topology in MEASURED \
-            and outputs == "all" and result.classification.is_linear and result.length > 1:
+            and result.classification.is_linear and result.length > 1:
         _check_measure(add, model, result.classification, circuit, outputs)
     if want is not None:
         target = want if outputs == "all" else want[:, -1]
