@@ -12,6 +12,7 @@ from rnncirc.analyze.profile import DepthProfile, depth_profile
 from rnncirc.compiler import compile
 from rnncirc.errors import RnncircError
 from rnncirc.eval.fast import Evaluator
+from rnncirc.eval.sequence import ShardedEvaluation, evaluate_sharded
 from rnncirc.export.dot import to_dot
 from rnncirc.frontend.functions import (
     abs,
@@ -52,4 +53,5 @@ __all__ = [
     "maximum", "minimum", "outer", "program", "relu", "rms_norm", "rnn", "rsqrt", "scan",
     "shift", "sigmoid", "silu", "softmax", "softplus", "sqrt",
     "stack", "tanh", "where", "__version__",
+    "ShardedEvaluation", "evaluate_sharded",
 ]

@@ -162,7 +162,7 @@ class DepthProfiles(Sequence):
 
 # -- building --------------------------------------------------------------------------------
 def depth_profile(model_or_models, lengths=None, *, topology: str = "auto",
-                  outputs: str = "all") -> DepthProfile | DepthProfiles:
+                  outputs: str = "all", client=None) -> DepthProfile | DepthProfiles:
     """Compile `model` at every length and measure depth, size and the other counts.
 
     Parameters
@@ -174,6 +174,9 @@ def depth_profile(model_or_models, lengths=None, *, topology: str = "auto",
     topology : str
         As for `rc.compile`; "auto" is resolved per length exactly as `rc.compile` does.
     outputs : "all" or "last"
+    client : a Dask ``distributed.Client``, optional
+        Compile and measure each (model, length) row as a task on its workers; the rows and
+        formulas are those of a local profile.
 
     Returns
     -------
@@ -197,7 +200,7 @@ def depth_profile(model_or_models, lengths=None, *, topology: str = "auto",
     lengths = check_lengths(DEFAULT_LENGTHS if lengths is None else lengths)
     for model in models:  # every model's longest length, before any circuit is built
         ensure_feasible(model, lengths[-1], topology, outputs)
-    profiles = [_profile(model, lengths, topology, outputs) for model in models]
+    profiles = [_profile(model, lengths, topology, outputs, client) for model in models]
     return profiles[0] if single else DepthProfiles(profiles)
 
 
@@ -224,16 +227,22 @@ def _as_models(obj) -> tuple[list[RNN | Program], bool]:
                       f"@rc.program), or a list or dict of them; got {type(obj).__name__}")
 
 
-def _profile(model: RNN, lengths: list[int], topology: str, outputs: str) -> DepthProfile:
+def _profile(model: RNN, lengths: list[int], topology: str, outputs: str,
+             client=None) -> DepthProfile:
     from rnncirc.compiler import classify_model, compile_model
 
     if isinstance(model, Program):
-        return _program_profile(model, lengths, topology, outputs)
+        return _program_profile(model, lengths, topology, outputs, client)
     start = time.perf_counter()
     cls = classify_model(model)
-    chosen = {n: _resolve(model, cls, n, topology, outputs) for n in lengths}
     rows: dict[int, dict] = {}
-    unrolled = [n for n in lengths if chosen[n] == "sequential"]
+    if client is not None:  # every row a task, "auto" resolved in it; kept for the formulas
+        rows = dict(zip(lengths, _remote(client, [(measured_row, model, n, topology, outputs)
+                                                  for n in lengths]), strict=True))
+        _RESOLVED.setdefault(model, {}).update(
+            {(n, topology, outputs): row["topology"] for n, row in rows.items()})
+    chosen = {n: _resolve(model, cls, n, topology, outputs) for n in lengths}
+    unrolled = [n for n in lengths if chosen[n] == "sequential" and n not in rows]
     if unrolled and outputs == "all":
         rows.update(_unrolled_rows(model, cls, unrolled))
     for n in lengths:
@@ -251,14 +260,14 @@ def _profile(model: RNN, lengths: list[int], topology: str, outputs: str) -> Dep
 
 
 def _program_profile(program: Program, lengths: list[int], topology: str,
-                     outputs: str) -> DepthProfile:
+                     outputs: str, client=None) -> DepthProfile:
     """Each length compiled whole (rows gain ``layers``: each layer's gates and the depth it
     adds); the formulas are the family of the longest length's layer networks, with exact
     branches where "auto" picks other networks. Lengths a ``rc.shift`` cannot take are
     skipped, and the note says so."""
     from rnncirc.analyze.formulas import evaluate_formula
-    from rnncirc.analyze.report import layer_rows, program_family_formulas
-    from rnncirc.compiler import classify_model, compile_model
+    from rnncirc.analyze.report import program_family_formulas
+    from rnncirc.compiler import classify_model
 
     start = time.perf_counter()
     cls = classify_model(program)
@@ -269,14 +278,13 @@ def _program_profile(program: Program, lengths: list[int], topology: str,
         raise OptionError(f"{program.name} shifts its sequences by up to {shortest - 1} "
                           f"positions, so it needs lengths >= {shortest}; every length asked "
                           "for is shorter")
-    rows, last = [], None
-    for n in usable:
-        last = compile_model(program, n, topology=topology, outputs=outputs)
-        row = measure_circuit(last.circuit)
-        row["layers"] = [{key: layer[key] for key in ("name", "kind", "topology", "gates",
-                                                      "depth_added")}
-                         for layer in layer_rows(last.circuit)]
-        rows.append(row)
+    if client is None:
+        built = [_program_row(program, n, topology, outputs, n == usable[-1])
+                 for n in usable]
+    else:  # every row a task; the longest length's compilation comes back for the formulas
+        built = _remote(client, [(_program_row, program, n, topology, outputs,
+                                  n == usable[-1]) for n in usable])
+    rows, last = [row for row, _ in built], built[-1][1]
     depth, size = program_family_formulas(last)
     patched, notes = [], []
     for key, formula in (("depth", depth), ("size", size)):
@@ -298,6 +306,38 @@ def _program_profile(program: Program, lengths: list[int], topology: str,
                         formula_note="; ".join(notes) or None,
                         seconds=time.perf_counter() - start,
                         state_shape=tuple(program.state_shape))
+
+
+def _program_row(program: Program, n: int, topology: str, outputs: str,
+                 keep: bool) -> tuple[dict, object]:
+    """A program's row at length n (with its layers), and its compilation when `keep`."""
+    from rnncirc.analyze.report import layer_rows
+    from rnncirc.compiler import compile_model
+
+    done = compile_model(program, n, topology=topology, outputs=outputs)
+    row = measure_circuit(done.circuit)
+    row["layers"] = [{key: layer[key] for key in ("name", "kind", "topology", "gates",
+                                                  "depth_added")}
+                     for layer in layer_rows(done.circuit)]
+    return row, done if keep else None
+
+
+def measured_row(model: RNN, n: int, topology: str, outputs: str) -> dict:
+    """The row of `model` compiled at length n (a profile task on a Dask worker)."""
+    from rnncirc.compiler import compile_model
+
+    return measure_circuit(compile_model(model, n, topology=topology, outputs=outputs).circuit)
+
+
+def _remote(client, calls: list[tuple]) -> list:
+    """``[f(*args) for f, *args in calls]`` as tasks on a Dask client's workers, in order; an
+    interrupt (Ctrl-C) cancels them."""
+    futures = [client.submit(f, *args, pure=False) for f, *args in calls]
+    try:
+        return client.gather(futures)
+    except KeyboardInterrupt:
+        client.cancel(futures)
+        raise
 
 
 def measure_circuit(circuit) -> dict:

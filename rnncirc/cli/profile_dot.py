@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 
+from rnncirc.cli.distributed import add_scheduler_options
 from rnncirc.cli.options import (
     add_model_arguments,
     add_outputs_option,
@@ -72,6 +73,7 @@ def add_profile_command(subparsers) -> argparse.ArgumentParser:
                              "matplotlib: pip install 'rnncirc[plot]')")
     parser.add_argument("--json", metavar="PATH",
                         help="also write the profile as JSON to PATH ('-' for stdout)")
+    add_scheduler_options(parser, "each (model, length) row is a task on its workers")
     parser.set_defaults(run=run_profile)
     return parser
 
@@ -93,7 +95,14 @@ def run_profile(args) -> None:
     else:
         models = list(dict.fromkeys(load_models(args.model_file).values()))
     lengths = parse_lengths(args.lengths) if args.lengths else None
-    found = depth_profile(models, lengths, topology=args.topology, outputs=args.outputs)
+    if args.scheduler:
+        from rnncirc.eval.distributed import open_client
+
+        with open_client(args.scheduler) as client:
+            found = depth_profile(models, lengths, topology=args.topology,
+                                  outputs=args.outputs, client=client)
+    else:
+        found = depth_profile(models, lengths, topology=args.topology, outputs=args.outputs)
     profiles = found if isinstance(found, DepthProfiles) else DepthProfiles([found])
     if args.json == "-":
         print(json.dumps(_profile_json(profiles), indent=2))

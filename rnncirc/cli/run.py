@@ -20,6 +20,7 @@ import zlib
 
 import numpy as np
 
+from rnncirc.cli.distributed import add_scheduler_options
 from rnncirc.cli.options import (
     add_outputs_option,
     add_topology_option,
@@ -39,7 +40,9 @@ _DESCRIPTION = (
 _EPILOG = """examples:
   rnncirc run examples/gru.py --length 1000 --input xs.npy --output hs.npy
   rnncirc run --load mamba.npz --input xs.npy --output hs.npy --dtype float32
-  rnncirc run examples/parity.py -n 64 --input symbols.npy --output hs.npy --check"""
+  rnncirc run examples/parity.py -n 64 --input symbols.npy --output hs.npy --check
+  rnncirc run examples/mamba.py -n 4096 -i xs.npy -o hs.npy --scheduler local:2
+  rnncirc run examples/mamba.py -n 65536 -i xs.npy -o hs.npy --scheduler local:2 --chunks 8"""
 
 
 def add_run_command(subparsers) -> argparse.ArgumentParser:
@@ -85,6 +88,8 @@ def add_run_command(subparsers) -> argparse.ArgumentParser:
                           "the circuit adds in another order than the step-by-step run)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show a progress bar (default: on a terminal, when it runs long)")
+    add_scheduler_options(run, "the batch is split over its workers (or each sequence, with "
+                          "--chunks)", chunks=True)
     run.set_defaults(run=run_command)
     return run
 
@@ -270,6 +275,13 @@ def run_command(args) -> None:
     if args.output:  # before the (possibly long) compile and evaluation
         check_output_path(args.output, "--output", "hs.npy")
     xs = _load_inputs(args.input)
+    if args.scheduler:
+        from rnncirc.cli.distributed import run_on_cluster
+
+        return run_on_cluster(args, xs, _circuit_for, _check, _human)
+    if args.chunks is not None:
+        raise OptionError("--chunks splits sequences over a Dask cluster: give --scheduler "
+                          "ADDRESS or --scheduler local:N")
     circuit, model, compilation = _circuit_for(args)
 
     batched = xs.ndim == (2 if circuit.info.alphabet else 3)
@@ -332,4 +344,3 @@ def _human(nbytes: float) -> str:
             return f"{nbytes:.1f} {unit}"
         nbytes /= 1024
     raise AssertionError
-

@@ -225,7 +225,7 @@ class Circuit:
         return found
 
     def evaluate(self, xs, *, method: str = "fast", dtype: str = "float64",
-                 modulus: int | None = None, progress=None) -> np.ndarray:
+                 modulus: int | None = None, progress=None, client=None) -> np.ndarray:
         """Evaluate on inputs shaped as for `RNN.run`; returns the same shapes.
 
         ``outputs="last"`` circuits return ``(*state)`` or ``(batch, *state)``.
@@ -241,6 +241,9 @@ class Circuit:
             is the dyadic rational m/2^k); only add, sub, mul and neg gates are allowed.
         progress : ``progress(done_gates, total_gates)``, called between chunks of the fast
             evaluation (the reference evaluator runs in one go and ignores it).
+        client : a Dask ``distributed.Client``: the batch is split over its workers, each
+            running the fast evaluator on its shard (`rnncirc.eval.distributed`); the
+            result is bit-equal to local evaluation. `progress` is not reported then.
 
         Examples
         --------
@@ -254,6 +257,12 @@ class Circuit:
         >>> circuit.evaluate(np.array([[1], [2], [-3]]), modulus=7).ravel().tolist()
         [1, 3, 0]
         """
+        if client is not None:
+            from rnncirc.eval.distributed import evaluate_batch
+
+            if method != "fast":
+                raise RnncircError("evaluate(client=...) runs the fast evaluator only")
+            return evaluate_batch(self, xs, client, dtype=dtype, modulus=modulus)
         if method == "reference":
             from rnncirc.ir.reference import evaluate_reference
 

@@ -1,0 +1,343 @@
+"""Sequence sharding: one long sequence of a linear recurrence evaluated in P chunks on a Dask
+cluster, by the three-phase scan.
+
+Where this sits: the eval layer, above the compiler (it compiles each chunk's circuits) and
+beside `distributed` (batch sharding and the client helpers it uses). `rc.evaluate_sharded`
+and ``rnncirc run --scheduler ... --chunks P`` call `evaluate_sharded`.
+
+Summary of the algorithm. h_t = A(x_t) h_(t-1) + b(x_t) is affine in the state, so a chunk
+of steps s..e composes to one affine map h_e = A_k h_(s-1) + b_k. The chunk's circuit is that
+of a *carry-in* model, ``step(h + e, x)`` with an extra input e that is the state entering
+the chunk at its first position and zero after it (it is A(x)(h + e) + b(x): the same kind
+of A), compiled once per chunk length on the client and shipped once to every worker.
+
+1. Summaries (a task per chunk): the chunk's ``outputs="last"`` circuit evaluated with e = 0
+   gives b_k; with e = 1 (diagonal and scalar kinds: A_k is its diagonal, m numbers) or with
+   e = each unit vector (every other kind: A_k dense, m x m, as the product of PD, DPLR or
+   dense factors over a chunk has no compact form worth keeping: a DPLR product's rank grows
+   to m) it gives A_k e + b_k, and one subtraction gives A_k. Chunk 0 starts from the
+   model's init and gives (0, h_(e_0)).
+2. Carries (on the client): the P summaries are themselves a linear recurrence,
+   c_k = A_k c_(k-1) + b_k, compiled by rnncirc as a P-step circuit (diagonal or dense,
+   topology "auto") and evaluated there.
+3. States (a task per chunk, ``outputs="all"`` only): the chunk's full circuit with e = its
+   carry-in gives its states.
+
+Each phase uses the fast evaluator, so modular evaluation (``modulus=p``) is exact
+throughout. The depth reported is that of the schedule as run, phase after phase: chunk
+(phase 1) + 1 (the subtraction) + summary scan + carry (phase 3). Nonlinear recurrences (and
+max-plus / min-plus ones) are refused: a chunk's states depend on its carry-in other than
+affinely. Programs (`rnncirc.eval.program_shards`) shard each of their linear layers so.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnncirc.errors import NotLinearError, OptionError
+from rnncirc.eval.distributed import gather, require_dask
+from rnncirc.frontend.model import RNN, rnn
+from rnncirc.frontend.program import Program
+
+#: kinds whose chunk summary is kept diagonal (m numbers instead of m x m)
+DIAGONAL_KINDS = ("scalar", "diagonal")
+#: kinds over the reals, for which the carry-in trick is exact
+REAL_KINDS = DIAGONAL_KINDS + ("complex-diagonal", "permutation-diagonal", "dplr", "dense")
+
+
+@dataclass
+class ShardedEvaluation:
+    """What `evaluate_sharded` returns: the values and what the run cost.
+
+    ``values`` has the shapes of `Circuit.evaluate` (``outputs="last"``: the last state);
+    ``depth`` the depth of each phase as run and their ``total``; ``chunks`` the chunk
+    lengths; ``summary`` "diagonal" or "dense" (the form chunk summaries travel in).
+    """
+
+    values: np.ndarray
+    depth: dict
+    chunks: list[int]
+    summary: str
+    seconds: float
+    layers: list[dict] = field(default_factory=list)
+
+
+def evaluate_sharded(model: RNN | Program, xs, *, chunks: int, client,
+                     topology: str = "auto", outputs: str = "all", dtype: str = "float64",
+                     modulus: int | None = None) -> ShardedEvaluation:
+    """Evaluate `model` on `xs` with each sequence split into `chunks` pieces over the
+    workers of `client` (the three-phase scan of the module docstring).
+
+    Parameters
+    ----------
+    model : a linear RNN, or a Program whose layers are all linear.
+    xs : inputs as for `RNN.run`: ``(n, K)`` or ``(batch, n, K)``, symbols ``(n,)`` or
+        ``(batch, n)``.
+    chunks : P, the number of pieces (1 <= P <= n); chunk lengths differ by at most one.
+    client : a Dask ``distributed.Client``.
+    topology, outputs : as for `rc.compile` (of every chunk's circuit).
+    dtype, modulus : as for `Circuit.evaluate`; with `modulus` every phase is exact mod p.
+
+    Returns
+    -------
+    ShardedEvaluation — ``.values`` as ``rc.compile(model, n).evaluate(xs)`` (within float
+    rounding; exactly mod p), and ``.depth`` by phase.
+
+    Examples
+    --------
+    >>> import numpy as np, rnncirc as rc
+    >>> from distributed import Client  # doctest: +SKIP
+    >>> @rc.rnn(state=2, inputs=1)
+    ... def decay(h, x):
+    ...     return rc.sigmoid(x) * h + x
+    >>> xs = np.random.default_rng(0).normal(size=(4, 1000, 1))
+    >>> run = rc.evaluate_sharded(decay, xs, chunks=4, client=Client())  # doctest: +SKIP
+    >>> np.allclose(run.values, decay.run(xs)), run.depth["total"]  # doctest: +SKIP
+    (True, 36)
+    """
+    require_dask("sequence sharding")
+    from rnncirc.compiler import check_options
+
+    start = time.perf_counter()
+    batch, batched = model.check_inputs(xs)
+    n = batch.shape[1]
+    check_options(model, n, topology, outputs)
+    if isinstance(chunks, bool) or not isinstance(chunks, int | np.integer) or \
+            not 1 <= chunks <= n:
+        raise OptionError(f"chunks must be an integer from 1 to the sequence length {n}, "
+                          f"got {chunks!r}")
+    if isinstance(model, Program):
+        from rnncirc.eval.program_shards import evaluate_program
+
+        values, depth, layers = evaluate_program(model, batch, int(chunks), client,
+                                                 topology, outputs, dtype, modulus)
+        summary = "per layer"
+    else:
+        sharded = ShardedScan(model, int(chunks), client, topology, dtype, modulus)
+        values = sharded.run(batch, outputs)
+        depth, summary, layers = sharded.depth, sharded.summary, []
+    return ShardedEvaluation(values if batched else values[0], depth,
+                             chunk_lengths(n, int(chunks)), summary,
+                             time.perf_counter() - start, layers)
+
+
+def chunk_lengths(n: int, chunks: int) -> list[int]:
+    bounds = np.linspace(0, n, chunks + 1).round().astype(np.int64)
+    return np.diff(bounds).tolist()
+
+
+def check_linear(model: RNN, where: str = "") -> object:
+    """The model's classification, or a one-line refusal saying why it cannot be chunked."""
+    from rnncirc.compiler import classify_model
+
+    cls = classify_model(model)
+    if not cls.is_linear:
+        raise NotLinearError(f"sequence sharding needs linear recurrences, but {cls.reason}"
+                             f"{where}: its chunks cannot be joined exactly; shard the batch "
+                             "instead (drop --chunks)")
+    if cls.kind not in REAL_KINDS:
+        raise NotLinearError(f"sequence sharding joins chunks by affine maps over the reals; "
+                             f"{model.name}{where} is a {cls.kind} recurrence")
+    return cls
+
+
+#: the carry-in model of each live model (an RNN hashes by identity)
+_CARRY_IN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def carry_in_model(model: RNN) -> RNN:
+    """``step(h + e, x)``: the model with the state entering a chunk as extra inputs e
+    (after x's K inputs, or after an alphabet's one-hot bits), and zero initial state."""
+    found = _CARRY_IN.get(model)
+    if found is not None:
+        return found
+    shape = model.state_shape
+    m = int(np.prod(shape))
+    k = model.alphabet or model.input_size
+    step = model.step
+
+    if model.alphabet:
+        from rnncirc.frontend.tracer import SymbolSym
+
+        def carried(h, xe):
+            onehot = xe[:k]  # the symbol, as the circuit holds it: its one-hot bits
+            return step(h + xe[k:].reshape(shape), SymbolSym(onehot.node, onehot.builder))
+    else:
+        def carried(h, xe):
+            return step(h + xe[k:].reshape(shape), xe[:k])
+
+    found = _CARRY_IN[model] = rnn(state=shape, inputs=k + m,
+                                   name=f"{model.name}_carry_in")(carried)
+    return found
+
+
+def carry_inputs(model: RNN, xs: np.ndarray, carries: np.ndarray) -> np.ndarray:
+    """The carry-in model's inputs: `xs` ``(B, L, K)`` (symbols ``(B, L)``) for every one of
+    the `carries` ``(C, m)``: ``(B * C, L, K + m)``, e = the carry at the first position."""
+    if model.alphabet:
+        xs = (xs[..., None] == np.arange(model.alphabet)).astype(np.float64)
+    b, length = xs.shape[:2]
+    c, m = carries.shape[-2:]
+    carries = np.broadcast_to(carries, (b, c, m))
+    out = np.zeros((b, c, length, xs.shape[2] + m))
+    out[:, :, :, :xs.shape[2]] = xs[:, None]
+    out[:, :, 0, xs.shape[2]:] = carries
+    return out.reshape(b * c, length, -1)
+
+
+def _summary(circuit, model: RNN, xs: np.ndarray, diagonal: bool, dtype: str,
+             modulus: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Phase 1 for one chunk: (A_k, b_k), A_k as ``(B, m)`` (diagonal) or ``(B, m, m)``."""
+    m = int(np.prod(model.state_shape))
+    probes = np.vstack([np.zeros(m), np.ones(m)]) if diagonal else \
+        np.vstack([np.zeros(m), np.eye(m)])
+    out = circuit.evaluate(carry_inputs(model, xs, probes), dtype=dtype, modulus=modulus)
+    out = np.asarray(out).reshape(len(xs), len(probes), m)
+    b = out[:, 0]
+    a = out[:, 1:] - b[:, None]
+    if modulus is not None:
+        a = np.mod(a, modulus)
+    return (a[:, 0] if diagonal else np.swapaxes(a, 1, 2)), np.array(b)
+
+
+def _first_chunk(circuit, model: RNN, xs: np.ndarray, init: np.ndarray, dtype: str,
+                 modulus: int | None) -> np.ndarray:
+    """Phase 1 for chunk 0: its last state from the model's init (its summary is (0, that))."""
+    out = circuit.evaluate(carry_inputs(model, xs, init[None]), dtype=dtype, modulus=modulus)
+    return np.asarray(out).reshape(len(xs), -1)
+
+
+def _states(circuit, model: RNN, xs: np.ndarray, carry: np.ndarray, dtype: str,
+            modulus: int | None) -> np.ndarray:
+    """Phase 3 for one chunk: its states from its carry-in ``(B, m)``."""
+    b = len(xs)
+    inputs = carry_inputs(model, xs, np.zeros((1, carry.shape[1])))
+    inputs[:, 0, -carry.shape[1]:] = carry
+    out = circuit.evaluate(inputs, dtype=dtype, modulus=modulus)
+    return np.array(out).reshape((b, xs.shape[1]) + model.state_shape)
+
+
+def summary_scan_model(m: int, diagonal: bool) -> RNN:
+    """The recurrence of the chunk summaries, c_k = A_k c_(k-1) + b_k, over inputs
+    ``(a, b)`` (diagonal: 2m numbers) or ``(A row-major, b)`` (m^2 + m)."""
+    if diagonal:
+        def carry(h, z):
+            return z[:m] * h + z[m:]
+
+        return rnn(state=m, inputs=2 * m, name="summary_scan")(carry)
+
+    def carry_dense(h, z):
+        return z[:m * m].reshape(m, m) @ h + z[m * m:]
+
+    return rnn(state=m, inputs=m * m + m, name="summary_scan")(carry_dense)
+
+
+class ShardedScan:
+    """One linear RNN sharded over a client's workers in `chunks` pieces (module docstring).
+
+    `run` takes a batch ``(B, n, K)`` (symbols ``(B, n)``); `depth` and `summary` describe
+    the last run.
+    """
+
+    def __init__(self, model: RNN, chunks: int, client, topology: str, dtype: str,
+                 modulus: int | None, where: str = ""):
+        self.cls = check_linear(model, where)
+        self.model, self.chunks, self.client = model, chunks, client
+        self.topology, self.dtype, self.modulus = topology, dtype, modulus
+        self.diagonal = self.cls.kind in DIAGONAL_KINDS
+        self.summary = "diagonal" if self.diagonal else "dense"
+        self.depth: dict = {}
+        self.scan_depth = 0
+
+    def _circuits(self, lengths: list[int], outputs: str) -> dict:
+        """Each distinct chunk length's carry-in circuit, compiled here once and scattered
+        to every worker once."""
+        from rnncirc.compiler import compile_model
+
+        carried = carry_in_model(self.model)
+        built = {n: compile_model(carried, n, topology=self.topology, outputs=outputs).circuit
+                 for n in sorted(set(lengths))}
+        shipped = self.client.scatter(list(built.values()), broadcast=True, hash=False)
+        return dict(zip(built, shipped, strict=True)), max(c.depth for c in built.values())
+
+    def run(self, batch: np.ndarray, outputs: str) -> np.ndarray:
+        model, client, dtype, modulus = self.model, self.client, self.dtype, self.modulus
+        n = batch.shape[1]
+        lengths = chunk_lengths(n, self.chunks)
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        pieces = client.scatter([batch[:, lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:],
+                                                                   strict=True)], hash=False)
+        futures = list(pieces)
+        init = np.asarray(model.init, dtype=np.float64).reshape(-1)
+        if modulus is not None:
+            from rnncirc.eval.fast import residues
+
+            init = residues(init, modulus, "the initial state").astype(np.float64)
+        try:
+            if self.chunks == 1 and outputs == "all":  # nothing to join: phase 3 alone
+                full, depth = self._circuits(lengths, "all")
+                futures += full.values()
+                self.depth = {"chunk": 0, "extract": 0, "summary_scan": 0, "carry": depth,
+                              "total": depth}
+                return self._gather_states(full, pieces, [init], lengths, len(batch), futures)
+            last, chunk_depth = self._circuits(lengths, "last")
+            futures += last.values()
+            first = client.submit(_first_chunk, last[lengths[0]], model, pieces[0], init,
+                                  dtype, modulus, pure=False)
+            summaries = [client.submit(_summary, last[lengths[k]], model, pieces[k],
+                                       self.diagonal, dtype, modulus, pure=False)
+                         for k in range(1, self.chunks)]
+            futures += [first] + summaries
+            carries = self._carries(*gather(client, [first] + summaries))
+            self.depth = {"chunk": chunk_depth, "extract": int(self.chunks > 1),
+                          "summary_scan": self.scan_depth, "carry": 0}
+            if outputs == "last":
+                values = carries[:, -1].reshape((len(batch),) + model.state_shape)
+            else:
+                full, self.depth["carry"] = self._circuits(lengths, "all")
+                futures += full.values()
+                entering = [init] + [carries[:, k - 1] for k in range(1, self.chunks)]
+                values = self._gather_states(full, pieces, entering, lengths, len(batch),
+                                             futures)
+        finally:
+            client.cancel(futures)  # interrupted: stops them; done: frees the workers' copies
+        self.depth["total"] = sum(self.depth.values())
+        return values
+
+    def _gather_states(self, full: dict, pieces: list, entering: list, lengths: list[int],
+                       batch: int, futures: list) -> np.ndarray:
+        """Phase 3: every chunk's states from the state entering it, joined in order."""
+        states = [self.client.submit(_states, full[lengths[k]], self.model, pieces[k],
+                                     np.broadcast_to(entering[k], (batch, entering[k].shape[-1])),
+                                     self.dtype, self.modulus, pure=False)
+                  for k in range(self.chunks)]
+        futures += states
+        return np.concatenate(gather(self.client, states), axis=1)
+
+    def _carries(self, first: np.ndarray, *summaries) -> np.ndarray:
+        """Phase 2: the state leaving every chunk, ``(B, P, m)``, by the summary scan's
+        circuit on this machine."""
+        from rnncirc.compiler import compile_model
+
+        b, m = first.shape
+        p = self.chunks
+        if p == 1:
+            self.scan_depth = 0
+            return first[:, None]
+        width = m if self.diagonal else m * m
+        steps = np.zeros((b, p, width + m))  # chunk 0: A = 0, b = its last state
+        steps[:, 0, width:] = first
+        for k, (a, offset) in enumerate(summaries, start=1):
+            steps[:, k, :width] = a.reshape(b, width)
+            steps[:, k, width:] = offset
+        scan = compile_model(summary_scan_model(m, self.diagonal), p,
+                             topology="auto" if self.topology != "sequential" else
+                             "sequential").circuit
+        self.scan_depth = scan.depth
+        if self.modulus is not None:
+            steps = steps.astype(np.int64)  # residues already: exact as integers
+        return np.asarray(scan.evaluate(steps, dtype=self.dtype, modulus=self.modulus))
