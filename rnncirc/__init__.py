@@ -39,6 +39,7 @@ from rnncirc.frontend.functions import (
 )
 from rnncirc.frontend.model import RNN, rnn
 from rnncirc.frontend.program import Program, program, scan, shift
+from rnncirc.frontend.torch_import import from_torch
 from rnncirc.ir.circuit import Circuit
 from rnncirc.lower.boolean import BooleanCircuit, to_boolean
 from rnncirc.lower.classify import Classification
@@ -51,7 +52,7 @@ __all__ = [
     "classify", "clip", "to_boolean",
     "compile", "concat", "depth_profile", "exp", "layer_norm", "log", "lookup", "to_dot",
     "maximum", "minimum", "outer", "program", "relu", "rms_norm", "rnn", "rsqrt", "scan",
-    "shift", "sigmoid", "silu", "softmax", "softplus", "sqrt",
+    "shift", "sigmoid", "silu", "softmax", "softplus", "sqrt", "from_torch",
     "stack", "tanh", "where", "__version__",
     "ShardedEvaluation", "evaluate_sharded",
 ]
