@@ -14,6 +14,8 @@ from rnncirc.errors import RnncircError
 from rnncirc.eval.fast import Evaluator
 from rnncirc.eval.sequence import ShardedEvaluation, evaluate_sharded
 from rnncirc.export.dot import to_dot
+from rnncirc.frontend.automata import from_dfa, from_wfa
+from rnncirc.frontend.counter_machine import from_counter_machine
 from rnncirc.frontend.functions import (
     abs,
     clip,
@@ -50,7 +52,8 @@ __all__ = [
     "RNN", "BooleanCircuit", "Circuit", "Classification", "DepthProfile", "Evaluator",
     "Program", "ProgramClassification", "RnncircError", "abs",
     "classify", "clip", "to_boolean",
-    "compile", "concat", "depth_profile", "exp", "layer_norm", "log", "lookup", "to_dot",
+    "compile", "concat", "depth_profile", "exp", "from_counter_machine", "from_dfa",
+    "from_wfa", "layer_norm", "log", "lookup", "to_dot",
     "maximum", "minimum", "outer", "program", "relu", "rms_norm", "rnn", "rsqrt", "scan",
     "shift", "sigmoid", "silu", "softmax", "softplus", "sqrt", "from_torch",
     "stack", "tanh", "where", "__version__",

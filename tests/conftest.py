@@ -12,7 +12,8 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 
 
 #: example files that define a program (tests/programs checks them), not one RNN
-PROGRAM_EXAMPLES = ("deltanet_heads", "mamba_blocks", "pd_ssm_automaton", "stacked_lstm")
+PROGRAM_EXAMPLES = ("counter_connectivity", "deltanet_heads", "dfa_reset", "dfa_s5",
+                    "mamba_blocks", "pd_ssm_automaton", "stacked_lstm")
 
 
 def rnn_examples() -> list[str]:
