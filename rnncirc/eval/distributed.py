@@ -7,13 +7,14 @@ run/profile --scheduler`` use `open_client`, `gather` and `require_dask`. Dask i
 (``pip install "rnncirc[distributed]"``) and is imported only inside these functions, so
 ``import rnncirc`` never loads it.
 
-Batch sharding: the circuit is scattered once to every worker (``broadcast=True``: a worker
+Batch sharding: the circuit travels once to every worker that runs a shard (`ship`: a worker
 holds one copy, whose schedule the fast evaluator builds once and keeps), the batch is cut
-into shards sized so that a shard's evaluation fits in half of the smallest worker's memory
-limit, each shard is one task running the Numba evaluator, and the shards are gathered in
-order. Each sequence is evaluated by the same kernels as on one machine, on lanes of its own,
-so the result is bit-equal to local evaluation. A worker that dies mid-run has its tasks
-rerun elsewhere by the scheduler; an interrupted gather cancels the futures.
+into shards sized so that a shard's evaluation
+fits in half of the smallest worker's memory limit, each shard is one task running the Numba
+evaluator, and the shards are gathered in order. Each sequence is evaluated by the
+same kernels as on one machine, on lanes of its own, so the result is bit-equal to local
+evaluation. A worker that dies mid-run has its tasks rerun elsewhere by the scheduler; an
+interrupted gather cancels the futures.
 """
 
 from __future__ import annotations
@@ -84,6 +85,16 @@ def open_client(address: str, *, timeout: float = CONNECT_TIMEOUT,
                              "or use --scheduler local:N") from None
     with client:
         yield client
+
+
+def _value(value):
+    return value
+
+
+def ship(client, value):
+    """A future of `value` for tasks to depend on: a worker fetches it once and keeps it, and
+    unlike scattered data the scheduler can make it again when the workers holding it die."""
+    return client.submit(_value, value, pure=False)
 
 
 def gather(client, futures: list) -> list:
@@ -182,18 +193,18 @@ def evaluate_batch(circuit: Circuit, xs, client, *, dtype: str = "float64",
     batch = xs if batched else xs[None]
     if len(batch) == 0:
         raise InputError("inputs are empty; give at least one sequence")
-    shipped = client.scatter(circuit, broadcast=True, hash=False)
+    shipped = ship(client, circuit)
     futures = [shipped]
     try:
         lane_bytes, fixed = client.submit(evaluation_bytes, shipped, dtype, modulus,
                                           pure=False).result()
         workers = len(client.nthreads())
         bounds = shard_bounds(len(batch), lane_bytes, fixed, worker_memory(client), workers)
-        shards = client.scatter([batch[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:],
-                                                                 strict=True)], hash=False)
-        futures += shards
-        tasks = [client.submit(_evaluate_shard, shipped, shard, dtype, modulus, pure=False)
-                 for shard in shards]
+        # each shard travels inside its task, not scattered: a task whose worker dies is
+        # rerun elsewhere only if the scheduler still holds its data
+        tasks = [client.submit(_evaluate_shard, shipped, batch[lo:hi], dtype, modulus,
+                               pure=False)
+                 for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
         futures += tasks
         values = np.concatenate(gather(client, tasks))
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ Summary of the algorithm. h_t = A(x_t) h_(t-1) + b(x_t) is affine in the state, 
 of steps s..e composes to one affine map h_e = A_k h_(s-1) + b_k. The chunk's circuit is that
 of a *carry-in* model, ``step(h + e, x)`` with an extra input e that is the state entering
 the chunk at its first position and zero after it (it is A(x)(h + e) + b(x): the same kind
-of A), compiled once per chunk length on the client and shipped once to every worker.
+of A), compiled once per chunk length on the client and shipped once to each worker.
 
 1. Summaries (a task per chunk): the chunk's ``outputs="last"`` circuit evaluated with e = 0
    gives b_k; with e = 1 (diagonal and scalar kinds: A_k is its diagonal, m numbers) or with
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnncirc.errors import NotLinearError, OptionError
-from rnncirc.eval.distributed import gather, require_dask
+from rnncirc.eval.distributed import gather, require_dask, ship
 from rnncirc.frontend.model import RNN, rnn
 from rnncirc.frontend.program import Program
 
@@ -175,11 +175,12 @@ def carry_in_model(model: RNN) -> RNN:
     return found
 
 
-def carry_inputs(model: RNN, xs: np.ndarray, carries: np.ndarray) -> np.ndarray:
-    """The carry-in model's inputs: `xs` ``(B, L, K)`` (symbols ``(B, L)``) for every one of
-    the `carries` ``(C, m)``: ``(B * C, L, K + m)``, e = the carry at the first position."""
-    if model.alphabet:
-        xs = (xs[..., None] == np.arange(model.alphabet)).astype(np.float64)
+def carry_inputs(alphabet: int | None, xs: np.ndarray, carries: np.ndarray) -> np.ndarray:
+    """The carry-in model's inputs: `xs` ``(B, L, K)`` (symbols of an `alphabet`: ``(B, L)``)
+    for every one of the `carries` ``(C, m)``: ``(B * C, L, K + m)``, e = the carry at the
+    first position."""
+    if alphabet:
+        xs = (xs[..., None] == np.arange(alphabet)).astype(np.float64)
     b, length = xs.shape[:2]
     c, m = carries.shape[-2:]
     carries = np.broadcast_to(carries, (b, c, m))
@@ -189,13 +190,16 @@ def carry_inputs(model: RNN, xs: np.ndarray, carries: np.ndarray) -> np.ndarray:
     return out.reshape(b * c, length, -1)
 
 
-def _summary(circuit, model: RNN, xs: np.ndarray, diagonal: bool, dtype: str,
+# The tasks take the carry-in circuit and the model's alphabet, not the model: a circuit is
+# plain arrays, which any worker unpickles, where a model's step function may live in a file
+# that only this machine can import.
+def _summary(circuit, alphabet: int | None, xs: np.ndarray, diagonal: bool, dtype: str,
              modulus: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Phase 1 for one chunk: (A_k, b_k), A_k as ``(B, m)`` (diagonal) or ``(B, m, m)``."""
-    m = int(np.prod(model.state_shape))
+    m = int(np.prod(circuit.info.state_shape))
     probes = np.vstack([np.zeros(m), np.ones(m)]) if diagonal else \
         np.vstack([np.zeros(m), np.eye(m)])
-    out = circuit.evaluate(carry_inputs(model, xs, probes), dtype=dtype, modulus=modulus)
+    out = circuit.evaluate(carry_inputs(alphabet, xs, probes), dtype=dtype, modulus=modulus)
     out = np.asarray(out).reshape(len(xs), len(probes), m)
     b = out[:, 0]
     a = out[:, 1:] - b[:, None]
@@ -204,21 +208,22 @@ def _summary(circuit, model: RNN, xs: np.ndarray, diagonal: bool, dtype: str,
     return (a[:, 0] if diagonal else np.swapaxes(a, 1, 2)), np.array(b)
 
 
-def _first_chunk(circuit, model: RNN, xs: np.ndarray, init: np.ndarray, dtype: str,
-                 modulus: int | None) -> np.ndarray:
+def _first_chunk(circuit, alphabet: int | None, xs: np.ndarray, init: np.ndarray,
+                 dtype: str, modulus: int | None) -> np.ndarray:
     """Phase 1 for chunk 0: its last state from the model's init (its summary is (0, that))."""
-    out = circuit.evaluate(carry_inputs(model, xs, init[None]), dtype=dtype, modulus=modulus)
+    out = circuit.evaluate(carry_inputs(alphabet, xs, init[None]), dtype=dtype,
+                           modulus=modulus)
     return np.asarray(out).reshape(len(xs), -1)
 
 
-def _states(circuit, model: RNN, xs: np.ndarray, carry: np.ndarray, dtype: str,
+def _states(circuit, alphabet: int | None, xs: np.ndarray, carry: np.ndarray, dtype: str,
             modulus: int | None) -> np.ndarray:
     """Phase 3 for one chunk: its states from its carry-in ``(B, m)``."""
     b = len(xs)
-    inputs = carry_inputs(model, xs, np.zeros((1, carry.shape[1])))
+    inputs = carry_inputs(alphabet, xs, np.zeros((1, carry.shape[1])))
     inputs[:, 0, -carry.shape[1]:] = carry
     out = circuit.evaluate(inputs, dtype=dtype, modulus=modulus)
-    return np.array(out).reshape((b, xs.shape[1]) + model.state_shape)
+    return np.array(out).reshape((b, xs.shape[1]) + circuit.info.state_shape)
 
 
 def summary_scan_model(m: int, diagonal: bool) -> RNN:
@@ -254,24 +259,25 @@ class ShardedScan:
         self.scan_depth = 0
 
     def _circuits(self, lengths: list[int], outputs: str) -> dict:
-        """Each distinct chunk length's carry-in circuit, compiled here once and scattered
-        to every worker once."""
+        """Each distinct chunk length's carry-in circuit, compiled here once and shipped to
+        each worker once (`distributed.ship`)."""
         from rnncirc.compiler import compile_model
 
         carried = carry_in_model(self.model)
         built = {n: compile_model(carried, n, topology=self.topology, outputs=outputs).circuit
                  for n in sorted(set(lengths))}
-        shipped = self.client.scatter(list(built.values()), broadcast=True, hash=False)
-        return dict(zip(built, shipped, strict=True)), max(c.depth for c in built.values())
+        shipped = {n: ship(self.client, circuit) for n, circuit in built.items()}
+        return shipped, max(c.depth for c in built.values())
 
     def run(self, batch: np.ndarray, outputs: str) -> np.ndarray:
         model, client, dtype, modulus = self.model, self.client, self.dtype, self.modulus
         n = batch.shape[1]
         lengths = chunk_lengths(n, self.chunks)
         bounds = np.concatenate([[0], np.cumsum(lengths)])
-        pieces = client.scatter([batch[:, lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:],
-                                                                   strict=True)], hash=False)
-        futures = list(pieces)
+        # each chunk travels inside its tasks (not scattered), so that the scheduler can
+        # rerun a task whose worker died
+        pieces = [batch[:, lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        futures: list = []
         init = np.asarray(model.init, dtype=np.float64).reshape(-1)
         if modulus is not None:
             from rnncirc.eval.fast import residues
@@ -286,9 +292,9 @@ class ShardedScan:
                 return self._gather_states(full, pieces, [init], lengths, len(batch), futures)
             last, chunk_depth = self._circuits(lengths, "last")
             futures += last.values()
-            first = client.submit(_first_chunk, last[lengths[0]], model, pieces[0], init,
+            first = client.submit(_first_chunk, last[lengths[0]], model.alphabet, pieces[0], init,
                                   dtype, modulus, pure=False)
-            summaries = [client.submit(_summary, last[lengths[k]], model, pieces[k],
+            summaries = [client.submit(_summary, last[lengths[k]], model.alphabet, pieces[k],
                                        self.diagonal, dtype, modulus, pure=False)
                          for k in range(1, self.chunks)]
             futures += [first] + summaries
@@ -311,7 +317,7 @@ class ShardedScan:
     def _gather_states(self, full: dict, pieces: list, entering: list, lengths: list[int],
                        batch: int, futures: list) -> np.ndarray:
         """Phase 3: every chunk's states from the state entering it, joined in order."""
-        states = [self.client.submit(_states, full[lengths[k]], self.model, pieces[k],
+        states = [self.client.submit(_states, full[lengths[k]], self.model.alphabet, pieces[k],
                                      np.broadcast_to(entering[k], (batch, entering[k].shape[-1])),
                                      self.dtype, self.modulus, pure=False)
                   for k in range(self.chunks)]

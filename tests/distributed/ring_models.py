@@ -1,0 +1,51 @@
+"""Small linear models of every kind whose gates are all ring operations (add, sub, mul,
+neg), so that their circuits evaluate exactly modulo p; and a 2-layer program of them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import rnncirc as rc
+
+_rng = np.random.default_rng(3)
+K = 2
+W1, W2, W3 = (_rng.normal(size=(4, K)) * 0.5 for _ in range(3))
+PERM = [2, 0, 3, 1]
+
+
+@rc.rnn(state=4, inputs=K, init=np.array([1.0, -2.0, 0.5, 3.0]))
+def ring_diagonal(h, x):
+    return (W1 @ x) * h + W2 @ x
+
+
+@rc.rnn(state=4, inputs=K, init=np.array([1.0, 0.0, 0.0, 0.0]))
+def ring_permutation(h, x):
+    return (W1 @ x) * h[PERM] + W2 @ x
+
+
+@rc.rnn(state=4, inputs=K)
+def ring_dplr(h, x):
+    k = W1 @ x
+    return h - (W3[0] @ x) * k * (k @ h) + W2 @ x
+
+
+@rc.rnn(state=3, inputs=K)
+def ring_dense(h, x):
+    A = np.ones((3, 3, K)) * 0.25 @ x + np.arange(9.0).reshape(3, 3) / 9
+    return A @ h + W2[:3] @ x
+
+
+@rc.rnn(state=4, inputs=4)
+def ring_dense_4(h, u):
+    return (np.ones((4, 4, 4)) * 0.1 @ u) @ h + u
+
+
+@rc.program(inputs=K)
+def ring_program(x):
+    h = rc.scan(ring_diagonal, x)
+    u = h * h[PERM] + 2 * h
+    return rc.scan(ring_dense_4, u)[:3] + rc.shift(h)[:3]
+
+
+RING = {"diagonal": ring_diagonal, "permutation": ring_permutation, "dplr": ring_dplr,
+        "dense": ring_dense}

@@ -1,0 +1,77 @@
+"""Sequence sharding (`rc.evaluate_sharded`): the three-phase scan against one circuit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rnncirc as rc
+
+from ..models import LINEAR, nonlinear, random_inputs
+from .ring_models import RING, ring_program
+
+MODELS = {name: LINEAR[name][0] for name in ("diagonal", "permutation", "symbol_permutation",
+                                             "dplr", "dense", "gated_matrix")}
+P = 1_000_003
+N = 23
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3, 7])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_sequence_sharding_matches_one_circuit(client, name, chunks):
+    model = MODELS[name]
+    xs = random_inputs(model, N, batch=2, seed=chunks)
+    done = rc.evaluate_sharded(model, xs, chunks=chunks, client=client)
+    np.testing.assert_allclose(done.values, rc.compile(model, N).evaluate(xs), rtol=1e-12,
+                               atol=1e-12)
+    assert done.chunks == np.diff(np.linspace(0, N, chunks + 1).round()).astype(int).tolist()
+    assert done.summary == ("diagonal" if rc.classify(model).kind == "diagonal" else "dense")
+    phases = {key: value for key, value in done.depth.items() if key != "total"}
+    assert done.depth["total"] == sum(phases.values())
+    if chunks > 1:  # each phase ran: its depth is counted
+        assert min(phases.values()) >= 1
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3, 7])
+@pytest.mark.parametrize("name", sorted(RING))
+def test_sequence_sharding_is_exact_mod_p(client, name, chunks):
+    model = RING[name]
+    xs = random_inputs(model, N, batch=2, seed=10 + chunks)
+    for outputs in ("all", "last"):
+        done = rc.evaluate_sharded(model, xs, chunks=chunks, client=client, modulus=P,
+                                   outputs=outputs)
+        want = rc.compile(model, N, outputs=outputs).evaluate(xs, modulus=P)
+        assert done.values.dtype == np.int64
+        np.testing.assert_array_equal(done.values, want)
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3, 7])
+def test_two_layer_program(client, chunks):
+    xs = random_inputs(ring_program, N, batch=2, seed=chunks)
+    done = rc.evaluate_sharded(ring_program, xs, chunks=chunks, client=client)
+    np.testing.assert_allclose(done.values, ring_program.run(xs), rtol=1e-10, atol=1e-10)
+    exact = rc.evaluate_sharded(ring_program, xs, chunks=chunks, client=client, modulus=P)
+    np.testing.assert_array_equal(exact.values,
+                                  rc.compile(ring_program, N).evaluate(xs, modulus=P))
+    assert [layer["kind"] for layer in done.layers] == ["diagonal", "dense"]
+    # the program's depth covers both layers, phase after phase
+    assert done.depth["total"] >= sum(layer["depth"]["total"] for layer in done.layers)
+
+
+def test_unbatched_and_last(client):
+    model = MODELS["dplr"]
+    xs = random_inputs(model, N, batch=1, seed=3)[0]
+    done = rc.evaluate_sharded(model, xs, chunks=3, client=client, outputs="last")
+    np.testing.assert_allclose(done.values, model.run(xs)[-1], rtol=1e-12, atol=1e-12)
+    assert done.depth["carry"] == 0  # the last state is the summary scan's
+
+
+def test_refusals(client):
+    xs = random_inputs(nonlinear, 8, batch=1, seed=0)
+    with pytest.raises(rc.RnncircError, match="sequence sharding needs linear recurrences, "
+                       "but nonlinear"):
+        rc.evaluate_sharded(nonlinear, xs, chunks=2, client=client)
+    model = MODELS["diagonal"]
+    for chunks in (0, 9, 2.5):
+        with pytest.raises(rc.RnncircError, match="chunks must be an integer from 1 to"):
+            rc.evaluate_sharded(model, random_inputs(model, 8), chunks=chunks, client=client)
