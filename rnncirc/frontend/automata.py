@@ -23,8 +23,10 @@ deterministic one (one nonzero per row of every M_a) classifies as permutation-d
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable, Mapping
+from fractions import Fraction
 
 import numpy as np
 
@@ -32,6 +34,7 @@ from rnncirc.errors import OptionError
 from rnncirc.frontend.functions import lookup
 from rnncirc.frontend.model import rnn
 from rnncirc.frontend.program import Program, program, scan
+from rnncirc.ir.rational import has_fraction
 
 
 def from_dfa(delta, start, accepting: Iterable, *, name: str | None = None) -> Program:
@@ -90,8 +93,9 @@ def from_dfa(delta, start, accepting: Iterable, *, name: str | None = None) -> P
 def from_wfa(initial, transitions, final, *, name: str | None = None) -> Program:
     """A one-layer linear program computing a weighted automaton's value on every prefix.
 
-    f(w) = alpha^T M_{w_1} ... M_{w_t} omega over the reals (or exactly, see
-    `Circuit.evaluate`). A deterministic WFA (one nonzero per row of every M_a) gives a
+    f(w) = alpha^T M_{w_1} ... M_{w_t} omega over the reals, or exactly when weights are
+    given as `fractions.Fraction` (see `Circuit.evaluate` with ``exact=True`` or
+    ``modulus=p``). A deterministic WFA (one nonzero per row of every M_a) gives a
     permutation-diagonal layer; one state gives a diagonal (scalar) layer; others are dense.
 
     Parameters
@@ -116,25 +120,32 @@ def from_wfa(initial, transitions, final, *, name: str | None = None) -> Program
     >>> rc.classify(halves).kind
     'scalar'
     """
-    alpha = np.asarray(initial, dtype=np.float64)
-    omega = np.asarray(final, dtype=np.float64)
-    moves = np.asarray(transitions, dtype=np.float64)
+    exact = any(has_fraction(v) for v in (initial, transitions, final))
+    kind = object if exact else np.float64
+    alpha, omega, moves = (np.array(v, dtype=kind) for v in (initial, final, transitions))
     if alpha.ndim != 1 or omega.shape != alpha.shape or moves.ndim != 3 or \
             moves.shape[1:] != (len(alpha), len(alpha)) or not len(moves):
         raise OptionError(
             f"rc.from_wfa: initial and final must be vectors of the states' length and "
             f"transitions an array (alphabet, states, states); got initial {alpha.shape}, "
             f"final {omega.shape}, transitions {moves.shape}")
+    scale = 1
+    if exact:  # h_0 is stored as floats: start from integers, divide in the readout
+        alpha = np.array([Fraction(v) for v in alpha], dtype=object)
+        scale = math.lcm(*(v.denominator for v in alpha))
+        omega = omega / Fraction(scale)
+        alpha = alpha * scale
     label = name or "wfa"
     steps = np.transpose(moves, (0, 2, 1))  # column state: h_t = M_a^T h_{t-1}
 
-    @rnn(state=len(alpha), alphabet=len(moves), init=alpha, name=f"{label}_weights")
+    @rnn(state=len(alpha), alphabet=len(moves), init=alpha.astype(np.float64),
+         name=f"{label}_weights")
     def weights(h, x):
         return lookup(steps, x) @ h
 
     @program(alphabet=len(moves), name=label)
     def wfa(x):
-        return (omega @ scan(weights, x)).reshape(1)
+        return (scan(weights, x) @ omega).reshape(1)
 
     return wfa
 

@@ -26,6 +26,7 @@ from rnncirc.errors import (
 )
 from rnncirc.ir.cell import CellBuilder, Node
 from rnncirc.ir.ops import Op, apply_op
+from rnncirc.ir.rational import exact_quotient, has_fraction, split_fraction
 
 
 class Sym:
@@ -334,6 +335,8 @@ def as_sym(value, builder: CellBuilder, what: str = "operand") -> Sym:
         if isinstance(value, SymbolSym):
             value._not_a_vector()
         return value
+    if has_fraction(value):
+        return _rational(value, builder, what)
     if isinstance(value, (numbers.Number, np.ndarray, np.generic, list, tuple)):
         try:
             array = np.asarray(value, dtype=np.float64)
@@ -343,6 +346,26 @@ def as_sym(value, builder: CellBuilder, what: str = "operand") -> Sym:
         return Sym(builder.const(array), builder)
     raise UnsupportedOperationError(located(
         f"cannot use a {type(value).__name__} as a numeric {what} in a step function"))
+
+
+def _rational(value, builder: CellBuilder, what: str) -> Sym:
+    """A constant holding Fractions: the gate num / den of two integer constants, which
+    stays a gate (`rnncirc.ir.rational`)."""
+    try:
+        num, den = split_fraction(value)
+    except (TypeError, ValueError) as err:
+        raise UnsupportedOperationError(located(
+            f"cannot use {type(value).__name__} as an exact rational {what}: {err}")) from None
+    if np.all(den == 1):
+        return _const(builder, num)
+    parts = (builder.const(num), builder.const(den))
+    return Sym(builder.node(Op.DIV, num.shape, parts), builder)
+
+
+def _exact_division(a: Sym, b: Sym, quotient) -> bool:
+    shape = np.shape(quotient)
+    return bool(exact_quotient(*(np.broadcast_to(s.node.arg, shape).ravel() for s in (a, b)),
+                               np.ravel(quotient)).all())
 
 
 def _is_const(sym: Sym) -> bool:
@@ -406,7 +429,9 @@ def elementwise(op: Op, *values) -> Sym:
             from None
     if all(_is_const(s) for s in syms):
         with np.errstate(all="ignore"):
-            return _const(builder, apply_op(op, *(s.node.arg for s in syms)))
+            folded = apply_op(op, *(s.node.arg for s in syms))
+        if op != Op.DIV or _exact_division(*syms, folded):  # a rational stays a / b
+            return _const(builder, folded)
     syms = [broadcast_to(s, shape) for s in syms]
     return Sym(builder.node(op, shape, tuple(s.node for s in syms)), builder)
 
@@ -584,6 +609,12 @@ def lookup(table, symbol) -> Sym:
     if isinstance(table, Sym):
         raise UnsupportedOperationError(located(
             "rc.lookup(table, x): the table must be a numpy constant, not a symbolic value"))
+    if has_fraction(table):  # exact: the looked-up numerator over the looked-up denominator
+        num, den = split_fraction(table)
+        if np.all(den == 1):
+            return lookup(num, symbol)
+        num, den = lookup(num, symbol), lookup(den, symbol)
+        return Sym(den.builder.node(Op.DIV, num.shape, (num.node, den.node)), den.builder)
     table = np.asarray(table, dtype=np.float64)
     if table.ndim == 0 or table.shape[0] != k:
         raise ShapeError(located(

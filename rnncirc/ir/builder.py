@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from rnncirc.ir.ops import ARITY, IS_COMMUTATIVE, Op, apply_op
+from rnncirc.ir.rational import exact_quotient
 
 _NO_OPERAND = -1
 #: rows up to which a new builder's capacity is filled with sentinels
@@ -174,7 +175,12 @@ class GateBuilder:
         if all_const.any():
             values = [self.const_value(o[all_const]) for o in operands]
             with np.errstate(all="ignore"):
-                result[all_const] = self.const(apply_op(op, *values))
+                folded = apply_op(op, *values)
+            if op == Op.DIV:  # a / b of integers stays a gate unless exact: a rational
+                exact = exact_quotient(*values, folded)
+                all_const[all_const] = exact
+                folded = folded[exact]
+            result[all_const] = self.const(folded)
         if len(operands) == 1:
             return
         a, b = operands[0], operands[1]

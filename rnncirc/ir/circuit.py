@@ -225,7 +225,8 @@ class Circuit:
         return found
 
     def evaluate(self, xs, *, method: str = "fast", dtype: str = "float64",
-                 modulus: int | None = None, progress=None, client=None) -> np.ndarray:
+                 modulus: int | None = None, progress=None, client=None,
+                 exact: bool = False) -> np.ndarray:
         """Evaluate on inputs shaped as for `RNN.run`; returns the same shapes.
 
         ``outputs="last"`` circuits return ``(*state)`` or ``(batch, *state)``.
@@ -241,6 +242,11 @@ class Circuit:
             is the dyadic rational m/2^k); only add, sub, mul and neg gates are allowed.
         progress : ``progress(done_gates, total_gates)``, called between chunks of the fast
             evaluation (the reference evaluator runs in one go and ignores it).
+        exact : return `fractions.Fraction` objects (an object array), computed exactly in
+            Python integers (`rnncirc.eval.exact`; small circuits only). A circuit with
+            division gates (a `Fraction` constant a/b is ``DIV(a, b)``,
+            `rnncirc.ir.rational`) is evaluated modulo p there too, dividing by the modular
+            inverse: a rational result a/b comes back as a * b^-1 mod p.
         client : a Dask ``distributed.Client``: the batch is split over its workers, each
             running the fast evaluator on its shard (`rnncirc.eval.distributed`); the
             result is bit-equal to local evaluation. `progress` is not reported then.
@@ -263,7 +269,17 @@ class Circuit:
             if method != "fast":
                 raise RnncircError("evaluate(client=...) runs the fast evaluator only")
             return evaluate_batch(self, xs, client, dtype=dtype, modulus=modulus)
-        if method == "reference":
+        if exact or (modulus is not None or dtype in ("int64", np.int64)) and \
+                np.any(self.op == Op.DIV):
+            from rnncirc.eval.exact import evaluate_exact, evaluate_modular
+
+            if exact and (modulus is not None or method != "fast"):
+                raise RnncircError("exact=True evaluates in Python Fractions; give it "
+                                   "without modulus or method")
+            batch, batched = self.check_inputs(xs, keep_dtype=True)
+            values = evaluate_exact(self, batch) if exact else \
+                evaluate_modular(self, batch, modulus)
+        elif method == "reference":
             from rnncirc.ir.reference import evaluate_reference
 
             if dtype not in ("float64", np.float64) or modulus is not None:
