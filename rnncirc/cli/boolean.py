@@ -134,7 +134,7 @@ def run_boolean_command(args) -> None:
             raise ExportFormatError(f"cannot tell the format of {args.output!r} from its "
                                     f"extension; use one of {', '.join(FORMATS)} (or .txt "
                                     "for Bristol Fashion)")
-    model = pick_model(args.model_file, args.model)
+    model = pick_model(args.model_file, args.model, trust_pickle=args.trust_pickle)
     start = time.perf_counter()
     circuit = compile_boolean(model, args.length, args.width, args.topology, args.outputs,
                               signed=not args.unsigned, frac_bits=args.frac_bits,

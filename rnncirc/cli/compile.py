@@ -54,7 +54,7 @@ def _cmd_compile(args) -> None:
     from rnncirc.compiler import compile_model
     from rnncirc.frontend.loader import pick_model
 
-    model = pick_model(args.model_file, args.model)
+    model = pick_model(args.model_file, args.model, trust_pickle=args.trust_pickle)
     compilation = compile_model(model, args.length, topology=args.topology,
                                 outputs=args.outputs)
     circuit = compilation.circuit

@@ -74,9 +74,10 @@ def _cmd_classify(args) -> None:
     from rnncirc.lower.layers import classify
 
     if args.model:
-        models = [pick_model(args.model_file, args.model)]
+        models = [pick_model(args.model_file, args.model, trust_pickle=args.trust_pickle)]
     else:
-        models = list(dict.fromkeys(load_models(args.model_file).values()))
+        models = list(dict.fromkeys(load_models(
+            args.model_file, trust_pickle=args.trust_pickle).values()))
     results = [{"model": m.name, **classify(m).to_dict()} for m in models]
     if args.json == "-":
         print(json.dumps(results if len(results) > 1 else results[0], indent=2))

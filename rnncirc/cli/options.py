@@ -28,6 +28,15 @@ def add_model_arguments(parser: argparse.ArgumentParser, several: str = "") -> N
     parser.add_argument("--model", "-m", metavar="NAME",
                         help="which RNN or program of the file (variable or model name) when "
                              "it has several" + several)
+    add_trust_pickle_option(parser)
+
+
+def add_trust_pickle_option(parser: argparse.ArgumentParser) -> None:
+    """``--trust-pickle``: open a ``.pt`` file saved with ``torch.save(module)``."""
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="accept a .pt/.pth file saved with torch.save(module) as "
+                             "MODEL.py; loading a pickle runs the code it holds, so only for "
+                             "files you made (a model file that loads a state_dict is safe)")
 
 
 def add_topology_option(parser: argparse.ArgumentParser, more: str = "") -> None:

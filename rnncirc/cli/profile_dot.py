@@ -91,9 +91,10 @@ def run_profile(args) -> None:
         except ImportError:
             raise OptionError("--plot needs matplotlib: pip install 'rnncirc[plot]'") from None
     if args.model:
-        models = [pick_model(args.model_file, args.model)]
+        models = [pick_model(args.model_file, args.model, trust_pickle=args.trust_pickle)]
     else:
-        models = list(dict.fromkeys(load_models(args.model_file).values()))
+        models = list(dict.fromkeys(load_models(
+            args.model_file, trust_pickle=args.trust_pickle).values()))
     lengths = parse_lengths(args.lengths) if args.lengths else None
     if args.scheduler:
         from rnncirc.eval.distributed import open_client
@@ -152,7 +153,7 @@ def run_dot(args) -> None:
     from rnncirc.export.dot import GATE_LIMIT, to_dot
     from rnncirc.frontend.loader import pick_model
 
-    model = pick_model(args.model_file, args.model)
+    model = pick_model(args.model_file, args.model, trust_pickle=args.trust_pickle)
     if args.view != "cell" and args.length is None:
         raise OptionError(f"--view {args.view} draws a circuit: give --length N")
     to_dot(model, args.output, view=args.view, length=args.length, topology=args.topology,

@@ -24,6 +24,7 @@ from rnncirc.cli.distributed import add_scheduler_options
 from rnncirc.cli.options import (
     add_outputs_option,
     add_topology_option,
+    add_trust_pickle_option,
     check_output_path,
     positive_int,
 )
@@ -58,6 +59,7 @@ def add_run_command(subparsers) -> argparse.ArgumentParser:
                      help="sequence length n to compile for (with MODEL.py)")
     run.add_argument("--model", "-m", metavar="NAME",
                      help="which RNN or program of the file when it defines several")
+    add_trust_pickle_option(run)
     add_topology_option(run, ". For speed on a CPU choose brent-kung: the fewest gates of "
                              "the log-depth networks (the network jax.lax.associative_scan "
                              "uses); auto's least-depth circuits can have many more gates")
@@ -151,7 +153,8 @@ def _circuit_for(args):
     from rnncirc.frontend.loader import pick_model
     from rnncirc.ir.circuit import Circuit
 
-    model = pick_model(args.model_file, args.model) if args.model_file else None
+    model = pick_model(args.model_file, args.model, trust_pickle=args.trust_pickle) \
+        if args.model_file else None
     if args.load:
         if not os.path.exists(args.load):
             raise InputError(f"circuit file {args.load} does not exist")

@@ -12,13 +12,26 @@ from rnncirc.frontend.model import RNN
 from rnncirc.frontend.program import Program, is_model
 
 
-def load_models(path: str) -> dict[str, RNN | Program]:
+def load_models(path: str, *, trust_pickle: bool = False) -> dict[str, RNN | Program]:
     """Execute the model file and return its module-level RNNs and programs by variable name.
 
-    A model bound to several names is listed once, under its first name.
+    A model bound to several names is listed once, under its first name. A file that defines
+    none but recurrent torch modules (``nn.LSTM``, a custom cell) gives those, converted with
+    `rc.from_torch`. A ``.pt``/``.pth`` file (a pickled module) is refused unless
+    `trust_pickle`: unpickling runs code.
     """
+    return _load(path, trust_pickle)[0]
+
+
+def _load(path: str, trust_pickle: bool) -> tuple[dict[str, RNN | Program], bool]:
+    """The models of the file, and whether they are torch modules (each a model of its own,
+    where a file's rc models may be one program and its layers)."""
     if not os.path.exists(path):
         raise ModelFileError(f"model file {path} does not exist")
+    if path.endswith((".pt", ".pth")) and os.path.isfile(path):
+        from rnncirc.frontend.torch_import import load_pickle
+
+        return load_pickle(path, trust_pickle), True
     if os.path.isdir(path) or not path.endswith(".py"):
         raise ModelFileError(f"{path} is not a Python file; pass a model file such as "
                              "examples/elman.py")
@@ -44,11 +57,17 @@ def load_models(path: str) -> dict[str, RNN | Program]:
     for var, value in vars(module).items():
         if is_model(value) and not any(value is m for m in models.values()):
             models[var] = value
+    if models:
+        return models, False
+    from rnncirc.frontend.torch_import import torch_models
+
+    models = torch_models(vars(module))
     if not models:
         raise ModelFileError(f"{path} defines no RNN or program at module level; decorate a "
                              "step function with @rc.rnn(state=..., inputs=...) (or a "
-                             "function over the whole sequence with @rc.program(inputs=...))")
-    return models
+                             "function over the whole sequence with @rc.program(inputs=...)), "
+                             "or define a torch module (nn.LSTM, a cell with forward(x, h))")
+    return models, True
 
 
 def _exec_model_file(spec, module, path: str) -> None:
@@ -84,18 +103,19 @@ def _names(models: dict[str, RNN | Program]) -> str:
                      for var, model in sorted(models.items()))
 
 
-def pick_model(path: str, name: str | None = None) -> RNN | Program:
+def pick_model(path: str, name: str | None = None, *,
+               trust_pickle: bool = False) -> RNN | Program:
     """The model of the file, or the one called `name` (variable or model name).
 
     A file that defines one program besides the RNNs it is made of means the program.
     """
-    models = load_models(path)
+    models, from_torch = _load(path, trust_pickle)
     if name is None:
-        programs = [m for m in models.values() if isinstance(m, Program)]
+        programs = [m for m in models.values() if isinstance(m, Program) and not from_torch]
         if len(programs) == 1:
             return programs[0]
         if len(models) > 1:
-            what = "programs" if programs else "RNNs"
+            what = "programs" if programs else "torch modules" if from_torch else "RNNs"
             raise ModelFileError(f"{path} defines {len(programs) or len(models)} {what} "
                                  f"({_names(_only(models, bool(programs)))}); choose one "
                                  "with --model NAME")

@@ -227,7 +227,7 @@ def einsum(equation: str, *operands):
     return product
 
 
-def normalize(value, p=2.0, dim: int = 1, eps: float = 1e-12):
+def normalize(value, p=2.0, dim: int = 1, eps: float = 1e-12, out=None):
     if p != 2:
         raise UnsupportedOperationError(f"F.normalize with p={p} is not supported (p=2 only)")
     norm = rc.sqrt(total(value * value, dim, keepdim=True))
