@@ -15,11 +15,15 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 PROGRAM_EXAMPLES = ("counter_connectivity", "deltanet_heads", "dfa_reset", "dfa_s5",
                     "mamba_blocks", "pd_ssm_automaton", "stacked_lstm")
 
+#: example files that define PyTorch modules: they need torch, an optional dependency, so
+#: tests/torch checks them (against the modules' own forward) instead of the galleries
+TORCH_EXAMPLES = ("torch_lstm", "torch_selective")
+
 
 def rnn_examples() -> list[str]:
     """Names of the example files that define one RNN each (the single-layer gallery)."""
     return sorted(os.path.splitext(name)[0] for name in os.listdir(EXAMPLES)
-                  if name.endswith(".py") and name[:-3] not in PROGRAM_EXAMPLES)
+                  if name.endswith(".py") and name[:-3] not in PROGRAM_EXAMPLES + TORCH_EXAMPLES)
 
 
 def example(name: str):
