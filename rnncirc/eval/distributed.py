@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -94,7 +95,9 @@ def _value(value):
 def ship(client, value):
     """A future of `value` for tasks to depend on: a worker fetches it once and keeps it, and
     unlike scattered data the scheduler can make it again when the workers holding it die."""
-    return client.submit(_value, value, pure=False)
+    with warnings.catch_warnings():  # a circuit is a large task by design: said once, here
+        warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+        return client.submit(_value, value, pure=False)
 
 
 def gather(client, futures: list) -> list:

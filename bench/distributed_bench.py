@@ -1,0 +1,198 @@
+"""Distributed benchmark (issue 21): a sequence too long for one machine's circuit, evaluated
+in chunks on a Dask LocalCluster, against one machine at the longest length whose circuit fits.
+
+Model: a selective diagonal recurrence, d = 64 state, K = 4 inputs, batch 8 (float64):
+h_t = sigmoid(Wa x_t) * h_(t-1) + Wb x_t. Topology Brent-Kung (the fewest gates of the
+log-depth networks: what a CPU pays for), ``outputs="last"``.
+
+* sharded: ``rc.evaluate_sharded(model, xs, chunks=n / L, client=...)`` on a LocalCluster of
+  ``--workers`` single-threaded worker processes, each with ``--worker-memory``: phase 1
+  (each chunk's summary, on the workers) and phase 2 (the scan of the summaries, here); with
+  ``outputs="last"`` the last state is the scan's, so phase 3 does not run (at n = 2^22 the
+  states alone would be 17 GB). Timed once after a warm-up run on a short sequence (the
+  workers load the kernels); the workers' peak resident memory is read from each process.
+* one machine: ``rc.compile`` + ``Circuit.evaluate`` in a fresh process at ``--one-machine``
+  steps (the longest power of two whose circuit fits in the workers' memory together):
+  compile, then evaluation timed on a second call (the first builds the schedule), and that
+  process's peak resident memory. The sharded run at the same length is timed beside it.
+* whole circuit at n: gates per step of the one-machine circuit times n, at the bytes per
+  gate that process peaked at: what one machine would need.
+
+Throughput is state updates per second, n x d x batch / seconds, end to end (compile,
+schedule, evaluation) for both; one machine's evaluation alone is reported beside it. The
+last states are checked against a Numba sequential loop (float64), largest relative
+difference reported.
+
+Run: python bench/distributed_bench.py            # n = 2^22, 256 chunks of 2^14; ~10 min
+     python bench/distributed_bench.py --quick    # n = 2^18, one machine at 2^14
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numba
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import table, write_json  # noqa: E402
+
+import rnncirc as rc  # noqa: E402
+
+D, K, BATCH = 64, 4, 8
+_rng = np.random.default_rng(0)
+WA, WB = _rng.normal(size=(D, K)) / 2, _rng.normal(size=(D, K)) / 2
+TOPOLOGY = "brent-kung"
+
+
+@rc.rnn(state=D, inputs=K)
+def selective(h, x):
+    return rc.sigmoid(WA @ x) * h + WB @ x
+
+
+@numba.njit(cache=True)
+def _last_state(xs, wa, wb):
+    batch, n, k = xs.shape
+    d = wa.shape[0]
+    h = np.zeros((batch, d))
+    for b in range(batch):
+        for t in range(n):
+            for i in range(d):
+                za = 0.0
+                zb = 0.0
+                for j in range(k):
+                    za += wa[i, j] * xs[b, t, j]
+                    zb += wb[i, j] * xs[b, t, j]
+                h[b, i] = h[b, i] / (1.0 + np.exp(-za)) + zb
+    return h
+
+
+def inputs(n: int) -> np.ndarray:
+    return np.random.default_rng(n).normal(size=(BATCH, n, K))
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def one_machine_child(n: int) -> None:
+    """In a fresh process: compile and evaluate at n, print one JSON line."""
+    xs = inputs(n)
+    start = time.perf_counter()
+    circuit = rc.compile(selective, n, topology=TOPOLOGY, outputs="last")
+    compiled = time.perf_counter() - start
+    start = time.perf_counter()
+    circuit.evaluate(xs)  # with the schedule, built once per circuit
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    last = circuit.evaluate(xs)
+    seconds = time.perf_counter() - start
+    error = float(np.abs(last - _last_state(xs, WA, WB)).max() / np.abs(last).max())
+    print(json.dumps({"n": n, "gates": circuit.size, "depth": circuit.depth,
+                      "compile_s": compiled, "first_eval_s": first, "eval_s": seconds,
+                      "total_s": compiled + first, "peak_rss": _peak_rss(),
+                      "rel_error": error}))
+
+
+def one_machine(n: int) -> dict:
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--one-machine-child",
+                          str(n)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def sharded(client, n: int, chunk: int) -> dict:
+    from rnncirc.compiler import compile_model
+    from rnncirc.eval.sequence import carry_in_model
+
+    xs = inputs(n)
+    chunks = max(1, n // chunk)
+    start = time.perf_counter()
+    done = rc.evaluate_sharded(selective, xs, chunks=chunks, client=client,
+                               topology=TOPOLOGY, outputs="last")
+    seconds = time.perf_counter() - start
+    error = float(np.abs(done.values - _last_state(xs, WA, WB)).max()
+                  / np.abs(done.values).max())
+    peaks = client.run(_peak_rss)
+    chunk_circuit = compile_model(carry_in_model(selective), n // chunks, topology=TOPOLOGY,
+                                  outputs="last").circuit
+    return {"n": n, "chunks": chunks, "chunk_gates": chunk_circuit.size,
+            "depth": done.depth, "eval_s": seconds,
+            "worker_peak_rss": sorted(peaks.values()), "rel_error": error}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--length", type=int, default=22, help="log2 n (default 22)")
+    parser.add_argument("--chunk", type=int, default=14, help="log2 of a chunk (default 14)")
+    parser.add_argument("--one-machine", type=int, default=17,
+                        help="log2 of the one-machine length (default 17)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-memory", default="3GiB")
+    parser.add_argument("--quick", action="store_true", help="n = 2^18, one machine 2^14")
+    parser.add_argument("--one-machine-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one_machine_child:
+        return one_machine_child(args.one_machine_child)
+    if args.quick:
+        args.length, args.one_machine = 18, 14
+    import dask
+    from distributed import Client, LocalCluster
+
+    n, m = 1 << args.length, 1 << args.one_machine
+    local = one_machine(m)
+    print(f"one machine, n = {m:,}: {local}", flush=True)
+    # Dask's own spilling would move the workers' data to disk and back: the limit is the
+    # budget, and a worker past it is restarted (its tasks rerun), which would show in time
+    with dask.config.set({"distributed.worker.memory.spill": False,
+                          "distributed.worker.memory.target": False}), \
+            LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                         dashboard_address=None, memory_limit=args.worker_memory) as cluster, \
+            Client(cluster) as client:
+        limit = min(w["memory_limit"] for w in
+                    client.scheduler_info(n_workers=-1)["workers"].values())
+        sharded(client, 1 << 10, 1 << 8)  # warm-up: the workers load the kernels
+        same = sharded(client, m, 1 << min(args.chunk, args.one_machine - 2))
+        print(f"sharded, n = {m:,}: {same}", flush=True)
+        far = sharded(client, n, 1 << args.chunk)
+        print(f"sharded, n = {n:,}: {far}", flush=True)
+    per_gate = local["peak_rss"] / local["gates"]
+    whole = local["gates"] / m * n * per_gate
+    rows = [
+        {"run": "one machine", "n": m, "chunks": 1, "processes": 1, "gates": local["gates"],
+         "depth": local["depth"], "eval s": local["eval_s"], "total s": local["total_s"],
+         "M updates/s": m * D * BATCH / local["total_s"] / 1e6,
+         "peak GiB": local["peak_rss"] / 2**30, "rel error": local["rel_error"]}]
+    for run in (same, far):
+        rows.append({"run": "sharded", "n": run["n"], "chunks": run["chunks"],
+                     "processes": args.workers, "gates": run["chunk_gates"],
+                     "depth": run["depth"]["total"], "total s": run["eval_s"],
+                     "M updates/s": run["n"] * D * BATCH / run["eval_s"] / 1e6,
+                     "peak GiB": max(run["worker_peak_rss"]) / 2**30,
+                     "rel error": run["rel_error"]})
+    print()
+    print(table(rows, ["run", "n", "chunks", "processes", "gates", "depth", "eval s",
+                       "total s", "M updates/s", "peak GiB", "rel error"]))
+    print(f"\n'gates': the whole circuit (one machine) or one chunk's summary circuit "
+          f"(sharded); 'eval s': a second evaluation of the built circuit; 'total s': "
+          f"compile, schedule and evaluation (sharded: the whole evaluate_sharded call); "
+          f"'M updates/s': n x d x batch / total s; 'peak GiB': the process, or the largest "
+          f"worker. Worker memory limit "
+          f"{limit / 2**30:.2f} GiB; the whole circuit at n = {n:,} would need about "
+          f"{whole / 2**30:,.0f} GiB on one machine ({local['gates'] / m:,.0f} gates per step "
+          f"at {per_gate:.1f} B per gate, the one-machine run's peak).")
+    path = write_json("distributed_bench", {
+        "model": "selective diagonal d=64 K=4 batch 8 float64", "topology": TOPOLOGY,
+        "workers": args.workers, "worker_memory_limit": limit, "one_machine": local,
+        "sharded_same_n": same, "sharded": far, "whole_circuit_bytes_estimate": whole,
+        "rows": rows})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
