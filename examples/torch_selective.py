@@ -26,4 +26,4 @@ class SelectiveCell(nn.Module):
 
 
 torch.manual_seed(0)
-cell = SelectiveCell(input_size=4, hidden_size=16)
+selective = SelectiveCell(input_size=4, hidden_size=16)

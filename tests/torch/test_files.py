@@ -56,7 +56,7 @@ def test_torch_lstm_example_equals_its_module():
 
 
 def test_torch_selective_example_is_diagonal_and_equals_its_module():
-    cell = module_of(SELECTIVE_FILE).cell.double()
+    cell = module_of(SELECTIVE_FILE).selective.double()
     model = pick_model(SELECTIVE_FILE)
     assert rc.classify(model).kind == "diagonal"
     xs = np.random.default_rng(1).normal(size=(9, cell.input_size))
