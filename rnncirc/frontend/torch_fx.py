@@ -199,10 +199,18 @@ def _check(cell: _Cell, node, root, torch) -> None:
         raise UnsupportedOperationError(
             f"{_where(node)}rc.from_torch: {what} in {_path(cell, node)} is not supported; "
             f"supported: {supported_text(torch)}")
-    if what in IGNORED_AT_INFERENCE:
+    if what in IGNORED_AT_INFERENCE and _dropout_rate(node, root) != 0:
         warnings.warn(f"{cell.name}: {what} in {_path(cell, node)} is ignored: rnncirc "
                       "compiles the module as at inference (eval mode)", RnncircWarning,
                       stacklevel=5)
+
+
+def _dropout_rate(node, root):
+    """The p of an nn.Dropout or F.dropout call (None when it is not a constant)."""
+    if node.op == "call_module":
+        return root.get_submodule(node.target).p
+    p = node.kwargs.get("p", node.args[1] if len(node.args) > 1 else 0.5)
+    return p if isinstance(p, (int, float)) else None
 
 
 def _function_name(target) -> str:

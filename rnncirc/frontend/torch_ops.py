@@ -20,6 +20,7 @@ import numpy as np
 from rnncirc.errors import UnsupportedOperationError
 from rnncirc.frontend import functions as rc
 from rnncirc.frontend import tracer
+from rnncirc.frontend.torch_import import cell_step
 from rnncirc.frontend.tracer import Sym
 
 #: calls that mean nothing at inference: replayed as the identity, with a warning
@@ -353,6 +354,9 @@ def function_table(torch) -> dict:
     }
     for name, fn in functional.items():
         table[getattr(F, name)] = (f"F.{name}", fn)
+    for name, fn in (("sqrt", rc.sqrt), ("exp", rc.exp), ("log", rc.log)):
+        # torch.fx records math calls on traced sizes, as in 1 / math.sqrt(k.shape[-1])
+        table[getattr(math, name)] = (f"math.{name}", fn)
     return table
 
 
@@ -370,8 +374,28 @@ def _layer_norm_module(sub, params, value):
                       sub.eps)
 
 
+def _cell_module(sub, params, value, state=None):
+    """A torch cell called inside a custom cell: the step of `torch_import.cell_step`."""
+    kind = next(c.__name__ for c in type(sub).__mro__
+                if c.__name__ in ("RNNCell", "GRUCell", "LSTMCell"))[:-4]
+    if "_step" not in params:  # built once per submodule, not at every replayed step
+        params["_step"] = cell_step(kind, params["weight_ih"], params["weight_hh"],
+                                    params.get("bias_ih"), params.get("bias_hh"),
+                                    nonlinearity=getattr(sub, "nonlinearity", "tanh"))[0]
+    step, hidden = params["_step"], sub.hidden_size
+    if state is None:  # torch's default: a zero state
+        state = (np.zeros(hidden), np.zeros(hidden)) if kind == "LSTM" else np.zeros(hidden)
+    if kind != "LSTM":
+        return step(state, value)
+    new = step(rc.concat(list(state)), value)
+    return new[:hidden], new[hidden:]
+
+
 _MODULES = {
     "Linear": _linear_module,
+    "RNNCell": _cell_module,
+    "GRUCell": _cell_module,
+    "LSTMCell": _cell_module,
     "LayerNorm": _layer_norm_module,
     "Tanh": lambda sub, params, v: rc.tanh(v),
     "Sigmoid": lambda sub, params, v: rc.sigmoid(v),
@@ -395,11 +419,17 @@ def module_handler(sub, torch):
 
 def supported_text(torch) -> str:
     """Everything the table knows, for the message that refuses anything else."""
-    modules = ", ".join(f"nn.{name}" for name in _MODULES)
-    functions = sorted({name for name, _ in function_table(torch).values()
-                        if name.startswith(("torch.", "F."))})
-    methods = ", ".join(f".{name}" for name in sorted(method_table()))
+    names = {name for name, _ in function_table(torch).values()}
+
+    def under(prefix: str) -> set[str]:
+        return {n[len(prefix):] for n in names if n.startswith(prefix)}
+
+    functions, methods = under("torch."), set(method_table())
     operators = " ".join(name for name, _ in _OPERATORS.values()
                          if not name[0].isalpha() or name == "indexing")
-    return (f"modules {modules}; functions {', '.join(functions)}; tensor methods {methods}; "
-            f"operators {operators}")
+    return (f"nn.{{{', '.join(_MODULES)}}}; torch.NAME and Tensor.NAME for NAME in "
+            f"{{{', '.join(sorted(functions & methods))}}}; "
+            f"torch.{{{', '.join(sorted(functions - methods))}}}; "
+            f"Tensor.{{{', '.join(sorted(methods - functions))}}}; "
+            f"F.{{{', '.join(sorted(under('F.')))}}}; math.{{{', '.join(sorted(under('math.')))}}}"
+            f"; operators {operators}")

@@ -8,6 +8,7 @@ equal evaluation. Every cell's circuit equals the module's own forward, step by 
 from __future__ import annotations
 
 import doctest
+import math
 import os
 import subprocess
 import sys
@@ -174,10 +175,36 @@ class Normed(nn.Module):
         return g * mixed + (1 - g) * h.clamp(-1.0, 1.0) + F.normalize(u, dim=-1).sum()
 
 
+class Residual(nn.Module):
+    """torch's own cells inside a custom one, and math on a traced size."""
+
+    def __init__(self, K: int, H: int):
+        super().__init__()
+        self.gru = nn.GRUCell(K, H)
+        self.lstm = nn.LSTMCell(K, H, bias=False)
+
+    def forward(self, x, h):
+        a, _ = self.lstm(x)
+        return self.gru(x, h) + a / math.sqrt(h.shape[-1])
+
+
+class WrappedLSTM(nn.Module):
+    def __init__(self, K: int, H: int):
+        super().__init__()
+        self.cell = nn.LSTMCell(K, H)
+        self.drop = nn.Dropout(0.0)
+
+    def forward(self, x, state):
+        h, c = self.cell(self.drop(x), state)
+        return h, c
+
+
 @pytest.mark.parametrize("make, options, kind", [
     (lambda: LinearAttention(3, 2, 4), dict(state=(2, 4), inputs=3), "scalar"),
     (lambda: TupleLSTM(3, 4), dict(state=[4, 4], inputs=3), "nonlinear"),
     (lambda: Normed(3, 4), dict(state=4, inputs=3), "nonlinear"),
+    (lambda: Residual(3, 4), dict(state=4, inputs=3), "nonlinear"),
+    (lambda: WrappedLSTM(3, 4), dict(state=[4, 4], inputs=3), "nonlinear"),
 ])
 def test_custom_cell_equals_forward(make, options, kind):
     torch.manual_seed(1)
@@ -194,6 +221,23 @@ def test_custom_cell_equals_forward(make, options, kind):
         for b in range(2):
             np.testing.assert_allclose(got[b], torch_scan(cell, xs[b], h0), rtol=1e-9,
                                        atol=1e-9)
+
+
+def test_dropout_in_a_custom_cell_is_ignored_with_a_warning():
+    class Dropped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.drop = nn.Dropout(0.25)
+
+        def forward(self, x, h):
+            return 0.5 * h + F.dropout(self.drop(x), 0.5, self.training)
+
+    with pytest.warns(rc.errors.RnncircWarning) as caught:
+        model = rc.from_torch(Dropped(), state=2, inputs=2)
+    said = sorted(str(w.message).split(" is ignored")[0] for w in caught)
+    assert said == ["dropped: F.dropout in dropped (Dropped.forward)",
+                    "dropped: nn.Dropout in dropped.drop (Dropout)"]
+    assert rc.classify(model).kind == "scalar"
 
 
 def test_custom_cell_shapes_from_attributes():
@@ -253,7 +297,7 @@ def test_unsupported_function_names_op_path_and_line():
     line = next(i for i, text in enumerate(open(__file__), 1) if "torch.cumsum(" in text)
     assert message.startswith(f"test_custom.py:{line}: rc.from_torch: torch.cumsum in "
                               "outer.inner (Cumulative.forward) is not supported; supported:")
-    for known in ("nn.Linear", "torch.einsum", "F.softplus", ".transpose", "@"):
+    for known in ("nn.{Linear", "torch.{cat", "einsum", "F.{", "softplus", "transpose", "@"):
         assert known in message
 
 

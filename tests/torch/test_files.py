@@ -186,7 +186,7 @@ def test_unsupported_op_in_a_file_exits_2(capsys, tmp_path):
         """)
     status, _, err = run_cli(capsys, "compile", path, "--length", 4)
     one_line_error(status, err, "cumulative.py:5:", "torch.cumsum", "cell (Cell.forward)",
-                   "not supported; supported:", "torch.sigmoid")
+                   "not supported; supported:", "sigmoid")
 
 
 # -- pickles -----------------------------------------------------------------------------------
