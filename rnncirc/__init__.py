@@ -39,6 +39,7 @@ from rnncirc.frontend.functions import (
     tanh,
     where,
 )
+from rnncirc.frontend.imm import imm_program
 from rnncirc.frontend.model import RNN, rnn
 from rnncirc.frontend.program import Program, program, scan, shift
 from rnncirc.frontend.torch_import import from_torch
@@ -53,7 +54,7 @@ __all__ = [
     "Program", "ProgramClassification", "RnncircError", "abs",
     "classify", "clip", "to_boolean",
     "compile", "concat", "depth_profile", "exp", "from_counter_machine", "from_dfa",
-    "from_wfa", "layer_norm", "log", "lookup", "to_dot",
+    "from_wfa", "imm_program", "layer_norm", "log", "lookup", "to_dot",
     "maximum", "minimum", "outer", "program", "relu", "rms_norm", "rnn", "rsqrt", "scan",
     "shift", "sigmoid", "silu", "softmax", "softplus", "sqrt", "from_torch",
     "stack", "tanh", "where", "__version__",
