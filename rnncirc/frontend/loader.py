@@ -93,8 +93,10 @@ def _exec_model_file(spec, module, path: str) -> None:
         frames = [f for f in traceback.extract_tb(err.__traceback__)
                   if os.path.abspath(f.filename) == os.path.abspath(path)]
         where = f"{os.path.basename(path)}:{frames[-1].lineno}: " if frames else f"{path}: "
+        hint = '; the file uses PyTorch: pip install "rnncirc[torch]"' \
+            if isinstance(err, ImportError) and err.name == "torch" else ""
         raise ModelFileError(f"{where}loading the model file failed: "
-                             f"{type(err).__name__}: {err}") from None
+                             f"{type(err).__name__}: {err}{hint}") from None
 
 
 def _names(models: dict[str, RNN | Program]) -> str:

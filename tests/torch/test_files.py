@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 import textwrap
 
 import numpy as np
@@ -226,3 +227,9 @@ def test_trusted_state_dict_says_to_write_a_model_file(capsys, pickled):
     status, _, err = run_cli(capsys, "classify", folder / "state.pth", "--trust-pickle")
     one_line_error(status, err, "state.pth holds a state_dict, not a module",
                    "load_state_dict")
+
+
+def test_model_file_without_torch_says_how_to_install(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails
+    status, _, err = run_cli(capsys, "classify", LSTM_FILE)
+    one_line_error(status, err, "torch_lstm.py:", 'pip install "rnncirc[torch]"')
