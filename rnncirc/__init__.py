@@ -14,6 +14,7 @@ from rnncirc.errors import RnncircError
 from rnncirc.eval.fast import Evaluator
 from rnncirc.eval.sequence import ShardedEvaluation, evaluate_sharded
 from rnncirc.export.dot import to_dot
+from rnncirc.frontend.acceptance import accepts
 from rnncirc.frontend.automata import from_dfa, from_wfa
 from rnncirc.frontend.counter_machine import from_counter_machine
 from rnncirc.frontend.functions import (
@@ -51,7 +52,7 @@ from rnncirc.version import __version__
 
 __all__ = [
     "RNN", "BooleanCircuit", "Circuit", "Classification", "DepthProfile", "Evaluator",
-    "Program", "ProgramClassification", "RnncircError", "abs",
+    "Program", "ProgramClassification", "RnncircError", "abs", "accepts",
     "classify", "clip", "to_boolean",
     "compile", "concat", "depth_profile", "exp", "from_counter_machine", "from_dfa",
     "from_wfa", "imm_program", "layer_norm", "log", "lookup", "to_dot",
