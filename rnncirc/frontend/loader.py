@@ -61,7 +61,7 @@ def _load(path: str, trust_pickle: bool) -> tuple[dict[str, RNN | Program], bool
         return models, False
     from rnncirc.frontend.torch_import import torch_models
 
-    models = torch_models(vars(module))
+    models = torch_models(vars(module), path)
     if not models:
         raise ModelFileError(f"{path} defines no RNN or program at module level; decorate a "
                              "step function with @rc.rnn(state=..., inputs=...) (or a "

@@ -87,8 +87,11 @@ def from_torch(module, *, name: str | None = None, state=None,
     nn = torch.nn
     if not isinstance(module, nn.Module):
         raise OptionError(f"rc.from_torch takes a torch.nn.Module, got {type(module).__name__}")
-    default = type(module).__name__.lower()
-    name = name or default
+    name = name or type(module).__name__.lower()
+    builtin = isinstance(module, (nn.RNNBase, nn.RNNCellBase))
+    if builtin and (state is not None or inputs is not None):
+        raise OptionError(f"rc.from_torch: state= and inputs= are for custom cells; "
+                          f"{type(module).__name__} knows its shapes")
     if isinstance(module, (nn.RNN, nn.GRU, nn.LSTM)):
         return _stacked(module, name)
     if isinstance(module, (nn.RNNCell, nn.GRUCell, nn.LSTMCell)):
@@ -230,12 +233,13 @@ def _builtin_cell(module, name: str) -> RNN | Program:
 
 
 # -- model files and pickles -------------------------------------------------------------------
-def torch_models(namespace: dict) -> dict[str, RNN | Program]:
-    """The recurrent torch modules a model file defines at module level, converted (under
-    their variable names).
+def torch_models(namespace: dict, path: str) -> dict[str, RNN | Program]:
+    """The recurrent torch modules model file `path` defines at module level, converted
+    (under their variable names).
 
     Built-in recurrent modules always count; a custom module counts when its forward takes
-    two arguments (x and the state). Other modules (an ``nn.Linear`` helper) are skipped.
+    two arguments (x and the state). Other modules (an ``nn.Linear`` helper) are skipped; a
+    file with only those is told what would count.
     """
     import sys
 
@@ -244,14 +248,21 @@ def torch_models(namespace: dict) -> dict[str, RNN | Program]:
         return {}
     found: dict[str, RNN | Program] = {}
     seen: list = []
+    others = []
     for var, value in namespace.items():
         if var.startswith("_") or not isinstance(value, torch.nn.Module) \
                 or any(value is s for s in seen):
             continue
         if not is_recurrent_module(value, torch):
+            others.append(f"{var} ({type(value).__name__})")
             continue
         seen.append(value)
         found[var] = from_torch(value, name=var)
+    if not found and others:
+        raise ModelFileError(
+            f"{path} defines torch modules ({', '.join(others)}) but none that rnncirc reads "
+            "as a recurrence: nn.RNN, nn.GRU, nn.LSTM, their cells, or a cell whose "
+            "forward(x, h) returns the new state")
     return found
 
 

@@ -233,3 +233,13 @@ def test_model_file_without_torch_says_how_to_install(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails
     status, _, err = run_cli(capsys, "classify", LSTM_FILE)
     one_line_error(status, err, "torch_lstm.py:", 'pip install "rnncirc[torch]"')
+
+
+def test_file_with_only_other_torch_modules(capsys, tmp_path):
+    path = write(tmp_path / "mlp.py", """\
+        import torch
+        mlp = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Tanh())
+        """)
+    status, _, err = run_cli(capsys, "classify", path)
+    one_line_error(status, err, "defines torch modules (mlp (Sequential))",
+                   "forward(x, h) returns the new state")

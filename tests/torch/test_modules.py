@@ -131,3 +131,8 @@ def test_classification_of_torch_modules():
 def test_not_a_module_is_one_line():
     with pytest.raises(OptionError, match="takes a torch.nn.Module, got ndarray"):
         rc.from_torch(np.zeros(3))
+
+
+def test_shapes_are_not_given_for_builtin_modules():
+    with pytest.raises(OptionError, match="state= and inputs= are for custom cells; GRU knows"):
+        rc.from_torch(build("gru"), state=3)
