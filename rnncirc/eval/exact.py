@@ -60,7 +60,7 @@ def evaluate_modular(circuit: Circuit, values: np.ndarray, modulus: int | None =
     >>> p = 1_000_003
     >>> c.evaluate(np.array([[3], [1]]), modulus=p).ravel().tolist()  # 3, 1 + 1
     [3, 2]
-    >>> c.evaluate(np.array([[1], [0]]), modulus=p)[1, 0] == pow(3, -1, p)  # 1/3
+    >>> int(c.evaluate(np.array([[1], [0]]), modulus=p)[1, 0]) == pow(3, -1, p)  # 1/3
     True
     """
     p = check_modulus(DEFAULT_MODULUS if modulus is None else modulus)
