@@ -23,6 +23,7 @@ from rnncirc.errors import (
     OptionError,
     RnncircError,
     RnncircWarning,
+    ShapeError,
     StepOutputError,
     TracingError,
     UnsupportedOperationError,
@@ -239,7 +240,7 @@ def _path(cell: _Cell, node) -> str:
 
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
-_LOCATION = re.compile(r"^[\w.-]+:\d+: ")
+_LOCATION = re.compile(r"^\S+:\d+: ")
 
 
 def _where(node) -> str:
@@ -274,6 +275,8 @@ def _replayer(cell: _Cell):
                         cell.placed.add(new.id)
             except RnncircError as err:  # the tracer's location is rc.from_torch's caller
                 message = _LOCATION.sub("", str(err))
+                if isinstance(err, ShapeError):  # often a forward written for a batch
+                    message += _unbatched(x, h)
                 raise type(err)(f"{_where(node)}{cell.name}: {_describe(cell, node)}: "
                                 f"{message}") from None
             except Exception as err:  # torch semantics rnncirc does not follow: say where
@@ -282,6 +285,13 @@ def _replayer(cell: _Cell):
         raise AssertionError("an fx graph ends with its output node")
 
     return run
+
+
+def _unbatched(x, h) -> str:
+    states = " and ".join(str(tuple(p.shape)) for p in h) if isinstance(h, tuple) \
+        else str(tuple(h.shape))
+    return (f" (forward runs on one step without a batch axis: x has shape "
+            f"{tuple(x.shape)}, the state {states})")
 
 
 def _evaluate(cell: _Cell, node, given, map_arg, values):

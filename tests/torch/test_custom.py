@@ -335,6 +335,17 @@ def test_shape_errors_point_at_forward():
                                               r"in reshaped .*cannot reshape"):
         rc.from_torch(Reshaped(), state=3, inputs=3)
 
+    class Batched(nn.Module):
+        def forward(self, x, h):
+            return torch.cat([x, h], dim=1)[:, :3]
+
+    with pytest.raises(rc.RnncircError) as info:
+        rc.from_torch(Batched(), state=3, inputs=2)
+    assert str(info.value).startswith("test_custom.py:")
+    assert str(info.value).count("test_custom.py") == 1
+    assert str(info.value).endswith("(forward runs on one step without a batch axis: x has "
+                                    "shape (2,), the state (3,))")
+
 
 def test_nonlinear_cell_names_the_forward_line():
     class Elman(nn.Module):
