@@ -13,9 +13,11 @@ an `rc.rnn` step function, which is then traced like any hand-written model:
 a custom ``nn.Module``       ``forward(x, h) -> h`` traced with torch.fx (`torch_fx`)
 ===========================  ==============================================================
 
-Both biases of torch's modules are summed into one constant where they meet in one sum
-(float32 weights add exactly in float64); GRU keeps ``b_hn`` inside the reset gate, as torch
-does. torch is imported only here, and only when called: ``import rnncirc`` never loads it.
+Both biases of torch's modules are summed into one constant where they meet in one sum, as a
+hand-written cell has one bias (two float32 biases add exactly in float64 unless their
+magnitudes differ by more than 2^29); GRU keeps ``b_hn`` inside the reset gate, as torch does.
+torch is imported only in these modules, and only when called: ``import rnncirc`` never
+loads it.
 """
 
 from __future__ import annotations
@@ -136,13 +138,11 @@ def cell_step(kind: str, w_ih, w_hh, b_ih, b_hh, w_hr=None, nonlinearity: str = 
         return rnn_step, hidden
     if kind == "GRU":
         h2 = 2 * hidden
-        w_rz = np.concatenate([w_ih[:h2], w_hh[:h2]], axis=1)  # r, z read [x; h] together
-        b_rz = b_ih[:h2] + b_hh[:h2]
+        w_xrz, w_hrz, b_rz = w_ih[:h2], w_hh[:h2], b_ih[:h2] + b_hh[:h2]
         w_in, w_hn, b_in, b_hn = w_ih[h2:], w_hh[h2:], b_ih[h2:], b_hh[h2:]
-        k = w_ih.shape[1]
 
         def gru_step(h, x):
-            rz = rc.sigmoid(w_rz[:, :k] @ x + w_rz[:, k:] @ h + b_rz)
+            rz = rc.sigmoid(w_xrz @ x + w_hrz @ h + b_rz)
             r, z = rz[:hidden], rz[hidden:]
             n = rc.tanh(w_in @ x + b_in + r * (w_hn @ h + b_hn))
             return (1 - z) * n + z * h
