@@ -83,6 +83,17 @@ class DeltaRule(nn.Module):
         return S - beta * torch.einsum("i,j->ij", S @ k, k) + beta * torch.outer(self.v(x), k)
 
 
+class DeltaRuleEinsum(DeltaRule):
+    """The same cell with every product an einsum, as linear-attention code writes it."""
+
+    def forward(self, x, S):
+        k = self.k(x)
+        k = k * torch.rsqrt(torch.einsum("i,i->", k, k) + 1e-6)
+        beta = torch.sigmoid(self.beta(x))
+        read = torch.einsum("vk,k->v", S, k)
+        return S + beta * torch.einsum("v,k->vk", self.v(x) - read, k)
+
+
 def mamba_pair():
     m = example_module("mamba")
     cell = Selective(m.D, m.K).double()
@@ -93,9 +104,9 @@ def mamba_pair():
     return cell, rc.from_torch(cell, name="mamba"), twin("mamba")
 
 
-def deltanet_pair():
+def deltanet_pair(cls=DeltaRule):
     m = example_module("deltanet")
-    cell = DeltaRule(m.K, m.DK, m.DV).double()
+    cell = cls(m.K, m.DK, m.DV).double()
     set_weights(cell.k, m.W_K)
     set_weights(cell.v, m.W_V)
     set_weights(cell.beta, m.w_b)
@@ -129,6 +140,17 @@ def test_linear_cell_lowers_as_its_twin(pair):
         np.testing.assert_allclose(got, b.evaluate(xs), rtol=1e-12, atol=1e-12)
         expected = torch_scan(cell, xs[0], torch.zeros(model.state_shape, dtype=torch.float64))
         np.testing.assert_allclose(got[0], expected, rtol=1e-9, atol=1e-9)
+
+
+def test_einsum_deltanet_classifies_as_its_twin():
+    """Written differently (S + beta (v - S k) k^T, einsums, rsqrt): the same kind and rank,
+    the same values; the gate count may differ with the formula."""
+    cell, model, hand = deltanet_pair(DeltaRuleEinsum)
+    ours, theirs = rc.classify(model), rc.classify(hand)
+    assert (ours.kind, ours.rank) == (theirs.kind, theirs.rank) == ("dplr", 1)
+    xs = np.random.default_rng(3).normal(size=(2, 16, model.input_size))
+    np.testing.assert_allclose(rc.compile(model, 16).evaluate(xs),
+                               rc.compile(hand, 16).evaluate(xs), rtol=1e-9, atol=1e-9)
 
 
 class LinearAttention(nn.Module):
