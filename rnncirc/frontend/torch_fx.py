@@ -145,6 +145,8 @@ def _trace(module, name: str, torch) -> _Cell:
     cls = type(module).__name__
     tracer = torch.fx.Tracer()
     tracer.record_stack_traces = True  # the user's source line, for messages
+    training = module.training
+    module.eval()  # `if self.training:` branches take the inference side, as compiled
     try:
         graph = tracer.trace(module)
     except RnncircError:
@@ -152,9 +154,11 @@ def _trace(module, name: str, torch) -> _Cell:
     except Exception as err:  # control flow on tensors and the like: torch.fx's own reasons
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise TracingError(
-            f"{where_in_user_code(err)}rc.from_torch: {name}: torch.fx cannot trace {cls}.forward "
-            f"({type(err).__name__}: {first}); write forward without Python control flow on "
-            "tensor values (torch.where chooses between values)") from None
+            f"{where_in_user_code(err)}rc.from_torch: {name}: torch.fx cannot trace "
+            f"{cls}.forward ({type(err).__name__}: {first}); write forward without Python "
+            "control flow on tensor values (torch.where chooses between values)") from None
+    finally:
+        module.train(training)
     cell = _Cell(name, cls, list(graph.nodes), functions=function_table(torch),
                  methods=method_table())
     placeholders = [n for n in cell.nodes if n.op == "placeholder"]
@@ -207,10 +211,13 @@ def _check(cell: _Cell, node, root, torch) -> None:
 
 
 def _dropout_rate(node, root):
-    """The p of an nn.Dropout or F.dropout call (None when it is not a constant)."""
+    """The p of an nn.Dropout or F.dropout call (None when it is not a constant); 0 where
+    it is off (``training=self.training``, traced in eval mode)."""
     if node.op == "call_module":
         return root.get_submodule(node.target).p
     p = node.kwargs.get("p", node.args[1] if len(node.args) > 1 else 0.5)
+    if node.kwargs.get("training", node.args[2] if len(node.args) > 2 else True) is False:
+        return 0
     return p if isinstance(p, (int, float)) else None
 
 

@@ -252,14 +252,20 @@ def test_dropout_in_a_custom_cell_is_ignored_with_a_warning():
             self.drop = nn.Dropout(0.25)
 
         def forward(self, x, h):
-            return 0.5 * h + F.dropout(self.drop(x), 0.5, self.training)
+            if self.training:  # traced in eval mode: this branch is not compiled
+                x = 2 * x
+            return 0.5 * h + F.dropout(F.dropout(self.drop(x), 0.5), 0.5, self.training)
 
+    module = Dropped()
     with pytest.warns(rc.errors.RnncircWarning) as caught:
-        model = rc.from_torch(Dropped(), state=2, inputs=2)
+        model = rc.from_torch(module, state=2, inputs=2)
     said = sorted(str(w.message).split(" is ignored")[0] for w in caught)
     assert said == ["dropped: F.dropout in dropped (Dropped.forward)",
                     "dropped: nn.Dropout in dropped.drop (Dropout)"]
+    assert module.training  # as it was
     assert rc.classify(model).kind == "scalar"
+    xs = np.ones((1, 2))
+    np.testing.assert_array_equal(model.run(xs), [[1.0, 1.0]])
 
 
 def test_custom_cell_shapes_from_attributes():
