@@ -154,9 +154,9 @@ def div(value, other, *, rounding_mode=None):
 
 
 def power(value, exponent):
-    if isinstance(value, numbers.Number) and not isinstance(exponent, numbers.Number):
-        raise UnsupportedOperationError("a number raised to a tensor power is not supported; "
-                                        "write torch.exp(exponent * math.log(base))")
+    if not isinstance(exponent, numbers.Number):
+        raise UnsupportedOperationError("a tensor exponent is not supported (only a constant "
+                                        "number); write torch.exp(exponent * torch.log(base))")
     if exponent == 0.5:
         return rc.sqrt(value)
     if exponent == -0.5:
