@@ -23,8 +23,13 @@ schedule, evaluation) for both; one machine's evaluation alone is reported besid
 last states are checked against a Numba sequential loop (float64), largest relative
 difference reported.
 
-Run: python bench/distributed_bench.py            # n = 2^22, 256 chunks of 2^14; ~10 min
-     python bench/distributed_bench.py --quick    # n = 2^18, one machine at 2^14
+64 workers on paper (``--components`` alone): the chunk circuit's compile and schedule, one
+chunk's summary and the summary scan, each timed here, as compile + schedule +
+ceil(P / 64) x summary + scan: the workers run their chunks side by side, the rest is serial.
+
+Run: python bench/distributed_bench.py             # n = 2^22, 512 chunks of 2^13; ~10 min
+     python bench/distributed_bench.py --quick     # n = 2^18, one machine at 2^14
+     python bench/distributed_bench.py --components --chunk 13
 """
 
 from __future__ import annotations
@@ -126,26 +131,73 @@ def sharded(client, n: int, chunk: int) -> dict:
             "worker_peak_rss": sorted(peaks.values()), "rel_error": error}
 
 
+def components(chunk: int, workers: int = 64, n: int = 1 << 22) -> dict:
+    """The parts of a sharded run, timed on this machine, and from them the paper estimate of
+    the same run on `workers` workers: compile + schedule + ceil(P / W) chunk summaries +
+    the summary scan (P steps, here)."""
+    from rnncirc.compiler import compile_model
+    from rnncirc.eval.fast import Evaluator
+    from rnncirc.eval.sequence import _summary, carry_in_model, summary_scan_model
+
+    start = time.perf_counter()
+    circuit = compile_model(carry_in_model(selective), chunk, topology=TOPOLOGY,
+                            outputs="last").circuit
+    compiled = time.perf_counter() - start
+    start = time.perf_counter()
+    Evaluator(circuit)
+    scheduled = time.perf_counter() - start
+    xs = inputs(chunk)
+    _summary(circuit, None, xs, True, "float64", None)
+    start = time.perf_counter()
+    _summary(circuit, None, xs, True, "float64", None)
+    per_chunk = time.perf_counter() - start
+    chunks = n // chunk
+    start = time.perf_counter()
+    scan = compile_model(summary_scan_model(D, True), chunks).circuit
+    scan.evaluate(np.zeros((BATCH, chunks, 2 * D)))
+    scanned = time.perf_counter() - start
+    estimate = compiled + scheduled + -(-chunks // workers) * per_chunk + scanned
+    return {"chunk": chunk, "chunks": chunks, "compile_s": compiled, "schedule_s": scheduled,
+            "summary_per_chunk_s": per_chunk, "summary_scan_s": scanned,
+            "workers": workers, "estimate_s": estimate,
+            "estimate_M_updates_per_s": n * D * BATCH / estimate / 1e6}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--length", type=int, default=22, help="log2 n (default 22)")
-    parser.add_argument("--chunk", type=int, default=14, help="log2 of a chunk (default 14)")
+    parser.add_argument("--chunk", type=int, default=13, help="log2 of a chunk (default 13)")
     parser.add_argument("--one-machine", type=int, default=17,
                         help="log2 of the one-machine length (default 17)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-memory", default="3GiB")
     parser.add_argument("--quick", action="store_true", help="n = 2^18, one machine 2^14")
+    parser.add_argument("--one-machine-json", metavar="FILE",
+                        help="reuse a one-machine result (the JSON line a run printed) "
+                             "instead of measuring it again (minutes, and 12 GB at 2^17)")
+    parser.add_argument("--components", action="store_true",
+                        help="only time the parts of a sharded run and estimate 64 workers")
     parser.add_argument("--one-machine-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_machine_child:
         return one_machine_child(args.one_machine_child)
+    if args.components:
+        parts = components(1 << args.chunk, n=1 << args.length)
+        print(json.dumps(parts, indent=1))
+        write_json("distributed_bench_components", parts)
+        return None
     if args.quick:
         args.length, args.one_machine = 18, 14
     import dask
     from distributed import Client, LocalCluster
 
     n, m = 1 << args.length, 1 << args.one_machine
-    local = one_machine(m)
+    if args.one_machine_json:
+        with open(args.one_machine_json) as found:
+            local = json.load(found)
+        m = local["n"]
+    else:
+        local = one_machine(m)
     print(f"one machine, n = {m:,}: {local}", flush=True)
     # Dask's own spilling would move the workers' data to disk and back: the limit is the
     # budget, and a worker past it is restarted (its tasks rerun), which would show in time
@@ -161,6 +213,8 @@ def main() -> None:
         print(f"sharded, n = {m:,}: {same}", flush=True)
         far = sharded(client, n, 1 << args.chunk)
         print(f"sharded, n = {n:,}: {far}", flush=True)
+    parts = components(1 << args.chunk, n=n)
+    print(f"parts, and 64 workers on paper: {parts}")
     per_gate = local["peak_rss"] / local["gates"]
     whole = local["gates"] / m * n * per_gate
     rows = [
@@ -190,6 +244,7 @@ def main() -> None:
         "model": "selective diagonal d=64 K=4 batch 8 float64", "topology": TOPOLOGY,
         "workers": args.workers, "worker_memory_limit": limit, "one_machine": local,
         "sharded_same_n": same, "sharded": far, "whole_circuit_bytes_estimate": whole,
+        "parts_and_64_workers": parts,
         "rows": rows})
     print(f"wrote {path}")
 
