@@ -16,6 +16,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -331,6 +332,12 @@ def rnn(state, inputs: int | None = None, *, alphabet: int | None = None, init=N
         if h0.shape != state_shape:
             raise OptionError(f"rc.rnn: init has shape {h0.shape}, but the state has shape "
                               f"{state_shape}")
+        inexact = [v for v in np.ravel(np.array(init, dtype=object))
+                   if isinstance(v, Fraction) and Fraction(float(v)) != v]
+        if inexact:  # h_0 is held as floats: a rational that is not one would be rounded
+            raise OptionError(f"rc.rnn: init holds the rational {inexact[0]}, which a float "
+                              "cannot hold exactly; start from integers and put the rational "
+                              "factor into the step or the readout (rc.from_wfa does so)")
     h0.setflags(write=False)
 
     def decorate(step: Callable) -> RNN:

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from rnncirc.ir.ops import ARITY, IS_COMMUTATIVE, Op, apply_op
-from rnncirc.ir.rational import exact_quotient
+from rnncirc.ir.rational import exact_quotient, has_fraction, split_fraction
 
 _NO_OPERAND = -1
 #: rows up to which a new builder's capacity is filled with sentinels
@@ -123,6 +123,14 @@ class GateBuilder:
             ids[new] = self._append(Op.CONST, first_index + np.arange(np.count_nonzero(new)))
             self._const_id.update(zip(unique[new].tolist(), ids[new].tolist(), strict=True))
         return ids[inverse].reshape(values.shape)
+
+    def rational(self, values) -> np.ndarray:
+        """`const`, where `values` may hold Fractions: one a float cannot hold is the gate
+        ``DIV(CONST a, CONST b)`` (`rnncirc.ir.rational`)."""
+        if not has_fraction(values):
+            return self.const(values)
+        num, den = split_fraction(values)
+        return self.gates(Op.DIV, self.const(num), self.const(den))
 
     def leaf(self, op: Op, slots: np.ndarray, late: bool = False) -> np.ndarray:
         """Ids of new INPUT or STATE rows for the given slots."""

@@ -76,3 +76,33 @@ def exact_quotient(a: np.ndarray, b: np.ndarray, quotient: np.ndarray) -> np.nda
     for i in np.flatnonzero(integers):
         exact[i] = Fraction(int(a[i]), int(b[i])) == Fraction(float(quotient[i]))
     return exact
+
+
+def evaluate_rows_exact(rows: dict, consts: np.ndarray, inputs: np.ndarray,
+                        wanted: np.ndarray) -> np.ndarray:
+    """`rnncirc.ir.reference.evaluate_rows` in Fractions: builder rows (a small template) on
+    input-slot values ``(batch, slots)``; ``(batch, len(wanted))`` objects.
+
+    Lowering passes that read a template's values at fixed inputs (a per-symbol table of
+    A's coefficients) use it when the template divides, so that a rational coefficient
+    stays the rational. Ops without a rational value (tanh, exp, ...) are computed in floats.
+    """
+    from rnncirc.ir.ops import ARITY, Op, apply_op
+
+    op, a, b, c = rows["op"], rows["a"], rows["b"], rows["c"]
+    values = np.empty((len(op), inputs.shape[0]), dtype=object)
+    values[...] = Fraction(0)
+    for i in np.flatnonzero(op == Op.CONST):
+        values[i] = Fraction(float(consts[a[i]]))
+    for i in np.flatnonzero(op == Op.INPUT):
+        values[i] = [Fraction(float(v)) for v in inputs[:, a[i]]]
+    for i in np.flatnonzero(ARITY[op] > 0):  # template-sized, not circuit-sized
+        operands = [values[j] for j in (a[i], b[i], c[i])[:ARITY[op[i]]]]
+        try:
+            out = apply_op(Op(int(op[i])), *operands)
+            values[i] = [v if isinstance(v, Fraction) else Fraction(float(v)) for v in out]
+        except (TypeError, AttributeError, ZeroDivisionError, ValueError, OverflowError):
+            with np.errstate(all="ignore"):
+                floats = apply_op(Op(int(op[i])), *(o.astype(np.float64) for o in operands))
+            values[i] = [Fraction(float(v)) if np.isfinite(v) else float(v) for v in floats]
+    return values[np.asarray(wanted)].T

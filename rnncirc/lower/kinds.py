@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from rnncirc.frontend.model import RNN
-from rnncirc.frontend.tracer import Sym, concat, elementwise
+from rnncirc.frontend.tracer import Sym, as_sym, concat, elementwise
 from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.ops import Op
 from rnncirc.ir.simplify import simplify
@@ -169,7 +169,7 @@ def _one_hot_form(model: RNN, affine: AffineStep, offset: Sym, matrix: Sym,
             return LinearForm(affine, offset, symbol_perm=index, symbol_coef=coef)
         x = affine.input
         builder = x.builder
-        return LinearForm(affine, offset, coef=x @ Sym(builder.const(coef), builder),
+        return LinearForm(affine, offset, coef=x @ as_sym(coef, builder),
                           index=x @ Sym(builder.const(index.astype(float)), builder),
                           orient=orient)
     # chosen by conditions (rc.where): the one nonzero of each row (column) and its position,
@@ -187,6 +187,7 @@ def _one_hot_form(model: RNN, affine: AffineStep, offset: Sym, matrix: Sym,
 def _symbol_tables(affine: AffineStep, model: RNN, matrix: Sym, nonzero: np.ndarray,
                    orient: str) -> tuple[np.ndarray, np.ndarray]:
     """Per symbol (k, m): the position of each row's (column's) nonzero, and its value."""
+    from rnncirc.ir.rational import evaluate_rows_exact
     from rnncirc.ir.reference import evaluate_rows
 
     builder = GateBuilder()
@@ -195,8 +196,11 @@ def _symbol_tables(affine: AffineStep, model: RNN, matrix: Sym, nonzero: np.ndar
     out = scalarize(affine.builder.nodes, matrix.reshape(-1).node, builder,
                     {x.node.id: inputs}, 1).ravel()
     k, m = model.alphabet, matrix.shape[0]
-    matrices = evaluate_rows(builder.arrays(), np.asarray(builder.const_values), np.eye(k),
-                             out).reshape(k, m, m)
+    rows = builder.arrays()
+    # a template that divides may hold rationals (Fraction weights): tables of Fractions
+    evaluate = evaluate_rows_exact if np.any(rows["op"] == Op.DIV) else evaluate_rows
+    matrices = evaluate(rows, np.asarray(builder.const_values), np.eye(k),
+                        out).reshape(k, m, m)
     if orient == "column":
         matrices, nonzero = np.swapaxes(matrices, 1, 2), np.swapaxes(nonzero, 1, 2)
     index = np.where(nonzero.any(axis=2), nonzero.argmax(axis=2), np.arange(m)[None, :])

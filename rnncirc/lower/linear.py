@@ -104,7 +104,7 @@ def _leaves(cls: Classification, builder: GateBuilder, inputs: np.ndarray,
         k, m = perm.shape
         for name, table in (("perm", perm), ("coef", form.symbol_coef)):
             terms = builder.gates(Op.MUL, np.broadcast_to(inputs[:, None, :], (n, m, k)),
-                                  np.broadcast_to(builder.const(table.T), (n, m, k)))
+                                  np.broadcast_to(builder.rational(table.T), (n, m, k)))
             leaves[name] = builder.sum_rows(terms.reshape(n * m, k)).reshape(n, m)
         # the identity 1..m once, as the sum of step 1's one-hot input times j: its value is
         # known but the builder cannot fold it, so it sorts like any other key
