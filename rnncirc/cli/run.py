@@ -290,7 +290,12 @@ def run_command(args) -> None:
     batched = xs.ndim == (2 if circuit.info.alphabet else 3)
     batch = xs.shape[0] if batched else 1
     evaluator = None
-    if args.method == "fast":  # schedule first (once per circuit), so the rate is the run's
+    from rnncirc.ir.ops import Op
+
+    # a circuit that divides is evaluated modulo p by eval.exact, not by the kernels
+    divides = args.dtype == "int64" and bool(np.any(circuit.op == Op.DIV))
+    # schedule first (once per circuit), so the rate is the run's
+    if args.method == "fast" and not divides:
         from rnncirc.eval.fast import Evaluator
 
         start = time.perf_counter()

@@ -175,3 +175,18 @@ def test_an_init_a_float_cannot_hold_is_refused():
     half = rc.rnn(state=1, inputs=1, init=[Fraction(1, 2)])(lambda h, x: Fraction(1, 3) * h)
     got = rc.compile(half, 2).evaluate(np.zeros((2, 1), dtype=int), exact=True).ravel()
     assert got.tolist() == [Fraction(1, 6), Fraction(1, 18)]
+
+
+def test_the_command_line_runs_a_dividing_circuit_modulo_p(tmp_path, capsys):
+    from rnncirc.cli import main
+
+    model = tmp_path / "third.py"
+    model.write_text("from fractions import Fraction\nimport rnncirc as rc\n\n"
+                     "@rc.rnn(state=1, inputs=1)\ndef third(h, x):\n"
+                     "    return Fraction(1, 3) * h + x\n")
+    np.save(tmp_path / "xs.npy", np.array([[1], [0], [0], [3]]))
+    out = tmp_path / "hs.npy"
+    assert main(["run", str(model), "--length", "4", "--modulus", str(P), "-i",
+                 str(tmp_path / "xs.npy"), "-o", str(out)]) == 0
+    want = third_reference([1, 0, 0, 3])
+    assert np.load(out).ravel().tolist() == [residue(v) for v in want]
