@@ -34,7 +34,7 @@ from rnncirc.errors import OptionError
 from rnncirc.frontend.functions import lookup
 from rnncirc.frontend.model import rnn
 from rnncirc.frontend.program import Program, program, scan
-from rnncirc.ir.rational import has_fraction
+from rnncirc.ir.rational import EXACT_INTEGER, has_fraction
 
 
 def from_dfa(delta, start, accepting: Iterable, *, name: str | None = None) -> Program:
@@ -122,7 +122,10 @@ def from_wfa(initial, transitions, final, *, name: str | None = None) -> Program
     """
     exact = any(has_fraction(v) for v in (initial, transitions, final))
     kind = object if exact else np.float64
-    alpha, omega, moves = (np.array(v, dtype=kind) for v in (initial, final, transitions))
+    try:
+        alpha, omega, moves = (np.array(v, dtype=kind) for v in (initial, final, transitions))
+    except (TypeError, ValueError) as err:
+        raise OptionError(f"rc.from_wfa: the weights must be numbers: {err}") from None
     if alpha.ndim != 1 or omega.shape != alpha.shape or moves.ndim != 3 or \
             moves.shape[1:] != (len(alpha), len(alpha)) or not len(moves):
         raise OptionError(
@@ -133,6 +136,10 @@ def from_wfa(initial, transitions, final, *, name: str | None = None) -> Program
     if exact:  # h_0 is stored as floats: start from integers, divide in the readout
         alpha = np.array([Fraction(v) for v in alpha], dtype=object)
         scale = math.lcm(*(v.denominator for v in alpha))
+        if scale * max(abs(v) for v in alpha) >= EXACT_INTEGER:
+            raise OptionError("rc.from_wfa: the initial weights' common denominator is too "
+                              "large to scale them to integers below 2^53; give them as "
+                              "Fractions with small denominators")
         omega = omega / Fraction(scale)
         alpha = alpha * scale
     label = name or "wfa"

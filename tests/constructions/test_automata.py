@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import networkx as nx
 import numpy as np
@@ -148,6 +149,10 @@ def test_a_deterministic_weighted_automaton_is_permutation_diagonal():
 def test_bad_weighted_automata_are_refused():
     with pytest.raises(OptionError, match="transitions an array"):
         rc.from_wfa([1.0, 0.0], np.ones((2, 3, 3)), [1.0, 0.0])
+    with pytest.raises(OptionError, match="must be numbers"):
+        rc.from_wfa(["a"], np.ones((2, 1, 1)), [1.0])
+    with pytest.raises(OptionError, match="common denominator is too large"):
+        rc.from_wfa([Fraction(1, 3), 0.1], np.ones((2, 2, 2)), [1.0, 0.0])
 
 
 
