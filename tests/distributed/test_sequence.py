@@ -71,7 +71,9 @@ def test_refusals(client):
     with pytest.raises(rc.RnncircError, match="sequence sharding needs linear recurrences, "
                        "but nonlinear"):
         rc.evaluate_sharded(nonlinear, xs, chunks=2, client=client)
-    model = MODELS["diagonal"]
+    model = MODELS["diagonal"]  # exp and softplus gates: no residues mod p
+    with pytest.raises(rc.RnncircError, match="modulo p .* diagonal has .*exp"):
+        rc.evaluate_sharded(model, random_inputs(model, 8), chunks=2, client=client, modulus=P)
     for chunks in (0, 9, 2.5):
         with pytest.raises(rc.RnncircError, match="chunks must be an integer from 1 to"):
             rc.evaluate_sharded(model, random_inputs(model, 8), chunks=chunks, client=client)
