@@ -276,7 +276,11 @@ class Circuit:
             if exact and (modulus is not None or method != "fast"):
                 raise RnncircError("exact=True evaluates in Python Fractions; give it "
                                    "without modulus or method")
-            batch, batched = self.check_inputs(xs, keep_dtype=True)
+            rational = exact and not self.info.alphabet and np.asarray(xs).dtype == object
+            batch, batched = self.check_inputs(np.asarray(xs, dtype=np.float64) if rational
+                                               else xs, keep_dtype=True)
+            if rational:
+                batch = np.asarray(xs, dtype=object).reshape(batch.shape)
             values = evaluate_exact(self, batch) if exact else \
                 evaluate_modular(self, batch, modulus)
         elif method == "reference":

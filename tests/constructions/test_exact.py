@@ -190,3 +190,12 @@ def test_the_command_line_runs_a_dividing_circuit_modulo_p(tmp_path, capsys):
                  str(tmp_path / "xs.npy"), "-o", str(out)]) == 0
     want = third_reference([1, 0, 0, 3])
     assert np.load(out).ravel().tolist() == [residue(v) for v in want]
+
+
+def test_rational_inputs():
+    xs = np.array([[Fraction(1, 2)], [Fraction(-2, 7)], [Fraction(5)]], dtype=object)
+    h, want = Fraction(0), []
+    for (x,) in xs:
+        h = h / 3 + x
+        want.append(h)
+    assert rc.compile(third, 3).evaluate(xs, exact=True).ravel().tolist() == want
