@@ -232,6 +232,21 @@ def _states(circuit, alphabet: int | None, xs: np.ndarray, carry: np.ndarray, dt
     return np.array(out).reshape((b, xs.shape[1]) + circuit.info.state_shape)
 
 
+def _check_fits(circuit, client, chunks: int) -> None:
+    """A chunk's circuit must leave a worker room to evaluate it: more chunks, or bigger
+    workers, otherwise."""
+    from rnncirc.eval.distributed import SHARD_MEMORY_SHARE, SchedulerError, worker_memory
+    from rnncirc.ir.circuit import BYTES_PER_GATE
+
+    memory = worker_memory(client)
+    need = circuit.num_nodes * BYTES_PER_GATE
+    if memory is not None and need > SHARD_MEMORY_SHARE * memory:
+        raise SchedulerError(
+            f"a chunk's circuit ({circuit.num_nodes:,} rows, about {need / 2**20:,.0f} MiB) "
+            f"needs more than half of a worker's memory limit ({memory / 2**20:,.0f} MiB); "
+            f"use more chunks than {chunks} or workers with more memory")
+
+
 def _check_ring(circuit, model: RNN) -> None:
     from rnncirc.eval.fast import ModulusError
     from rnncirc.eval.kernels import MODP_OPS
@@ -286,6 +301,7 @@ class ShardedScan:
                  for n in sorted(set(lengths))}
         if self.modulus is not None:  # refused here, before any worker starts on it
             _check_ring(next(iter(built.values())), self.model)
+        _check_fits(max(built.values(), key=lambda c: c.num_nodes), self.client, self.chunks)
         shipped = {n: ship(self.client, circuit) for n, circuit in built.items()}
         return shipped, max(c.depth for c in built.values())
 

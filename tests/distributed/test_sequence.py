@@ -74,6 +74,9 @@ def test_refusals(client):
     model = MODELS["diagonal"]  # exp and softplus gates: no residues mod p
     with pytest.raises(rc.RnncircError, match="modulo p .* diagonal has .*exp"):
         rc.evaluate_sharded(model, random_inputs(model, 8), chunks=2, client=client, modulus=P)
+    with pytest.raises(rc.RnncircError, match="use more chunks than 1 or workers with more"):
+        rc.evaluate_sharded(model, random_inputs(model, 30_000, batch=1), chunks=1,
+                            client=client, topology="brent-kung")
     for chunks in (0, 9, 2.5):
         with pytest.raises(rc.RnncircError, match="chunks must be an integer from 1 to"):
             rc.evaluate_sharded(model, random_inputs(model, 8), chunks=chunks, client=client)
