@@ -243,7 +243,8 @@ class Circuit:
         progress : ``progress(done_gates, total_gates)``, called between chunks of the fast
             evaluation (the reference evaluator runs in one go and ignores it).
         exact : return `fractions.Fraction` objects (an object array), computed exactly in
-            Python integers (`rnncirc.eval.exact`; small circuits only). A circuit with
+            Python integers (`rnncirc.eval.exact`; small circuits only; real inputs may be
+            Fractions, an object array). A circuit with
             division gates (a `Fraction` constant a/b is ``DIV(a, b)``,
             `rnncirc.ir.rational`) is evaluated modulo p there too, dividing by the modular
             inverse: a rational result a/b comes back as a * b^-1 mod p.
