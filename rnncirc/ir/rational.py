@@ -15,8 +15,10 @@ an ordinary gate:
   that a float constant would have held, so float results do not change;
 * ``evaluate(xs, modulus=p)`` computes a * b^-1 mod p (`eval.exact`), and
   ``evaluate(xs, exact=True)`` the Fraction itself, through every later gate;
-* save/load, simplification, tiling and the boolean lowering copy the two integer constants
-  and the gate like any other, so nothing needs a side table.
+* save/load, simplification and tiling copy the two integer constants and the gate like any
+  other, so nothing needs a side table. The boolean lowering computes the division on its
+  fixed-point words like any other: rounded, not exact (a rational there would need the pair
+  carried through every gate, Prop. 4's 4 Z-gates per Q-gate).
 
 The pair costs one gate per distinct rational constant, read by every step that uses it.
 """
