@@ -65,7 +65,10 @@ def run_on_cluster(args, xs: np.ndarray, circuit_for, check, human) -> None:
 
         if args.length is None:
             raise OptionError("--length N is required with MODEL.py")
+        from rnncirc.eval.sequence import check_shardable
+
         model = pick_model(args.model_file, args.model)
+        check_shardable(model)  # before a cluster is started or reached
         n = xs.shape[1] if xs.ndim == (2 if model.alphabet else 3) else xs.shape[0]
         if n != args.length:
             raise OptionError(f"the inputs hold sequences of length {n}, not --length "

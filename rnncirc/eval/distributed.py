@@ -79,8 +79,8 @@ def open_client(address: str, *, timeout: float = CONNECT_TIMEOUT,
         return
     try:
         client = distributed.Client(address, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    except Exception as err:  # noqa: BLE001 - refused, timed out, or not Dask at that address
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise SchedulerError(f"cannot reach a Dask scheduler at {address} within "
                              f"{timeout:g} s ({reason}); start one with 'dask scheduler' "
                              "or use --scheduler local:N") from None

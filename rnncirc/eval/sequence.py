@@ -55,7 +55,8 @@ class ShardedEvaluation:
 
     ``values`` has the shapes of `Circuit.evaluate` (``outputs="last"``: the last state);
     ``depth`` the depth of each phase as run and their ``total``; ``chunks`` the chunk
-    lengths; ``summary`` "diagonal" or "dense" (the form chunk summaries travel in).
+    lengths; ``summary`` "diagonal" or "dense" (the form chunk summaries travel in; for a
+    program, per layer); ``layers`` (programs) each layer's name, kind, summary and depths.
     """
 
     values: np.ndarray
@@ -121,7 +122,7 @@ def evaluate_sharded(model: RNN | Program, xs, *, chunks: int, client,
 
         values, depth, layers = evaluate_program(model, batch, int(chunks), client,
                                                  topology, outputs, dtype, modulus)
-        summary = "per layer"
+        summary = ", ".join(f"{layer['name']}: {layer['summary']}" for layer in layers)
     else:
         sharded = ShardedScan(model, int(chunks), client, topology, dtype, modulus)
         values = sharded.run(batch, outputs)
@@ -149,6 +150,16 @@ def check_linear(model: RNN, where: str = "") -> object:
         raise NotLinearError(f"sequence sharding joins chunks by affine maps over the reals; "
                              f"{model.name}{where} is a {cls.kind} recurrence")
     return cls
+
+
+def check_shardable(model: RNN | Program) -> None:
+    """Refuse, before any cluster work, a model whose sequence cannot be sharded: one that is
+    not linear, or a program with a layer that is not."""
+    if isinstance(model, Program):
+        for layer in model.layers:
+            check_linear(layer.model, f" (layer {layer.name} of {model.name})")
+    else:
+        check_linear(model)
 
 
 #: the carry-in model of each live model (an RNN hashes by identity)

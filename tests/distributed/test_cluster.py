@@ -81,5 +81,18 @@ def test_cli_on_a_running_scheduler(cluster, client, tmp_path, capsys):
                                    rtol=1e-12, atol=1e-12)
     printed = capsys.readouterr().out
     assert "on 2 Dask workers (the batch split over them" in printed
+    assert "(summaries sent as diagonal)" in printed
     assert "mamba: 5 chunks of 12 or 13 steps on 2 Dask workers" in printed
     assert "depth of the whole computation:" in printed
+
+
+def test_profile_command_on_a_running_scheduler(cluster, client, capsys):
+    # the model file's RNN travels to the worker processes with each row's task
+    model = os.path.join(EXAMPLES, "mamba.py")
+    assert main(["profile", model, "--lengths", "1:8", "--json", "-"]) == 0
+    here = capsys.readouterr().out
+    assert main(["profile", model, "--lengths", "1:8", "--json", "-", "--scheduler",
+                 cluster.scheduler_address]) == 0
+    there = capsys.readouterr().out
+    strip = [line for line in here.splitlines() if "seconds" not in line]
+    assert [line for line in there.splitlines() if "seconds" not in line] == strip
