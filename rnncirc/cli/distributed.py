@@ -54,6 +54,9 @@ def run_on_cluster(args, xs: np.ndarray, circuit_for, check, human) -> None:
 
     if args.method != "fast":
         raise OptionError("--scheduler runs the fast evaluator only (drop --method)")
+    if args.worker_memory and not args.scheduler.startswith("local:"):
+        raise OptionError("--worker-memory sets the workers of --scheduler local:N; a running "
+                          "scheduler's workers have the limits they were started with")
     if args.chunks is not None and (args.load or not args.model_file):
         raise OptionError("--chunks compiles each chunk from MODEL.py: give the model file, "
                           "not --load")
@@ -73,8 +76,7 @@ def run_on_cluster(args, xs: np.ndarray, circuit_for, check, human) -> None:
         if n != args.length:
             raise OptionError(f"the inputs hold sequences of length {n}, not --length "
                               f"{args.length}")
-    with open_client(args.scheduler, memory_limit=getattr(args, "worker_memory", None)) \
-            as client:
+    with open_client(args.scheduler, memory_limit=args.worker_memory) as client:
         workers = len(client.nthreads())
         start = time.perf_counter()
         if args.chunks is None:
