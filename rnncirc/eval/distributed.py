@@ -153,9 +153,12 @@ def evaluation_bytes(circuit: Circuit, dtype: str = "float64",
     """(bytes per sequence, fixed bytes) of evaluating `circuit` with the fast evaluator:
     registers, input and output rows and the caller's copies per lane; the circuit and its
     schedule once. Runs where the schedule is wanted anyway (on a worker)."""
-    from rnncirc.eval.fast import Evaluator
+    from rnncirc.eval.fast import Evaluator, ModulusError
 
-    evaluator = Evaluator(circuit, dtype=dtype, modulus=modulus)
+    try:
+        evaluator = Evaluator(circuit, dtype=dtype, modulus=modulus)
+    except ModulusError:  # divides: evaluated mod p elsewhere; the same 8-byte values
+        evaluator = Evaluator(circuit)
     s = evaluator.schedule
     item = evaluator.dtype.itemsize
     io = s.n_inputs + s.n_outputs

@@ -261,13 +261,15 @@ def _check_fits(circuit, client, chunks: int) -> None:
 def _check_ring(circuit, model: RNN) -> None:
     from rnncirc.eval.fast import ModulusError
     from rnncirc.eval.kernels import MODP_OPS
-    from rnncirc.ir.ops import ARITY, OP_NAMES
+    from rnncirc.ir.ops import ARITY, OP_NAMES, Op
 
     used = np.flatnonzero(np.bincount(circuit.op, minlength=len(ARITY)))
-    bad = [OP_NAMES[op] for op in used if ARITY[op] > 0 and op not in MODP_OPS]
+    # (a circuit that divides, from Fraction weights, is evaluated mod p by `eval.exact`)
+    bad = [OP_NAMES[op] for op in used
+           if ARITY[op] > 0 and op not in MODP_OPS and op != Op.DIV]
     if bad:
-        raise ModulusError(f"exact evaluation modulo p supports add, sub, mul and neg only; "
-                           f"{model.name} has {', '.join(bad)} gates")
+        raise ModulusError(f"exact evaluation modulo p supports add, sub, mul, neg and div "
+                           f"only; {model.name} has {', '.join(bad)} gates")
 
 
 def summary_scan_model(m: int, diagonal: bool) -> RNN:

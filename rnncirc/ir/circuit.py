@@ -267,8 +267,9 @@ class Circuit:
         if client is not None:
             from rnncirc.eval.distributed import evaluate_batch
 
-            if method != "fast":
-                raise RnncircError("evaluate(client=...) runs the fast evaluator only")
+            if method != "fast" or exact:
+                raise RnncircError("evaluate(client=...) runs the fast evaluator (floats or "
+                                   "modulo p); exact=True and method='reference' run here")
             return evaluate_batch(self, xs, client, dtype=dtype, modulus=modulus)
         if exact or (modulus is not None or dtype in ("int64", np.int64)) and \
                 np.any(self.op == Op.DIV):

@@ -69,5 +69,6 @@ def test_bad_inputs_are_reported_before_shipping(client):
     circuit = rc.compile(MODELS["diagonal"], 5)
     with pytest.raises(rc.RnncircError, match="compiled for length 5"):
         circuit.evaluate(np.zeros((2, 4, 3)), client=client)
-    with pytest.raises(rc.RnncircError, match="fast evaluator only"):
-        circuit.evaluate(np.zeros((5, 3)), client=client, method="reference")
+    for wrong in ({"method": "reference"}, {"exact": True}):
+        with pytest.raises(rc.RnncircError, match="runs the fast evaluator"):
+            circuit.evaluate(np.zeros((5, 3)), client=client, **wrong)

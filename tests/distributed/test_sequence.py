@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -80,3 +82,19 @@ def test_refusals(client):
     for chunks in (0, 9, 2.5):
         with pytest.raises(rc.RnncircError, match="chunks must be an integer from 1 to"):
             rc.evaluate_sharded(model, random_inputs(model, 8), chunks=chunks, client=client)
+
+
+@rc.rnn(state=2, inputs=1)
+def third(h, x):
+    return Fraction(1, 3) * h + x * np.array([1.0, 2.0])
+
+
+def test_a_circuit_that_divides_mod_p(client):
+    # Fraction weights: the circuit divides, and is evaluated mod p by the exact evaluator
+    xs = np.random.default_rng(0).integers(-5, 5, size=(3, 11, 1)).astype(float)
+    want = rc.compile(third, 11).evaluate(xs, modulus=P)
+    np.testing.assert_array_equal(rc.compile(third, 11).evaluate(xs, modulus=P, client=client),
+                                  want)
+    for chunks in (1, 3, 7):
+        done = rc.evaluate_sharded(third, xs, chunks=chunks, client=client, modulus=P)
+        np.testing.assert_array_equal(done.values, want)
