@@ -48,6 +48,7 @@ from rnncirc.ir.circuit import Circuit
 from rnncirc.lower.boolean import BooleanCircuit, to_boolean
 from rnncirc.lower.classify import Classification
 from rnncirc.lower.layers import ProgramClassification, classify
+from rnncirc.lower.pairs import to_integer_pairs
 from rnncirc.version import __version__
 
 __all__ = [
@@ -57,7 +58,7 @@ __all__ = [
     "compile", "concat", "depth_profile", "exp", "from_counter_machine", "from_dfa",
     "from_wfa", "imm_program", "layer_norm", "log", "lookup", "to_dot",
     "maximum", "minimum", "outer", "program", "relu", "rms_norm", "rnn", "rsqrt", "scan",
-    "shift", "sigmoid", "silu", "softmax", "softplus", "sqrt", "from_torch",
+    "shift", "sigmoid", "silu", "softmax", "softplus", "sqrt", "to_integer_pairs", "from_torch",
     "stack", "tanh", "where", "__version__",
     "ShardedEvaluation", "evaluate_sharded",
 ]

@@ -57,7 +57,8 @@ def from_dfa(delta, start, accepting: Iterable, *, name: str | None = None) -> P
     Returns
     -------
     A `Program` over the alphabet whose output at position t (shape ``(1,)``) is positive
-    exactly when the DFA accepts x_1..x_t, and <= 0 otherwise.
+    exactly when the DFA accepts x_1..x_t, and <= 0 otherwise. Its layer classifies as
+    permutation-diagonal, or as a special case of it (every move the identity: scalar).
 
     Examples
     --------

@@ -34,9 +34,14 @@ def random_dfa(rng, states: int, symbols: int, partial: bool = False):
     return table, int(rng.integers(states)), accepting
 
 
+#: a DFA's layer is permutation-diagonal, or a special case of it (every move the identity:
+#: scalar; moves that only zero states: diagonal)
+PD_KINDS = ("permutation-diagonal", "diagonal", "scalar")
+
+
 def check(table, start, accepting, n: int, batch: int, seed: int) -> None:
     program = rc.from_dfa(table, start, accepting)
-    assert rc.classify(program).kind == "permutation-diagonal"
+    assert rc.classify(program).kind in PD_KINDS
     words = np.random.default_rng(seed).integers(0, table.shape[1], size=(batch, n))
     out = rc.compile(program, n).evaluate(words)[..., 0]
     expected = simulate(table, start, accepting, words)
@@ -57,6 +62,7 @@ def test_random_dfas_at_512_on_thousands_of_words(seed):
     rng = np.random.default_rng(seed)
     table, start, accepting = random_dfa(rng, 12, 5, partial=seed == 2)
     assert not all(len(set(col)) == 12 for col in table.T)  # merging moves are covered
+    assert rc.classify(rc.from_dfa(table, start, accepting)).kind == "permutation-diagonal"
     check(table, start, accepting, 512, batch=2000, seed=seed)
 
 
@@ -85,6 +91,10 @@ def test_table_dict_and_graph_give_the_same_language():
                                     (graph, "off", {"on"})):
         out = rc.from_dfa(delta, start, accepting).run(words)[..., 0]
         np.testing.assert_array_equal(out > 0, expected)
+
+
+def test_an_identity_dfa_is_the_scalar_special_case():
+    assert rc.classify(rc.from_dfa([[0, 0], [1, 1]], 0, [1])).kind == "scalar"
 
 
 def test_readout_signs():

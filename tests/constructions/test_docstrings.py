@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["rnncirc.frontend.automata", "rnncirc.frontend.counter_machine",
            "rnncirc.frontend.imm", "rnncirc.frontend.acceptance", "rnncirc.eval.exact",
-           "rnncirc.ir.rational"]
+           "rnncirc.ir.rational", "rnncirc.lower.pairs"]
 
 
 @pytest.mark.parametrize("name", MODULES)
