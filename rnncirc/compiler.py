@@ -17,6 +17,7 @@ from rnncirc.frontend.model import RNN
 from rnncirc.frontend.program import Program, check_model
 from rnncirc.ir.circuit import Circuit
 from rnncirc.lower import prefix, segment_sum
+from rnncirc.lower.objective import check_objective, rank
 
 #: every value of ``topology``: "auto", one of the networks `lower.prefix` builds, or a
 #: segment-sum construction (`lower.segment_sum`)
@@ -24,8 +25,10 @@ TOPOLOGIES = ("auto",) + prefix.TOPOLOGIES + segment_sum.TOPOLOGIES
 OUTPUTS = ("all", "last")
 
 
-def check_options(model, length, topology: str, outputs: str) -> None:
+def check_options(model, length, topology: str, outputs: str,
+                  objective: str = "depth") -> None:
     check_model(model)
+    check_objective(objective)
     if not isinstance(length, numbers.Integral) or isinstance(length, bool) or length < 1:
         raise OptionError(f"length must be an integer >= 1, got {length!r}")
     if topology not in TOPOLOGIES:
@@ -35,8 +38,8 @@ def check_options(model, length, topology: str, outputs: str) -> None:
 
 
 def compile(model: RNN, length: int, *, topology: str = "auto",  # noqa: A001 - public name
-            outputs: str = "all", domain: str = "real", width: int | None = None,
-            **boolean_options):
+            outputs: str = "all", objective: str = "depth", domain: str = "real",
+            width: int | None = None, **boolean_options):
     """Compile `model` over `length` steps into a gate-level `Circuit`.
 
     Parameters
@@ -46,6 +49,10 @@ def compile(model: RNN, length: int, *, topology: str = "auto",  # noqa: A001 - 
     topology : str — ``"auto"``, ``"sequential"`` or a prefix-network family (for a program:
         of every linear layer; nonlinear layers are unrolled).
     outputs : ``"all"`` (every h_t) or ``"last"`` (only h_n).
+    objective : what "best" means where rnncirc chooses (the network under ``"auto"``, and
+        the form a permutation-diagonal or DPLR A is combined in): ``"depth"`` (least depth,
+        then fewest gates; the default), ``"size"`` (fewest gates, then depth: what a CPU
+        evaluation's time follows) or ``"balanced"`` (least depth x size).
     domain : ``"real"`` (an arithmetic circuit, the default) or ``"int"``: the same circuit
         lowered to AND/XOR/NOT on `width`-bit two's-complement words (a `BooleanCircuit`;
         further keyword arguments go to `rc.to_boolean`).
@@ -64,10 +71,11 @@ def compile(model: RNN, length: int, *, topology: str = "auto",  # noqa: A001 - 
         raise OptionError(f"domain must be 'real' or 'int', got {domain!r}")
     if domain == "int":
         return compile_boolean(model, length, 8 if width is None else width, topology,
-                               outputs, **boolean_options)
+                               outputs, objective=objective, **boolean_options)
     if width is not None or boolean_options:
         raise OptionError("width and boolean options need domain='int'")
-    return compile_model(model, length, topology=topology, outputs=outputs).circuit
+    return compile_model(model, length, topology=topology, outputs=outputs,
+                         objective=objective).circuit
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,10 +92,12 @@ class Compilation:
     circuit: Circuit
     #: classify + choose + build, in seconds
     seconds: float
+    #: what "best" meant for the choices (`lower.objective`)
+    objective: str = "depth"
 
 
 def compile_model(model: RNN, length: int, *, topology: str = "auto",
-                  outputs: str = "all") -> Compilation:
+                  outputs: str = "all", objective: str = "depth") -> Compilation:
     """Classify `model`, choose the topology, build the circuit: a `Compilation`.
 
     Examples
@@ -101,20 +111,24 @@ def compile_model(model: RNN, length: int, *, topology: str = "auto",
     >>> done.classification.kind, done.topology, done.circuit.depth
     ('scalar', 'sklansky', 3)
     """
-    check_options(model, length, topology, outputs)
+    check_options(model, length, topology, outputs, objective)
     if isinstance(model, Program):
-        return compile_program(model, int(length), topology, outputs)
+        return compile_program(model, int(length), topology, outputs, objective=objective)
     start = time.perf_counter()
     # classify (exact, from the cell) -> pick the lowering -> build the gate-level circuit
     cls = classify_model(model)
-    chosen = resolve_topology(model, cls, int(length), topology, outputs)
-    circuit = lower(model, cls, int(length), chosen, outputs)
+    built: dict = {}
+    chosen = resolve_topology(model, cls, int(length), topology, outputs, objective, built)
+    circuit = built.pop(chosen, None)
+    if circuit is None:
+        circuit = lower(model, cls, int(length), chosen, outputs, objective)
     return Compilation(model, int(length), topology, chosen, outputs, cls, circuit,
-                       time.perf_counter() - start)
+                       time.perf_counter() - start, objective)
 
 
 def compile_program(program: Program, length: int, topology: str, outputs: str,
-                     layer_topologies: dict[str, str] | None = None) -> Compilation:
+                     layer_topologies: dict[str, str] | None = None,
+                     objective: str = "depth") -> Compilation:
     """Every layer compiled as a single RNN would be (its own kind, the topology for linear
     layers, the unroll for nonlinear ones) and spliced into one circuit (`lower.program`).
     `layer_topologies` (layer name -> topology) fixes each layer's network instead (the
@@ -127,15 +141,21 @@ def compile_program(program: Program, length: int, topology: str, outputs: str,
     used: list[str] = []
 
     def choose(layer, layer_outputs: str):
+        from rnncirc.lower.measure import best_form
+
         layer_cls = classify_model(layer.model)
         if layer_topologies is not None:
             chosen = layer_topologies[layer.name]
         elif not layer_cls.is_linear:
             chosen = "sequential"
         else:
-            chosen = resolve_topology(layer.model, layer_cls, length, topology, layer_outputs)
+            chosen = resolve_topology(layer.model, layer_cls, length, topology, layer_outputs,
+                                      objective)
         used.append(chosen)
-        return chosen, layer_cls
+        form = layer_cls
+        if chosen in prefix.TOPOLOGIES and chosen != "sequential":
+            form = best_form(layer.model, layer_cls, length, chosen, layer_outputs, objective)
+        return chosen, layer_cls, form
 
     # the closed forms count leaf gates low (by a quarter on the gallery): reserve a third
     # more, so the rows are not copied by doubling; what is left over is given back
@@ -144,7 +164,7 @@ def compile_program(program: Program, length: int, topology: str, outputs: str,
     chosen = "+".join(dict.fromkeys(used)) or "position-wise"
     circuit = circuit.with_info(topology=chosen)
     return Compilation(program, length, topology, chosen, outputs, cls, circuit,
-                       time.perf_counter() - start)
+                       time.perf_counter() - start, objective)
 
 
 #: rows reserved for a program's circuit, per gate estimated from n
@@ -152,7 +172,7 @@ _PROGRAM_RESERVE = 1.35
 
 
 def compile_boolean(model: RNN, length: int, width: int = 8, topology: str = "auto",
-                    outputs: str = "all", **options):
+                    outputs: str = "all", objective: str = "depth", **options):
     """``compile(model, length, topology=..., outputs=...)`` lowered by `rc.to_boolean`.
 
     `options` are `to_boolean`'s keyword arguments (signed, frac_bits, adder, multiplier,
@@ -162,7 +182,7 @@ def compile_boolean(model: RNN, length: int, width: int = 8, topology: str = "au
 
     ensure_feasible(model, length, topology, outputs)
     _ensure_boolean_fits(model, int(length), topology, outputs, width, options)
-    circuit = compile(model, length, topology=topology, outputs=outputs)
+    circuit = compile(model, length, topology=topology, outputs=outputs, objective=objective)
     return to_boolean(circuit, width, **options)
 
 
@@ -291,14 +311,21 @@ def classify_model(model: RNN | Program):
     return classify(model)
 
 
-def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str) -> str:
-    """The concrete topology: "auto" is the parallel network of least circuit depth, then size.
+def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str,
+                     objective: str = "depth", built: dict | None = None) -> str:
+    """The concrete topology: "auto" is the parallel network whose circuit is best by
+    `objective` (`lower.objective`: by default least depth, then size), segment-sum
+    constructions included for the kinds they are built for.
 
     Depth and size are those of the circuit, computed exactly by `lower.measure` for every
     kind (a fraction of the gates of a build), never the network's: a combine's A and B parts
     deepen at different rates, a leaf adds its own depth, and a DPLR combine's cost follows the
     rank of its segments, so the network of fewest levels need not give the shallowest circuit
     (Kogge-Stone beats Sklansky wherever n is not a power of two).
+
+    A segment-sum circuit is measured by building it; given a dict `built`, the circuit of
+    the topology chosen is left there under its name, so that the caller does not build it
+    twice.
     """
     if topology == "sequential":
         return topology
@@ -320,6 +347,8 @@ def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str) 
     from rnncirc.lower.measure import measure_linear
 
     candidates = [t for t in prefix.TOPOLOGIES if t != "sequential"]
+    segment_candidates = [t for t in segment_sum.TOPOLOGIES if _segment_sum_fits(cls, length, t,
+                                                                                 outputs)]
     # a network whose circuit could not fit in memory is passed over before it is built (DPLR
     # and dense combines make some networks far bigger than others); when none could, the
     # one of fewest gates is refused with its estimate
@@ -331,20 +360,44 @@ def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str) 
         ensure_lowering_fits(model, cls, length, min(candidates, key=gates.get), outputs)
 
     def depth_and_size(t: str) -> tuple[int, int] | None:
+        if t in segment_sum.TOPOLOGIES:
+            circuit = lower(model, cls, length, t, outputs)
+            if built is not None:
+                built[t] = circuit
+            return rank(objective, circuit.depth, circuit.size)
         net = prefix.build(length, t, outputs)  # one network at a time in memory
         if not fits(estimate_gates(cls, net)):
             return None
-        exact = measure_linear(model, cls, length, t, outputs, net)
-        return exact.depth, exact.size
+        exact = measure_linear(model, cls, length, t, outputs, net, objective)
+        return rank(objective, exact.depth, exact.size)
 
-    ranked = {t: depth_and_size(t) for t in hopeful}
-    usable = [t for t in hopeful if ranked[t] is not None]
+    order = candidates + segment_candidates
+    ranked = {t: depth_and_size(t) for t in hopeful + segment_candidates}
+    usable = [t for t in ranked if ranked[t] is not None]
     if not usable:  # the lowering refuses it with the exact estimate
         return min(hopeful, key=gates.get)
-    return min(usable, key=lambda t: (ranked[t], candidates.index(t)))
+    chosen = min(usable, key=lambda t: (ranked[t], order.index(t)))
+    if built is not None:  # the others' circuits are let go
+        for t in [t for t in built if t != chosen]:
+            del built[t]
+    return chosen
 
 
-def lower(model: RNN, cls, length: int, topology: str, outputs: str) -> Circuit:
+def _segment_sum_fits(cls, length: int, topology: str, outputs: str) -> bool:
+    """Whether `auto` may consider this segment-sum construction: built for the model's kind
+    and length, and its circuit could be built in memory (it is measured by building it)."""
+    from rnncirc.ir.memory import fits
+    from rnncirc.lower.segment_lower import MAX_OPTIMAL_LENGTH, estimate_gates_from_n
+
+    if cls.kind not in segment_sum.KINDS or length < 3:
+        return False
+    if topology == "segment-sum-optimal" and length > MAX_OPTIMAL_LENGTH:
+        return False
+    return fits(2 * estimate_gates_from_n(cls, length, topology, outputs))
+
+
+def lower(model: RNN, cls, length: int, topology: str, outputs: str,
+          objective: str = "depth") -> Circuit:
     from rnncirc.lower.linear import lower_linear
     from rnncirc.lower.unroll import unroll
 
@@ -355,4 +408,4 @@ def lower(model: RNN, cls, length: int, topology: str, outputs: str) -> Circuit:
     if topology == "sequential":
         circuit = unroll(model, length, outputs)
         return circuit.with_info(kind=cls.kind)
-    return lower_linear(model, cls, length, topology, outputs)
+    return lower_linear(model, cls, length, topology, outputs, objective)

@@ -33,6 +33,7 @@ from rnncirc.errors import OptionError
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.program import Program, is_model
 from rnncirc.ir.ops import ARITY, OP_NAMES
+from rnncirc.lower.objective import check_objective
 
 #: powers of two and the midpoints 3 * 2^k between them, 1 ... 4096
 DEFAULT_LENGTHS = tuple(sorted({1 << k for k in range(13)} | {3 << k for k in range(11)}))
@@ -162,7 +163,8 @@ class DepthProfiles(Sequence):
 
 # -- building --------------------------------------------------------------------------------
 def depth_profile(model_or_models, lengths=None, *, topology: str = "auto",
-                  outputs: str = "all", client=None) -> DepthProfile | DepthProfiles:
+                  outputs: str = "all", client=None,
+                  objective: str = "depth") -> DepthProfile | DepthProfiles:
     """Compile `model` at every length and measure depth, size and the other counts.
 
     Parameters
@@ -177,6 +179,8 @@ def depth_profile(model_or_models, lengths=None, *, topology: str = "auto",
     client : a Dask ``distributed.Client``, optional
         Compile and measure each (model, length) row as a task on its workers; the rows and
         formulas are those of a local profile.
+    objective : as for `rc.compile`: what "auto" (and the form of a permutation-diagonal or
+        DPLR A) optimizes, ``"depth"`` (default), ``"size"`` or ``"balanced"``.
 
     Returns
     -------
@@ -200,7 +204,9 @@ def depth_profile(model_or_models, lengths=None, *, topology: str = "auto",
     lengths = check_lengths(DEFAULT_LENGTHS if lengths is None else lengths)
     for model in models:  # every model's longest length, before any circuit is built
         ensure_feasible(model, lengths[-1], topology, outputs)
-    profiles = [_profile(model, lengths, topology, outputs, client) for model in models]
+    check_objective(objective)
+    profiles = [_profile(model, lengths, topology, outputs, client, objective)
+                for model in models]
     return profiles[0] if single else DepthProfiles(profiles)
 
 
@@ -228,30 +234,32 @@ def _as_models(obj) -> tuple[list[RNN | Program], bool]:
 
 
 def _profile(model: RNN, lengths: list[int], topology: str, outputs: str,
-             client=None) -> DepthProfile:
+             client=None, objective: str = "depth") -> DepthProfile:
     from rnncirc.compiler import classify_model, compile_model
 
     if isinstance(model, Program):
-        return _program_profile(model, lengths, topology, outputs, client)
+        return _program_profile(model, lengths, topology, outputs, client, objective)
     start = time.perf_counter()
     cls = classify_model(model)
     rows: dict[int, dict] = {}
     if client is not None:  # every row a task, "auto" resolved in it; kept for the formulas
-        rows = dict(zip(lengths, _remote(client, [(measured_row, model, n, topology, outputs)
-                                                  for n in lengths]), strict=True))
+        rows = dict(zip(lengths, _remote(client, [(measured_row, model, n, topology, outputs,
+                                                   objective) for n in lengths]), strict=True))
         _RESOLVED.setdefault(model, {}).update(
-            {(n, topology, outputs): row["topology"] for n, row in rows.items()})
-    chosen = {n: _resolve(model, cls, n, topology, outputs) for n in lengths}
+            {(n, topology, outputs, objective): row["topology"] for n, row in rows.items()})
+    chosen = {n: _resolve(model, cls, n, topology, outputs, objective) for n in lengths}
     unrolled = [n for n in lengths if chosen[n] == "sequential" and n not in rows]
     if unrolled and outputs == "all":
         rows.update(_unrolled_rows(model, cls, unrolled))
     for n in lengths:
         if n not in rows:
-            built = compile_model(model, n, topology=chosen[n], outputs=outputs)
+            built = compile_model(model, n, topology=chosen[n], outputs=outputs,
+                                  objective=objective)
             rows[n] = measure_circuit(built.circuit)
     ordered = [rows[n] for n in lengths]
     family = chosen[lengths[-1]]
-    depth, size, note = _formulas(model, cls, topology, outputs, family, chosen, ordered)
+    depth, size, note = _formulas(model, cls, topology, outputs, family, chosen, ordered,
+                                  objective)
     return DepthProfile(model=model.name, kind=cls.kind, complexity=cls.complexity,
                         topology=topology, outputs=outputs, family=family, rows=ordered,
                         depth_formula=depth, size_formula=size, formula_note=note,
@@ -260,7 +268,7 @@ def _profile(model: RNN, lengths: list[int], topology: str, outputs: str,
 
 
 def _program_profile(program: Program, lengths: list[int], topology: str,
-                     outputs: str, client=None) -> DepthProfile:
+                     outputs: str, client=None, objective: str = "depth") -> DepthProfile:
     """Each length compiled whole (rows gain ``layers``: each layer's gates and the depth it
     adds); the formulas are the family of the longest length's layer networks, with exact
     branches where "auto" picks other networks. Lengths a ``rc.shift`` cannot take are
@@ -279,11 +287,11 @@ def _program_profile(program: Program, lengths: list[int], topology: str,
                           f"positions, so it needs lengths >= {shortest}; every length asked "
                           "for is shorter")
     if client is None:
-        built = [_program_row(program, n, topology, outputs, n == usable[-1])
+        built = [_program_row(program, n, topology, outputs, n == usable[-1], objective)
                  for n in usable]
     else:  # every row a task; the longest length's compilation comes back for the formulas
         built = _remote(client, [(_program_row, program, n, topology, outputs,
-                                  n == usable[-1]) for n in usable])
+                                  n == usable[-1], objective) for n in usable])
     rows, last = [row for row, _ in built], built[-1][1]
     depth, size = program_family_formulas(last)
     patched, notes = [], []
@@ -309,12 +317,12 @@ def _program_profile(program: Program, lengths: list[int], topology: str,
 
 
 def _program_row(program: Program, n: int, topology: str, outputs: str,
-                 keep: bool) -> tuple[dict, object]:
+                 keep: bool, objective: str = "depth") -> tuple[dict, object]:
     """A program's row at length n (with its layers), and its compilation when `keep`."""
     from rnncirc.analyze.report import layer_rows
     from rnncirc.compiler import compile_model
 
-    done = compile_model(program, n, topology=topology, outputs=outputs)
+    done = compile_model(program, n, topology=topology, outputs=outputs, objective=objective)
     row = measure_circuit(done.circuit)
     row["layers"] = [{key: layer[key] for key in ("name", "kind", "topology", "gates",
                                                   "depth_added")}
@@ -322,11 +330,13 @@ def _program_row(program: Program, n: int, topology: str, outputs: str,
     return row, done if keep else None
 
 
-def measured_row(model: RNN, n: int, topology: str, outputs: str) -> dict:
+def measured_row(model: RNN, n: int, topology: str, outputs: str,
+                 objective: str = "depth") -> dict:
     """The row of `model` compiled at length n (a profile task on a Dask worker)."""
     from rnncirc.compiler import compile_model
 
-    return measure_circuit(compile_model(model, n, topology=topology, outputs=outputs).circuit)
+    return measure_circuit(compile_model(model, n, topology=topology, outputs=outputs,
+                                         objective=objective).circuit)
 
 
 def _remote(client, calls: list[tuple]) -> list:
@@ -391,8 +401,10 @@ def _per_step_counts(op, step, flag, arity, steps):
 
 
 # -- formulas ----------------------------------------------------------------------------------
-def cached_family_formulas(model: RNN, cls, family: str, outputs: str, measure=None):
-    """`family_formulas`, cached per (model, topology, outputs) while the model lives.
+def cached_family_formulas(model: RNN, cls, family: str, outputs: str, measure=None,
+                           objective: str = "depth"):
+    """`family_formulas`, cached per (model, topology, outputs, objective) while the model
+    lives.
 
     `measure(n) -> (depth, size)` lets the fit reuse circuits the caller already built.
     """
@@ -400,18 +412,18 @@ def cached_family_formulas(model: RNN, cls, family: str, outputs: str, measure=N
     from rnncirc.analyze.report import family_formulas, short_segments
 
     cache = _FORMULA_CACHE.setdefault(model, {})
-    key = (family, outputs)
+    key = (family, outputs, objective)
     if key in cache:
         return cache[key]
     if family == "sequential" or measure is None:
-        found = family_formulas(model, cls, family, outputs)
+        found = family_formulas(model, cls, family, outputs, objective)
     else:
         found = prefix_formulas(measure, family, outputs, short_segments(cls))
     cache[key] = found
     return found
 
 
-def _formulas(model, cls, topology, outputs, family, chosen, rows):
+def _formulas(model, cls, topology, outputs, family, chosen, rows, objective="depth"):
     """(depth, size, note): the family's formulas patched where another family is used."""
     from rnncirc.analyze.formulas import evaluate_formula
     from rnncirc.compiler import compile_model
@@ -422,21 +434,22 @@ def _formulas(model, cls, topology, outputs, family, chosen, rows):
 
     def measure(n: int) -> tuple[int, int]:
         if n not in built:
-            exact = measure_linear(model, cls, n, family, outputs)
+            exact = measure_linear(model, cls, n, family, outputs, objective=objective)
             built[n] = (exact.depth, exact.size)
         return built[n]
 
-    depth_f, size_f = cached_family_formulas(model, cls, family, outputs, measure)
+    depth_f, size_f = cached_family_formulas(model, cls, family, outputs, measure, objective)
     if depth_f is None and size_f is None:
         return None, None, _no_formula_note(cls, family)
     other = {n for n, t in chosen.items() if t != family}
     if topology == "auto" and cls.is_linear:  # where else does "auto" leave the family?
         for n in range(1, min(_AUTO_SCAN, max(chosen)) + 1):
-            topo = _resolve(model, cls, n, topology, outputs)
+            topo = _resolve(model, cls, n, topology, outputs, objective)
             if topo != family:
                 other.add(n)
                 if n not in measured:
-                    circuit = compile_model(model, n, topology=topo, outputs=outputs).circuit
+                    circuit = compile_model(model, n, topology=topo, outputs=outputs,
+                                            objective=objective).circuit
                     measured[n] = (circuit.depth, circuit.size)
     patched, missed = [], set()
     for k, formula in enumerate((depth_f, size_f)):
@@ -449,7 +462,7 @@ def _formulas(model, cls, topology, outputs, family, chosen, rows):
         patched.append(_with_branches(formula, differ))
     notes = []
     if other:
-        below = sorted({chosen.get(n) or _resolve(model, cls, n, topology, outputs)
+        below = sorted({chosen.get(n) or _resolve(model, cls, n, topology, outputs, objective)
                         for n in other})
         notes.append(f"'{topology}' builds {family} from n = {max(other) + 1} on and "
                      f"{' or '.join(below)} below; the formulas hold at every such n")
@@ -466,15 +479,15 @@ def _formulas(model, cls, topology, outputs, family, chosen, rows):
     return patched[0], patched[1], note
 
 
-def _resolve(model, cls, n: int, topology: str, outputs: str) -> str:
+def _resolve(model, cls, n: int, topology: str, outputs: str, objective: str = "depth") -> str:
     """`resolve_topology`, memoized per classification (it builds every candidate network,
     and measures dense and DPLR circuits)."""
     from rnncirc.compiler import resolve_topology
 
     cache = _RESOLVED.setdefault(model, {})
-    key = (n, topology, outputs)
+    key = (n, topology, outputs, objective)
     if key not in cache:
-        cache[key] = resolve_topology(model, cls, n, topology, outputs)
+        cache[key] = resolve_topology(model, cls, n, topology, outputs, objective)
     return cache[key]
 
 
@@ -542,6 +555,7 @@ def formula_text(expr) -> str:
                 rest.append((value, cond))
             else:
                 points.extend(at)
+        points = sorted(set(points))  # a length in two branches is one exception
         if len(rest) == 1 and rest[0][1] is sp.true:
             tail = _plain(rest[0][0])
             if points and sorted(points) == list(range(1, max(points) + 1)):

@@ -29,7 +29,8 @@ def compile_report(compilation: Compilation, formulas: bool = True) -> dict:
     elif isinstance(model, Program):
         depth_formula, size_formula = program_family_formulas(compilation)
     else:
-        depth_formula, size_formula = family_formulas(model, cls, chosen, outputs)
+        depth_formula, size_formula = family_formulas(model, cls, chosen, outputs,
+                                                      compilation.objective)
     report = {
         "model": model.name,
         "length": length,
@@ -42,6 +43,7 @@ def compile_report(compilation: Compilation, formulas: bool = True) -> dict:
         "side": getattr(cls, "side", None),
         "reason": cls.reason,
         "topology": chosen,
+        "objective": compilation.objective,
         "outputs": outputs,
         "depth": depth,
         "size": circuit.size,
@@ -58,13 +60,39 @@ def compile_report(compilation: Compilation, formulas: bool = True) -> dict:
         report["layer_classes"] = [{"layer": name, **layer_cls.to_dict()}
                                    for name, layer_cls in cls.layers]
     report.update(counts_summary(circuit))
+    if not isinstance(model, Program) and cls.is_linear and length > 1:
+        report.update(depth_bounds(compilation))
+    if "combine_form" in circuit.info.extra:  # A combined as dense matrices: shallower
+        report["combine_form"] = circuit.info.extra["combine_form"]
     if "dense_from_level" in circuit.info.extra:
         report["dplr_dense_from_level"] = circuit.info.extra["dense_from_level"]
     return report
 
 
-def family_formulas(model: RNN, cls, topology: str, outputs: str):
-    """(depth, size) of the circuit family as sympy expressions in n (None if unknown)."""
+def depth_bounds(compilation: Compilation) -> dict:
+    """What the depth of a linear model's circuit is measured against.
+
+    ``depth_lower_bound``: ceil(log2(2n - 1)), the least depth of any fan-in-2 circuit whose
+    output h_n reads all of a_1..a_n and b_1..b_n (2n - 1 of them matter, as a_1 multiplies
+    h_0): no construction goes below it, whatever the leaves cost. ``best_scan_depth`` (scalar
+    and diagonal kinds, whose circuits are measured without building them): the least depth
+    of this model's circuit over the prefix networks, what any scan-based tool could build.
+    """
+    from rnncirc.lower import prefix
+    from rnncirc.lower.measure import measure_linear
+
+    model, cls, n = compilation.model, compilation.classification, compilation.length
+    bounds = {"depth_lower_bound": int(2 * n - 2).bit_length()}
+    if cls.kind in ("scalar", "diagonal"):
+        bounds["best_scan_depth"] = min(
+            measure_linear(model, cls, n, t, compilation.outputs).depth
+            for t in prefix.TOPOLOGIES if t != "sequential")
+    return bounds
+
+
+def family_formulas(model: RNN, cls, topology: str, outputs: str, objective: str = "depth"):
+    """(depth, size) of the circuit family as sympy expressions in n (None if unknown); A
+    combined in the form best by `objective` at each n, as `rc.compile` builds it."""
     from rnncirc.analyze.formulas import prefix_formulas, unroll_formulas
     from rnncirc.lower.measure import measure_linear
 
@@ -74,7 +102,7 @@ def family_formulas(model: RNN, cls, topology: str, outputs: str):
         return unroll_formulas(*template_pair(model), int(np.prod(model.state_shape)), outputs)
 
     def measure(n: int) -> tuple[int, int]:
-        exact = measure_linear(model, cls, n, topology, outputs)
+        exact = measure_linear(model, cls, n, topology, outputs, objective=objective)
         return exact.depth, exact.size
 
     return prefix_formulas(measure, topology, outputs, short_segments(cls))

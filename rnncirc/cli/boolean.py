@@ -20,6 +20,7 @@ import time
 from rnncirc.analyze.boolean import boolean_report
 from rnncirc.cli.options import (
     add_model_arguments,
+    add_objective_option,
     add_outputs_option,
     add_topology_option,
     check_output_path,
@@ -102,6 +103,7 @@ def add_boolean_command(subparsers) -> argparse.ArgumentParser:
                         help="write the circuit to PATH (.aag .aig .blif .v .bristol .txt); "
                              "for Berkeley ABC write .aig or .blif: ABC misreads ASCII .aag")
     add_topology_option(parser)
+    add_objective_option(parser)
     add_outputs_option(parser)
     parser.add_argument("--frac-bits", "-f", type=int, default=0, metavar="F",
                         help="fixed-point scale: a word v stands for v / 2^F (default 0)")
@@ -137,7 +139,8 @@ def run_boolean_command(args) -> None:
     model = pick_model(args.model_file, args.model, trust_pickle=args.trust_pickle)
     start = time.perf_counter()
     circuit = compile_boolean(model, args.length, args.width, args.topology, args.outputs,
-                              signed=not args.unsigned, frac_bits=args.frac_bits,
+                              objective=args.objective, signed=not args.unsigned,
+                              frac_bits=args.frac_bits,
                               adder=args.adder, multiplier=args.multiplier,
                               symbols=args.symbols)
     report = boolean_report(circuit)

@@ -14,6 +14,7 @@ import json
 from rnncirc.analyze.formulas import formula_definitions
 from rnncirc.cli.options import (
     add_model_arguments,
+    add_objective_option,
     add_outputs_option,
     add_topology_option,
     positive_int,
@@ -35,6 +36,7 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
     compile_.add_argument("--length", "-n", type=positive_int, required=True, metavar="N",
                           help="sequence length n to unroll over (>= 1)")
     add_topology_option(compile_)
+    add_objective_option(compile_)
     add_outputs_option(compile_)
     compile_.add_argument("--json", metavar="PATH",
                           help="also write the report as JSON to PATH ('-' for stdout)")
@@ -56,7 +58,7 @@ def _cmd_compile(args) -> None:
 
     model = pick_model(args.model_file, args.model, trust_pickle=args.trust_pickle)
     compilation = compile_model(model, args.length, topology=args.topology,
-                                outputs=args.outputs)
+                                outputs=args.outputs, objective=args.objective)
     circuit = compilation.circuit
     report = compile_report(compilation, formulas=not args.no_formulas)
     if args.json == "-":
@@ -73,6 +75,17 @@ def _cmd_compile(args) -> None:
         with open(args.save, "wb") as out:  # a path would get ".npz" appended by numpy
             circuit.save(out)
         print(f"saved circuit to {args.save}")
+
+
+def _depth_context(report: dict) -> str:
+    """`` (lower bound L, best scan S)`` after a linear model's depth."""
+    if "depth_lower_bound" not in report:
+        return ""
+    parts = [f"lower bound {report['depth_lower_bound']} = ceil(log2(2n-1)) for fan-in-2 "
+             "gates"]
+    if "best_scan_depth" in report:
+        parts.append(f"best prefix scan {report['best_scan_depth']}")
+    return f"  ({'; '.join(parts)})"
 
 
 def format_report(report: dict, path: str | None = None) -> str:
@@ -94,7 +107,7 @@ def format_report(report: dict, path: str | None = None) -> str:
         f"{report['complexity']}",
         f"topology       {report['topology']}, outputs={report['outputs']}",
         f"size           {report['size']:,} gates ({ops})",
-        f"depth          {report['depth']:,}",
+        f"depth          {report['depth']:,}" + _depth_context(report),
     ]
     if "multiplicative_depth" in report:
         lines.append(f"mult. depth    {report['multiplicative_depth']:,} (levels of non-constant "
@@ -116,7 +129,8 @@ def format_report(report: dict, path: str | None = None) -> str:
             lines.append(f"  where {definition}")
     if crit["length"]:
         ops_on_path = ", ".join(f"{name} {count:,}" for name, count in crit["ops"].items())
-        unit = {"sequential": "steps", "segment-sum": "planned levels"}.get(
+        unit = {"sequential": "steps", "segment-sum": "planned levels",
+                "segment-sum-optimal": "planned levels"}.get(
             report["topology"], "prefix levels")
         if "layers" in crit:  # steps of a program's rows mix positions and prefix levels
             lines.append(f"critical path  {crit['length']:,} gates ({ops_on_path})")

@@ -45,15 +45,29 @@ def add_topology_option(parser: argparse.ArgumentParser, more: str = "") -> None
 
     parser.add_argument(
         "--topology", default="auto", choices=TOPOLOGIES, metavar="T",
-        help="how the recurrence is built: auto (default: for a linear model the prefix "
-             "network whose circuit has least depth, then least size; a nonlinear model is "
-             "unrolled), sequential (the unrolled baseline), a prefix network: "
+        help="how the recurrence is built: auto (default: for a linear model the circuit "
+             "best by --objective among the prefix networks and, for scalar and diagonal "
+             "models, segment-sum; a nonlinear model is unrolled), sequential (the unrolled "
+             "baseline), a prefix network: "
              + ", ".join(t for t in TOPOLOGIES if t not in ("auto", "sequential")
                          and not t.startswith("segment-sum"))
              + ", or segment-sum (scalar and diagonal models: about log2 n + sqrt(2 log2 n) "
              "+ 1 levels of fan-in-2 + and * against 2 log2 n for a scan, for about 2%% "
              "more gates than sklansky; segment-sum-optimal: one or two levels fewer, for "
              "several times the gates)" + more)
+
+
+def add_objective_option(parser: argparse.ArgumentParser) -> None:
+    """``--objective depth|size|balanced``: what "best" means where rnncirc chooses."""
+    from rnncirc.lower.objective import OBJECTIVES
+
+    parser.add_argument(
+        "--objective", choices=OBJECTIVES, default="depth",
+        help="what auto (and the form a permutation-diagonal or DPLR A is combined in) "
+             "optimizes: depth (default: least circuit depth, then fewest gates: parallel "
+             "time, a prover's rounds, an FHE multiplicative budget), size (fewest gates, "
+             "then depth: what a CPU evaluation's time follows, as it runs every gate) or "
+             "balanced (least depth x gates)")
 
 
 def add_outputs_option(parser: argparse.ArgumentParser) -> None:

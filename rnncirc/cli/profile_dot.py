@@ -14,6 +14,7 @@ import os
 from rnncirc.cli.distributed import add_scheduler_options
 from rnncirc.cli.options import (
     add_model_arguments,
+    add_objective_option,
     add_outputs_option,
     add_topology_option,
     check_output_path,
@@ -67,6 +68,7 @@ def add_profile_command(subparsers) -> argparse.ArgumentParser:
                         help="lengths: 1,2,4,... or LO:HI (powers of two and midpoints) or "
                              "LO:HI:STEP (default 1:4096)")
     add_topology_option(parser, " (auto is resolved per length)")
+    add_objective_option(parser)
     add_outputs_option(parser)
     parser.add_argument("--plot", metavar="PATH",
                         help="draw depth and size against n to PATH (.png, .svg or .pdf; needs "
@@ -101,9 +103,11 @@ def run_profile(args) -> None:
 
         with open_client(args.scheduler) as client:
             found = depth_profile(models, lengths, topology=args.topology,
-                                  outputs=args.outputs, client=client)
+                                  outputs=args.outputs, client=client,
+                                  objective=args.objective)
     else:
-        found = depth_profile(models, lengths, topology=args.topology, outputs=args.outputs)
+        found = depth_profile(models, lengths, topology=args.topology, outputs=args.outputs,
+                              objective=args.objective)
     profiles = found if isinstance(found, DepthProfiles) else DepthProfiles([found])
     if args.json == "-":
         print(json.dumps(_profile_json(profiles), indent=2))

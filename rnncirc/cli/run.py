@@ -22,6 +22,7 @@ import numpy as np
 
 from rnncirc.cli.distributed import add_scheduler_options
 from rnncirc.cli.options import (
+    add_objective_option,
     add_outputs_option,
     add_topology_option,
     add_trust_pickle_option,
@@ -60,9 +61,11 @@ def add_run_command(subparsers) -> argparse.ArgumentParser:
     run.add_argument("--model", "-m", metavar="NAME",
                      help="which RNN or program of the file when it defines several")
     add_trust_pickle_option(run)
-    add_topology_option(run, ". For speed on a CPU choose brent-kung: the fewest gates of "
-                             "the log-depth networks (the network jax.lax.associative_scan "
-                             "uses); auto's least-depth circuits can have many more gates")
+    add_topology_option(run, ". For speed on a CPU choose --objective size, or brent-kung: "
+                             "the fewest gates of the log-depth networks (the network "
+                             "jax.lax.associative_scan uses); auto's least-depth circuits "
+                             "can have many more gates")
+    add_objective_option(run)
     add_outputs_option(run)
     run.add_argument("--load", metavar="CIRCUIT.npz",
                      help="evaluate a circuit saved with 'rnncirc compile --save' instead of "
@@ -172,7 +175,7 @@ def _circuit_for(args):
     if args.length is None:
         raise OptionError("--length N is required to compile MODEL.py (or use --load)")
     compilation = compile_model(model, args.length, topology=args.topology,
-                                outputs=args.outputs)
+                                outputs=args.outputs, objective=args.objective)
     return compilation.circuit, model, compilation
 
 
@@ -180,7 +183,8 @@ def _topology_hint(compilation) -> str | None:
     """A line for when `auto` (least depth) chose a network with far more gates than
     Brent-Kung: on a CPU the gate count, not the depth, sets the evaluation time."""
     circuit, cls = compilation.circuit, compilation.classification
-    if (compilation.requested_topology != "auto" or circuit.length <= 2
+    if (compilation.requested_topology != "auto" or compilation.objective != "depth"
+            or circuit.length <= 2
             or compilation.topology in ("sequential", "brent-kung")
             or not hasattr(cls, "linear")):  # a program: its layers chose one by one
         return None
@@ -195,7 +199,8 @@ def _topology_hint(compilation) -> str | None:
         return None
     return (f"hint: --topology brent-kung gives {fewer.size:,} gates instead of "
             f"{circuit.size:,} ({circuit.size / fewer.size:.1f}x fewer, depth {fewer.depth} "
-            f"instead of {circuit.depth}), which evaluates faster on a CPU")
+            f"instead of {circuit.depth}), which evaluates faster on a CPU; --objective size "
+            f"picks the circuit of fewest gates")
 
 
 def _check(hs: np.ndarray, expected: np.ndarray, name: str, args) -> None:
@@ -352,3 +357,4 @@ def _human(nbytes: float) -> str:
             return f"{nbytes:.1f} {unit}"
         nbytes /= 1024
     raise AssertionError
+

@@ -24,7 +24,7 @@ from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
 from rnncirc.ir.ops import ARITY, Op
 from rnncirc.ir.simplify import simplify
 from rnncirc.lower import combine, prefix, sorting
-from rnncirc.lower.classify import Classification
+from rnncirc.lower.classify import Classification, as_dense
 from rnncirc.lower.scalarize import scalarize
 from rnncirc.lower.unroll import drop_dead
 
@@ -215,8 +215,32 @@ def combine_values(builder: GateBuilder, algebra, parts, right, left, results,
 
 
 def lower_linear(model: RNN, cls: Classification, length: int, topology: str,
-                 outputs: str = "all") -> Circuit:
-    """The prefix-network circuit of a linear model (see the module docstring)."""
+                 outputs: str = "all", objective: str = "depth") -> Circuit:
+    """The prefix-network circuit of a linear model (see the module docstring), its A combined
+    in the form that is best by `objective` (`lower.measure.best_form`)."""
+    from rnncirc.lower.measure import best_form
+
+    chosen = best_form(model, cls, length, topology, outputs, objective)
+    circuit = lower_form(model, chosen, length, topology, outputs)
+    if chosen is cls:
+        return circuit
+    return circuit.with_info(kind=cls.kind,
+                             extra={**circuit.info.extra, "combine_form": chosen.kind})
+
+
+def lowering_forms(cls: Classification) -> list[Classification]:
+    """The forms A can be combined in: its kind's own algebra, and for the kinds whose
+    combine goes through index arithmetic or grows a rank (permutation-diagonal, DPLR) the
+    dense m x m product as well, which is shallower at some sizes (a DFA's one-hot columns:
+    a dense product is one multiply and a sum tree; composing them as functions selects)."""
+    if cls.kind in ("permutation-diagonal", "dplr") and cls.linear.dense is None:
+        return [cls, as_dense(cls)]
+    return [cls]
+
+
+def lower_form(model: RNN, cls: Classification, length: int, topology: str,
+               outputs: str = "all") -> Circuit:
+    """The prefix-network circuit with A combined exactly in the form `cls` describes."""
     n = length
     form = cls.linear
     m, c = form.offset.shape

@@ -37,6 +37,7 @@ one number and the circuit is built instead.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,11 +48,12 @@ from rnncirc.ir.levels import compute_levels
 from rnncirc.ir.ops import ARITY, Op
 from rnncirc.lower import combine, prefix, segment_sum
 from rnncirc.lower.classify import Classification
+from rnncirc.lower.objective import rank
 
 
 @dataclass(frozen=True)
 class Measure:
-    """Depth and size of the circuit `lower_linear` would build, and the scratch cost."""
+    """Depth and size of the circuit `lower_form` would build, and the scratch cost."""
 
     depth: int
     size: int
@@ -59,8 +61,60 @@ class Measure:
 
 
 def measure_linear(model: RNN, cls: Classification, length: int, topology: str,
-                   outputs: str = "all", net: prefix.PrefixNetwork | None = None) -> Measure:
-    """Exact (depth, size) of ``lower_linear(model, cls, length, topology, outputs)``."""
+                   outputs: str = "all", net: prefix.PrefixNetwork | None = None,
+                   objective: str = "depth") -> Measure:
+    """Exact (depth, size) of ``lower_linear(model, cls, length, topology, outputs,
+    objective)``: of A combined in the form `best_form` picks."""
+    form = best_form(model, cls, length, topology, outputs, objective)
+    return measure_form(model, form, length, topology, outputs, net)
+
+
+#: the length at which A's forms are compared
+FORM_PROBE_LENGTH = 64
+
+
+def best_form(model: RNN, cls: Classification, length: int, topology: str,
+              outputs: str = "all", objective: str = "depth") -> Classification:
+    """Of A's forms (`lower.linear.lowering_forms`), the one whose circuit is best by
+    `objective` on this topology: `cls` itself where it is the only one.
+
+    The forms are compared once, at `FORM_PROBE_LENGTH` steps, not at every length: a
+    form's cost per level is what differs, so the comparison holds from a few levels on, and
+    one form for every n keeps the family's depth and size exact closed forms in n (the
+    report's formulas) where a choice per n would switch back and forth near ties.
+    """
+    from rnncirc.ir.memory import fits
+    from rnncirc.lower.linear import estimate_gates_from_n, lowering_forms
+
+    forms = lowering_forms(cls)
+    if len(forms) == 1 or topology in segment_sum.TOPOLOGIES or topology == "sequential":
+        return cls
+    decided = _FORMS.setdefault(cls, {})
+    key = (topology, outputs, objective)
+    if key not in decided:
+        ranked = [(rank(objective, *_depth_size(measure_form(
+            model, form, FORM_PROBE_LENGTH, topology, outputs))), k)
+            for k, form in enumerate(forms)]
+        decided[key] = min(ranked)[1]
+    chosen = forms[decided[key]]
+    # another form only where its circuit could be built: the kind's own is the one the
+    # lowering refuses with its estimate
+    if chosen is not cls and not fits(estimate_gates_from_n(chosen, length, topology, outputs)):
+        return cls
+    return chosen
+
+
+#: per live classification, the form decided per (topology, outputs, objective)
+_FORMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _depth_size(measure: Measure) -> tuple[int, int]:
+    return measure.depth, measure.size
+
+
+def measure_form(model: RNN, cls: Classification, length: int, topology: str,
+                 outputs: str = "all", net: prefix.PrefixNetwork | None = None) -> Measure:
+    """Exact (depth, size) of ``lower_form(model, cls, length, topology, outputs)``."""
     if topology in segment_sum.TOPOLOGIES:  # no prefix network: measured on the circuit
         from rnncirc.lower.segment_lower import lower_segment_sum
 
@@ -91,9 +145,9 @@ def measure_linear(model: RNN, cls: Classification, length: int, topology: str,
 
 
 def _built(model: RNN, cls: Classification, n: int, topology: str, outputs: str) -> Measure:
-    from rnncirc.lower.linear import lower_linear
+    from rnncirc.lower.linear import lower_form
 
-    circuit = lower_linear(model, cls, n, topology, outputs)
+    circuit = lower_form(model, cls, n, topology, outputs)
     return Measure(circuit.depth, circuit.size, circuit.size)
 
 

@@ -45,9 +45,10 @@ from rnncirc.lower.unroll import drop_dead, unroll
 
 _ALL, _LAST = 2, 1
 
-#: `choose(layer, outputs) -> (topology, classification)`: the compiler's choice for one
-#: layer's RNN over the program's length ("sequential": unrolled)
-LayerChooser = Callable[[Layer, str], tuple[str, object]]
+#: `choose(layer, outputs) -> (topology, classification, form)`: the compiler's choice for
+#: one layer's RNN over the program's length ("sequential": unrolled), and the form its A is
+#: combined in (the classification itself, or its dense form: `lower.measure.best_form`)
+LayerChooser = Callable[[Layer, str], tuple[str, object, object]]
 
 
 def _needs(nodes: list, output, outputs: str) -> dict[int, int]:
@@ -180,7 +181,7 @@ class _Lowering:
         if layer.reverse:
             feed = feed[::-1]
         wanted = "last" if self.need[node.id] == _LAST and not layer.reverse else "all"
-        topology, cls = self.choose(layer, wanted)
+        topology, cls, form = self.choose(layer, wanted)
         first_label = len(self.labels)
         self.labels.append(f"{layer.name}: combine")
         start = self.builder.n
@@ -202,13 +203,14 @@ class _Lowering:
                 states, levels, _ = build_segment_sum(self.builder, feed, layer.model, cls,
                                                       wanted, topology)
             else:
-                states, levels, _ = build_linear(self.builder, feed, layer.model, cls,
+                states, levels, _ = build_linear(self.builder, feed, layer.model, form,
                                                  topology, wanted)
             self.builder.move_provenance(start, first_label + 1)
             self.steps.append((self.builder.n - len(levels), levels))
         self.values[node.id] = states[::-1] if layer.reverse else states
         self.block_of_node[node.id] = len(self.blocks)
-        self.blocks.append({"name": layer.name, "kind": cls.kind, "topology": topology,
+        self.blocks.append({"name": layer.name, "kind": cls.kind, "combine_form": form.kind,
+                            "topology": topology,
                             "positions": wanted, "labels": (first_label, len(self.labels)),
                             "inputs": feed, "outputs": states,
                             "built": self.builder.gates_since(start)})

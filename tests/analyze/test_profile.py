@@ -43,9 +43,23 @@ def test_default_lengths():
 
 
 def test_formulas_equal_measured_rows_at_every_default_length():
-    profile = depth_profile(example("s5"))
+    # S5's per-symbol permutations composed as permutations (the fewest gates)
+    profile = depth_profile(example("s5"), objective="size")
     assert profile.lengths == list(DEFAULT_LENGTHS)
     _assert_formulas_hold(profile)
+
+
+def test_a_dense_form_of_s5_is_shallower_and_its_depth_exact():
+    # multiplied as 5 x 5 matrices the permutations take fewer levels; their products' zero
+    # patterns follow the group, so the size has no closed form, and the note says so
+    lengths = [1, 2, 3, 5, 8, 13, 64, 100, 256]
+    shallow = depth_profile(example("s5"), lengths)
+    small = depth_profile(example("s5"), lengths, objective="size")
+    assert all(a["depth"] < b["depth"] for a, b in zip(shallow.rows[3:], small.rows[3:],
+                                                           strict=True))
+    assert shallow.depth_formula is not None
+    for row in shallow.rows:
+        assert evaluate_formula(shallow.depth_formula, row["length"]) == row["depth"]
 
 
 @pytest.mark.parametrize("name", ["mingru", "parity", "mamba2", "lru"])
@@ -68,19 +82,20 @@ def test_formulas_of_an_unrolled_model_at_every_default_length():
 @pytest.mark.parametrize("name", ["scalar", "diagonal", "permutation", "symbol_permutation",
                                   "dense", "gated_matrix"])
 def test_formulas_of_every_kind(name):
-    profile = depth_profile(LINEAR[name][0], [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 300])
+    profile = depth_profile(LINEAR[name][0], [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 300],
+                            objective="size")
     _assert_formulas_hold(profile)
 
 
 def test_auto_formula_is_exact_at_unlisted_lengths_too():
-    """"auto" picks sklansky / brent-kung at small n: the formula has branches for them."""
+    """"auto" picks other networks at small n: the formula has branches for them."""
     model = LINEAR["diagonal"][0]
     profile = depth_profile(model, [64, 128])
     for n in range(1, 41):
         circuit = rc.compile(model, n)
         assert evaluate_formula(profile.depth_formula, n) == circuit.depth, n
         assert evaluate_formula(profile.size_formula, n) == circuit.size, n
-    assert "ladner-fischer" in profile.formula_note
+    assert "segment-sum-optimal from n = " in profile.formula_note
 
 
 @pytest.mark.parametrize("model,lengths", [
@@ -117,7 +132,7 @@ def test_explicit_topology_and_outputs_last():
 def test_dplr_ladner_fischer_formulas_hold():
     # its size counts the network's combines by segment length (exact functions of n)
     profile = depth_profile(LINEAR["deltanet"][0], [1, 2, 4, 8, 16, 100],
-                            topology="ladner-fischer")
+                            topology="ladner-fischer", objective="size")
     _assert_formulas_hold(profile)
     assert "ladner_fischer_low_rank" in str(profile.size_formula)
 
@@ -156,7 +171,7 @@ def test_several_models_and_reprs():
 
 
 def test_formula_text():
-    profile = depth_profile(LINEAR["diagonal"][0], [1, 2, 64])
+    profile = depth_profile(LINEAR["diagonal"][0], [1, 2, 64], topology="ladner-fischer")
     assert formula_text(profile.depth_formula).startswith("2⌈log2 n⌉")
     assert "LF(n)" in formula_text(profile.size_formula)
 
@@ -218,9 +233,9 @@ def test_profile_command(tmp_path, capsys, examples_dir):
     matplotlib.use("Agg")
     plot, out = tmp_path / "p.png", tmp_path / "p.json"
     _run(["profile", f"{examples_dir}/s5.py", "--lengths", "1:64", "--plot", str(plot),
-          "--json", str(out)])
+          "--json", str(out), "--topology", "ladner-fischer"])
     printed = capsys.readouterr().out
-    assert "depth(n) = 6⌈log2 n⌉ + 16" in printed and "ladner-fischer" in printed
+    assert "depth(n) = 4⌈log2 n⌉" in printed and "ladner-fischer" in printed
     assert plot.stat().st_size > 10_000
     data = json.loads(out.read_text())
     assert data["model"] == "s5" and data["rows"][-1]["length"] == 64

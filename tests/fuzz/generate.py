@@ -398,7 +398,9 @@ def _of_x(g: Gen, shape: tuple) -> list:
     """A term that reads x (a constant sequence is refused by rc.scan, rightly)."""
     term = g.term(shape, 2)
     if "x" not in json.dumps(term) and "lookup" not in json.dumps(term):
-        term = ["add", term, ["matmul", g.const(shape + (g.inputs,), 0.7, "normal"), "x"]]
+        read = ["lookup", g.const((g.alphabet,) + shape, 0.7)[1]] if g.alphabet else \
+            ["matmul", g.const(shape + (g.inputs,), 0.7, "normal"), "x"]
+        term = ["add", term, read]
     return term
 
 

@@ -11,6 +11,7 @@ from rnncirc.analyze.formulas import evaluate_formula
 from rnncirc.analyze.report import family_formulas
 from rnncirc.lower import prefix
 from rnncirc.lower.classify import as_dense
+from rnncirc.lower.linear import lower_form
 
 from ..conftest import example
 from ..models import LINEAR, random_inputs
@@ -73,9 +74,12 @@ def test_depth_is_logarithmic_and_auto_picks_minimum_depth():
     model = LINEAR["diagonal"][0]
     sequential = rc.compile(model, 1024, topology="sequential")
     parallel = rc.compile(model, 1024)
-    assert parallel.topology == "ladner-fischer"  # depth ceil(log2 n), fewest combines
+    assert parallel.topology == "segment-sum-optimal"  # below every scan's 2 ceil(log2 n)
     assert parallel.depth < 40 < 2000 < sequential.depth
-    depths = {t: rc.compile(model, 256, topology=t).depth for t in TOPOLOGIES}
+    scans = rc.compile(model, 1024, topology="ladner-fischer")  # depth ceil(log2 n) network
+    assert parallel.depth < scans.depth
+    depths = {t: rc.compile(model, 256, topology=t).depth
+              for t in TOPOLOGIES + ["segment-sum", "segment-sum-optimal"]}
     assert rc.compile(model, 256).depth == min(depths.values())
 
 
@@ -101,8 +105,8 @@ def test_per_symbol_permutation_avoids_dense_products():
 def test_dplr_is_smaller_than_dense():
     model = LINEAR["deltanet"][0]
     cls = rc.classify(model)
-    circuit = rc.compile(model, 256, topology="brent-kung")
-    dense_circuit = rc.compiler.lower(model, as_dense(cls), 256, "brent-kung", "all")
+    circuit = lower_form(model, cls, 256, "brent-kung")
+    dense_circuit = lower_form(model, as_dense(cls), 256, "brent-kung")
     assert circuit.size < dense_circuit.size
     _check(model, circuit, 256, "all")
     _check(model, dense_circuit, 256, "all")

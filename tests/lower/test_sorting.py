@@ -141,9 +141,10 @@ def test_evaluation_equals_run(d, symbols, zero_rows):
 
 def test_d16_model_has_exact_formulas_and_is_smaller_than_the_quadratic_gather():
     model = _pd_model(16, 4)
-    depth_f, size_f = family_formulas(model, rc.classify(model), "ladner-fischer", "all")
+    depth_f, size_f = family_formulas(model, rc.classify(model), "ladner-fischer", "all",
+                                      objective="size")
     assert depth_f is not None and size_f is not None
-    circuit = rc.compile(model, 256)
+    circuit = rc.compile(model, 256, objective="size")
     # the one-hot gather cost about 2 m^2 EQ + 3 (2 m^2) per combine: 6.1 M gates at n = 1024
     m, combines = 16, circuit.info.extra["prefix_size"]
     assert circuit.size < combines * 8 * m * m

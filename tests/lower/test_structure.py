@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnncirc as rc
-from rnncirc.lower import prefix, structure
+from rnncirc.lower import prefix, segment_sum, structure
 
 from ..models import assert_circuits_equal_run, random_inputs
 
@@ -316,12 +316,12 @@ def test_the_rank_built_is_the_rank_of_a_minus_its_diagonal(name):
 
 def test_dfa_combines_are_cheaper_than_dense():
     from rnncirc.lower.classify import as_dense
-    from rnncirc.lower.linear import lower_linear
+    from rnncirc.lower.linear import lower_form
 
     model, *_ = _case("dfa")
     cls = rc.classify(model)
-    structured = lower_linear(model, cls, 64, "sklansky")
-    dense = lower_linear(model, as_dense(cls), 64, "sklansky")
+    structured = lower_form(model, cls, 64, "sklansky")
+    dense = lower_form(model, as_dense(cls), 64, "sklansky")
     assert structured.size < dense.size
 
 
@@ -473,6 +473,13 @@ GALLERY_LINEAR = ("mamba", "mamba2", "s5", "retnet", "linear_attention", "gla", 
 PARALLEL = tuple(t for t in prefix.TOPOLOGIES if t != "sequential")
 
 
+def _candidates(model, n: int) -> tuple[str, ...]:
+    """Every parallel topology that can build `model` at length n."""
+    if rc.classify(model).kind in segment_sum.KINDS and n >= 3:
+        return PARALLEL + segment_sum.TOPOLOGIES
+    return PARALLEL
+
+
 def _auto_is_least(model, n: int, truth) -> None:
     from rnncirc.compiler import compile_model
 
@@ -480,7 +487,7 @@ def _auto_is_least(model, n: int, truth) -> None:
     if n == 1:
         assert done.topology == "sequential"
         return
-    best = min(truth(model, n, t) for t in PARALLEL)
+    best = min(truth(model, n, t) for t in _candidates(model, n))
     assert (done.circuit.depth, done.circuit.size) == best, (model.name, n, done.topology)
 
 
@@ -505,14 +512,52 @@ def test_auto_is_the_least_depth_circuit_of_the_gallery(name):
 
 
 def test_kogge_stone_wins_where_it_is_shallower():
+    from rnncirc.compiler import resolve_topology
+
+    from ..conftest import example
+
+    model = example("s5")  # permutation-diagonal: no segment-sum candidate
+    assert resolve_topology(model, rc.classify(model), 1000, "auto", "all") == "kogge-stone"
+    for name in ("mamba", "s5"):
+        assert _built(example(name), 1000, "kogge-stone")[0] \
+            < _built(example(name), 1000, "sklansky")[0]
+
+
+def test_auto_takes_segment_sum_where_it_is_shallower_and_size_where_asked():
     from rnncirc.compiler import compile_model
 
     from ..conftest import example
 
-    for name in ("mamba", "s5"):
-        done = compile_model(example(name), 1000)
-        assert done.topology == "kogge-stone"
-        assert done.circuit.depth < _built(example(name), 1000, "sklansky")[0]
+    model = example("mamba")
+    deepest = compile_model(model, 1000, objective="depth")
+    assert deepest.topology == "segment-sum-optimal"
+    assert deepest.circuit.depth < _built(model, 1000, "kogge-stone")[0]
+    smallest = compile_model(model, 1000, objective="size")
+    assert smallest.circuit.size == min(_built(model, 1000, t)[1] for t in _candidates(model,
+                                                                                      1000))
+    balanced = compile_model(model, 1000, objective="balanced")
+    assert balanced.circuit.depth * balanced.circuit.size == min(
+        d * s for d, s in (_built(model, 1000, t) for t in _candidates(model, 1000)))
+
+
+def test_a_dfa_is_combined_in_the_form_best_by_the_objective():
+    from rnncirc.compiler import compile_model
+    from rnncirc.lower.classify import as_dense
+    from rnncirc.lower.linear import lower_form
+
+    model, *_ = _case("dfa")
+    cls = rc.classify(model)
+    own = lower_form(model, cls, 256, "sklansky")
+    dense = lower_form(model, as_dense(cls), 256, "sklansky")
+    assert dense.depth < own.depth and own.size < dense.size  # the trade the choice makes
+    shallow = compile_model(model, 256, topology="sklansky")
+    small = compile_model(model, 256, topology="sklansky", objective="size")
+    assert (shallow.circuit.depth, shallow.circuit.size) == (dense.depth, dense.size)
+    assert (small.circuit.depth, small.circuit.size) == (own.depth, own.size)
+    assert shallow.circuit.info.extra["combine_form"] == "dense"
+    assert shallow.classification.kind == shallow.circuit.kind == "permutation-diagonal"
+    xs = random_inputs(model, 256, batch=2, seed=3)
+    np.testing.assert_allclose(shallow.circuit.evaluate(xs), model.run(xs), atol=1e-12)
 
 
 @pytest.mark.slow
