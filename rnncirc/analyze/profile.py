@@ -19,8 +19,6 @@ Summary of the algorithm.
 
 from __future__ import annotations
 
-import html
-import re
 import time
 import weakref
 from collections.abc import Iterable, Sequence
@@ -29,6 +27,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from rnncirc.analyze.profile_view import _profile_html, _profiles_html, formula_text, plot_profiles
 from rnncirc.errors import OptionError
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.program import Program, is_model
@@ -97,11 +96,11 @@ class DepthProfile:
 
     def table(self) -> str:
         """The rows as aligned text, as ``rnncirc profile`` prints them."""
-        head = (f"{'n':>6}  {'topology':<15}{'depth':>8}{'size':>13}{'mult.depth':>12}"
+        head = (f"{'n':>6}  {'topology':<20}{'depth':>8}{'size':>13}{'mult.depth':>12}"
                 f"{'nonconst.mul':>14}")
         lines = [head]
         for row in self.rows:
-            lines.append(f"{row['length']:>6}  {row['topology']:<15}{row['depth']:>8,}"
+            lines.append(f"{row['length']:>6}  {row['topology']:<20}{row['depth']:>8,}"
                          f"{row['size']:>13,}{row['multiplicative_depth']:>12,}"
                          f"{row['nonconstant_multiplications']:>14,}")
         return "\n".join(lines)
@@ -522,233 +521,3 @@ def _no_formula_note(cls, family: str) -> str:
 def _str_or_none(expr) -> str | None:
     return None if expr is None else str(expr)
 
-
-# -- readable formulas -------------------------------------------------------------------------
-_LOG2 = [(re.compile(r"ceiling\(log\(n\)/log\(2\)\)"), "⌈log2 n⌉"),
-         (re.compile(r"floor\(log\(n\)/log\(2\)\)"), "⌊log2 n⌋"),
-         (re.compile(r"ceiling\(log\(([^()]*)\)/log\(2\)\)"), r"⌈log2(\1)⌉"),
-         (re.compile(r"floor\(log\(([^()]*)\)/log\(2\)\)"), r"⌊log2(\1)⌋"),
-         (re.compile(r"(\d)\*(?=[a-zA-Z⌈⌊(])"), r"\1"),
-         (re.compile(r"\*\*"), "^"),
-         (re.compile(r"\*"), "·")]
-
-
-#: lengths a formula's text lists where it does not hold; past this, the count
-_LISTED_POINTS = 12
-
-
-def formula_text(expr) -> str:
-    """A formula as short readable text: ``2⌈log2 n⌉ + 8 (n >= 2)``; "n/a" for None.
-
-    A Piecewise of exact small-n values followed by a general branch is shown as the general
-    branch and the length it holds from; anything else is shown in full.
-    """
-    import sympy as sp
-
-    if expr is None:
-        return "n/a"
-    if isinstance(expr, sp.Piecewise):
-        points, rest = [], []
-        for value, cond in expr.args:
-            at = _points(cond)
-            if at is None:
-                rest.append((value, cond))
-            else:
-                points.extend(at)
-        points = sorted(set(points))  # a length in two branches is one exception
-        if len(rest) == 1 and rest[0][1] is sp.true:
-            tail = _plain(rest[0][0])
-            if points and sorted(points) == list(range(1, max(points) + 1)):
-                return f"{tail} (n >= {max(points) + 1})"
-            if len(points) > _LISTED_POINTS:  # e.g. auto's other network off powers of two
-                ordered = sorted(points)
-                return (f"{tail} (n not in {{{', '.join(map(str, ordered[:4]))}, ..., "
-                        f"{ordered[-1]}}}: {len(ordered)} lengths, exact in the rows)")
-            if points:
-                return f"{tail} (n not in {{{', '.join(map(str, sorted(points)))}}})"
-            return tail
-        return "; ".join(f"{_plain(v)} if {_plain(c)}" if c is not sp.true else
-                         f"{_plain(v)} otherwise" for v, c in expr.args)
-    return _plain(expr)
-
-
-def _points(cond) -> list[int] | None:
-    """The lengths a condition such as ``Eq(n, 3) | Eq(n, 4)`` names, or None."""
-    import sympy as sp
-
-    if isinstance(cond, sp.Eq) and cond.rhs.is_Integer and cond.lhs.is_Symbol:
-        return [int(cond.rhs)]
-    if isinstance(cond, sp.Or):
-        parts = [_points(c) for c in cond.args]
-        return None if any(p is None for p in parts) else [k for p in parts for k in p]
-    return None
-
-
-def _plain(expr) -> str:
-    import sympy as sp
-
-    if isinstance(expr, sp.Basic) and expr.has(sp.Sum):  # Sklansky's size: a finite sum
-        n = next(iter(expr.free_symbols), sp.Symbol("n"))
-        expr = expr.replace(lambda e: isinstance(e, sp.Sum),
-                            lambda e: sp.Function("Sk")(n))
-    text = str(expr)
-    for pattern, repl in _LOG2:
-        text = pattern.sub(repl, text)
-    text = re.sub(r"Eq\(n, (\d+)\)", r"n = \1", text)
-    return text.replace("size_ladner_fischer(n)", "LF(n)")
-
-
-# -- notebook HTML -----------------------------------------------------------------------------
-_STYLE = ("<style>.rc-prof td,.rc-prof th{padding:2px 8px;text-align:right}"
-          ".rc-prof td.l,.rc-prof th.l{text-align:left}</style>")
-
-
-def _formula_html(profile: DepthProfile) -> str:
-    if profile.depth_formula is None and profile.size_formula is None:
-        return f"<p><b>formulas:</b> n/a &mdash; {html.escape(profile.formula_note or '')}</p>"
-    parts = [f"<code>depth(n) = {html.escape(formula_text(profile.depth_formula))}</code>",
-             f"<code>size(n) = {html.escape(formula_text(profile.size_formula))}</code>"]
-    note = f"<br><small>{html.escape(profile.formula_note)}</small>" if profile.formula_note \
-        else ""
-    size = str(profile.size_formula)
-    lf = ("<br><small>LF(n): the size of the Ladner-Fischer prefix network over n leaves "
-          "(exact recursion, no closed form)</small>" if "size_ladner_fischer" in size else "")
-    lf += ("<br><small>Sk(n): the size of the Sklansky prefix network over n leaves, the "
-           "number of one bits in 0..n-1 (an exact finite sum)</small>" if "Sum(" in size
-           else "")
-    return "<p>" + "<br>".join(parts) + note + lf + "</p>"
-
-
-def _ops_text(op_counts: dict, top: int = 4) -> str:
-    items = list(op_counts.items())
-    shown = ", ".join(f"{name} {count:,}" for name, count in items[:top])
-    return shown + (", ..." if len(items) > top else "")
-
-
-def _profile_html(profile: DepthProfile) -> str:
-    head = (f"<p><b>{html.escape(profile.model)}</b> &mdash; {profile.kind}, "
-            f"{html.escape(profile.complexity)}; topology {profile.topology}"
-            + (f" &rarr; {profile.family}" if profile.topology != profile.family else "")
-            + f", outputs={profile.outputs}</p>")
-    cells = ["n", "topology", "depth", "size", "mult. depth", "non-const. mul", "gates by op"]
-    header = "".join(f"<th class='l'>{c}</th>" if c in ("topology", "gates by op")
-                     else f"<th>{c}</th>" for c in cells)
-    body = []
-    for row in profile.rows:
-        body.append(f"<tr><td>{row['length']:,}</td><td class='l'>{row['topology']}</td>"
-                    f"<td>{row['depth']:,}</td><td>{row['size']:,}</td>"
-                    f"<td>{row['multiplicative_depth']:,}</td>"
-                    f"<td>{row['nonconstant_multiplications']:,}</td>"
-                    f"<td class='l'>{html.escape(_ops_text(row['op_counts']))}</td></tr>")
-    return (_STYLE + "<div class='rc-prof'>" + head + _formula_html(profile)
-            + f"<table><tr>{header}</tr>{''.join(body)}</table></div>")
-
-
-def _formula_cell(expr) -> str:
-    return "n/a *" if expr is None else f"<code>{html.escape(formula_text(expr))}</code>"
-
-
-def _profiles_html(profiles: list[DepthProfile]) -> str:
-    cells = ["model", "kind", "class", "depth at largest n", "depth(n)", "size(n)"]
-    header = "".join(f"<th class='l'>{c}</th>" for c in cells)
-    body = []
-    for p in profiles:
-        last = p.rows[-1]
-        body.append(
-            f"<tr><td class='l'><b>{html.escape(p.model)}</b></td><td class='l'>{p.kind}</td>"
-            f"<td class='l'>{html.escape(p.complexity)}</td>"
-            f"<td class='l'>{last['depth']:,} (n = {last['length']:,})</td>"
-            f"<td class='l'>{_formula_cell(p.depth_formula)}</td>"
-            f"<td class='l'>{_formula_cell(p.size_formula)}</td></tr>")
-    notes = "".join(f"<p><small>* {html.escape(p.model)}: {html.escape(p.formula_note)}"
-                    "</small></p>" for p in profiles
-                    if p.depth_formula is None and p.formula_note)
-    details = "".join(f"<details><summary>{html.escape(p.model)}: every length</summary>"
-                      f"{_profile_html(p)}</details>" for p in profiles)
-    return (_STYLE + f"<div class='rc-prof'><table><tr>{header}</tr>{''.join(body)}</table>"
-            + notes + details + "</div>")
-
-
-# -- plotting ----------------------------------------------------------------------------------
-def plot_profiles(profiles: list[DepthProfile], path=None, ax=None):
-    """Depth (left) and size (right) against n on a log2 axis, one line per model.
-
-    Both axes of both panels are logarithmic, so a depth that grows like log n is an almost
-    flat line and one that grows like n is a steep straight one. `ax`: one Axes (depth only)
-    or two (depth, size); a new figure otherwise. Writes `path` when given (.png, .svg, .pdf).
-    Returns the matplotlib Figure. Needs matplotlib (``pip install rnncirc[plot]``).
-    """
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise OptionError("plotting needs matplotlib: pip install 'rnncirc[plot]' "
-                          "(or pip install matplotlib)") from None
-    if ax is None:
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
-    else:
-        axes = list(ax) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
-        fig = axes[0].figure
-    metrics = ("depth", "size")[:len(axes)]
-    for axis, metric in zip(axes, metrics, strict=False):
-        for k, profile in enumerate(profiles):
-            _draw(axis, profile, metric, k)
-        _decorate(axis, metric, profiles)
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
-
-
-_COLORS = ("#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
-           "#17becf", "#7f7f7f", "#bcbd22")
-
-
-def _draw(axis, profile: DepthProfile, metric: str, k: int) -> None:
-    x = profile.column("length")
-    y = np.maximum(profile.column(metric), 0.5)  # a zero would vanish on the log axis
-    linear = profile.kind != "nonlinear"
-    formula = profile.depth_formula if metric == "depth" else profile.size_formula
-    text = formula_text(formula) if formula is not None else "no closed form (measured)"
-    label = f"{profile.model} ({profile.kind}): {text}"
-    if len(label) > 70:
-        label = label[:67] + "..."
-    axis.plot(x, y, marker="o" if linear else "s", markersize=3.5, linewidth=1.8,
-              linestyle="-" if linear else "--", color=_COLORS[k % len(_COLORS)], label=label)
-
-
-def _decorate(axis, metric: str, profiles: list[DepthProfile]) -> None:
-    from matplotlib.ticker import FuncFormatter
-
-    axis.set_xscale("log", base=2)
-    axis.set_yscale("log")
-    axis.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _short_count(v)))
-    axis.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-    axis.set_xlabel("sequence length n (log scale)")
-    axis.set_ylabel("depth (gates on the longest path)" if metric == "depth"
-                    else "size (gates)")
-    lengths = sorted({n for p in profiles for n in p.lengths})
-    ticks = [n for n in lengths if n & (n - 1) == 0]
-    if len(ticks) > 8:
-        ticks = ticks[::2] if ticks[-1] == ticks[::2][-1] else ticks[1::2]
-    axis.set_xticks(ticks)
-    axis.set_xticklabels([_short(n) for n in ticks])
-    axis.grid(True, which="major", alpha=0.3)
-    kinds = {p.kind == "nonlinear" for p in profiles}
-    if metric == "depth":
-        title = ("depth: linear models grow like log n, nonlinear ones like n"
-                 if kinds == {True, False} else "depth against n")
-    else:
-        title = "size (the work): n for unrolls and most networks, n log n for Kogge-Stone"
-    axis.set_title(title, fontsize=10)
-    axis.legend(fontsize=7.5, loc="upper left")
-
-
-def _short_count(v: float) -> str:
-    if v >= 1e6:
-        return f"{v / 1e6:g}M"
-    if v >= 1e3:
-        return f"{v / 1e3:g}K"
-    return f"{v:g}"
-
-
-def _short(n: int) -> str:
-    return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else str(n)
