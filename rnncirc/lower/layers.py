@@ -21,6 +21,15 @@ HARDNESS = ("scalar", "diagonal", "complex-diagonal", "max-plus", "min-plus",
             "permutation-diagonal", "dplr", "dense", "nonlinear")
 
 
+#: complexity classes from the smallest, by their first word ("TC0 (derived, ...)" is TC0)
+CLASSES = ("TC0", "NC1", "PNC1", "L")
+
+
+def _class_rank(complexity: str) -> int:
+    first = complexity.split()[0] if complexity else ""
+    return CLASSES.index(first) if first in CLASSES else len(CLASSES)
+
+
 def hardness(kind: str) -> float:
     return HARDNESS.index(kind) if kind in HARDNESS else HARDNESS.index("dense") - 0.5
 
@@ -85,7 +94,10 @@ def _classify_program(program: Program) -> ProgramClassification:
         return ProgramClassification(
             "position-wise", "TC0", f"{program.name} has no recurrent layer: every output "
             "reads its own position only (constant depth in n), so it is in TC0", ())
-    name, hardest = max(layers, key=lambda pair: hardness(pair[1].kind))
+    # by class first: a time-invariant DPLR layer is in TC0 and a gated diagonal one in TC0
+    # too, but a per-symbol permutation layer beside them makes the program NC1
+    name, hardest = max(layers, key=lambda pair: (_class_rank(pair[1].complexity),
+                                                  hardness(pair[1].kind)))
     count = len(layers)
     reason = (f"{program.name} has {count} layer{'s' if count > 1 else ''}; its hardest is "
               f"{name} ({hardest.kind}): {hardest.reason}")

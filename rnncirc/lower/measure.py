@@ -69,8 +69,10 @@ def measure_linear(model: RNN, cls: Classification, length: int, topology: str,
     return measure_form(model, form, length, topology, outputs, net)
 
 
-#: the length at which A's forms are compared
+#: the length at which A's forms are compared, and the most gates a probe of another form
+#: than the kind's own may have
 FORM_PROBE_LENGTH = 64
+_PROBE_GATES = 4_000_000
 
 
 def best_form(model: RNN, cls: Classification, length: int, topology: str,
@@ -92,9 +94,14 @@ def best_form(model: RNN, cls: Classification, length: int, topology: str,
     decided = _FORMS.setdefault(cls, {})
     key = (topology, outputs, objective)
     if key not in decided:
-        ranked = [(rank(objective, *_depth_size(measure_form(
-            model, form, FORM_PROBE_LENGTH, topology, outputs))), k)
-            for k, form in enumerate(forms)]
+        probe = FORM_PROBE_LENGTH
+        # a form whose probe alone would be large is not compared (a dense 120 x 120 DFA
+        # matrix is 10^8 gates at n = 64): the kind's own form is kept
+        ranked = [(rank(objective, *_depth_size(measure_form(model, form, probe, topology,
+                                                               outputs))), k)
+                  for k, form in enumerate(forms)
+                  if k == 0 or estimate_gates_from_n(form, probe, topology, outputs)
+                  <= _PROBE_GATES]
         decided[key] = min(ranked)[1]
     chosen = forms[decided[key]]
     # another form only where its circuit could be built: the kind's own is the one the
