@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from rnncirc.cli.options import positive_int
 from rnncirc.errors import OptionError
 
 _SCHEDULER_HELP = (
@@ -27,7 +28,7 @@ def add_scheduler_options(parser: argparse.ArgumentParser, what: str,
                         help=f"{_SCHEDULER_HELP}: {what}")
     if chunks:
         parser.add_argument(
-            "--chunks", type=_chunks, metavar="P",
+            "--chunks", type=positive_int, metavar="P",
             help="with --scheduler: split each sequence into P chunks (the three-phase "
                  "scan: chunk summaries on the workers, a scan of the P summaries here, "
                  "then every chunk from its carry-in) instead of splitting the batch; "
@@ -35,16 +36,6 @@ def add_scheduler_options(parser: argparse.ArgumentParser, what: str,
         parser.add_argument("--worker-memory", metavar="BYTES",
                             help="with --scheduler local:N: each worker's memory limit "
                                  "(e.g. 2GiB; default: this machine's memory / N)")
-
-
-def _chunks(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run_on_cluster(args, xs: np.ndarray, circuit_for, check, human) -> None:

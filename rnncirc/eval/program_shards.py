@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from rnncirc.errors import OptionError
-from rnncirc.frontend.program import Program, check_shift
+from rnncirc.frontend.program import Program, shifted
 from rnncirc.ir.ops import Op, apply_op
 
 #: operations that are exact modulo p (the fast evaluator's modular set)
@@ -89,11 +89,7 @@ def evaluate_program(program: Program, batch: np.ndarray, chunks: int, client,
             layers.append({"name": layer.name, "kind": sharded.cls.kind,
                            "summary": sharded.summary, "depth": dict(sharded.depth)})
         elif node.op == "shift":
-            k = node.arg
-            check_shift(k, n, node)
-            operand = values[node.operands[0].id]
-            fill = np.broadcast_to(values[node.operands[1].id], lead + node.shape)
-            value = np.concatenate([fill[:, :k], operand[:, :n - k]], axis=1)
+            value = shifted(node, values, n, lead)
         elif isinstance(node.op, Op):
             operands = [values[o.id] for o in node.operands]
             if real:

@@ -195,11 +195,7 @@ def _interpret(graph: ProgramGraph, batch: np.ndarray) -> np.ndarray:
             else:
                 value = layer.model.run(seq)
         elif node.op == "shift":
-            k = node.arg
-            check_shift(k, n, node)
-            operand = values[node.operands[0].id]
-            fill = np.broadcast_to(values[node.operands[1].id], lead + node.shape)
-            value = np.concatenate([fill[:, :k], operand[:, :n - k]], axis=1)
+            value = shifted(node, values, n, lead)
         elif isinstance(node.op, Op):
             value = np.asarray(apply_op(node.op, *(values[o.id] for o in node.operands)),
                                dtype=np.float64)
@@ -208,6 +204,16 @@ def _interpret(graph: ProgramGraph, batch: np.ndarray) -> np.ndarray:
         values[node.id] = value
     out = values[graph.output.id]
     return np.array(np.broadcast_to(out, (b, n) + graph.output.shape), dtype=np.float64)
+
+
+def shifted(node: Node, values: dict, n: int, lead: tuple) -> np.ndarray:
+    """The value of a shift node over all n positions: its operand k positions later, the
+    fill before (`values` holds every node's value, with the leading axes `lead`)."""
+    k = node.arg
+    check_shift(k, n, node)
+    operand = values[node.operands[0].id]
+    fill = np.broadcast_to(values[node.operands[1].id], lead + node.shape)
+    return np.concatenate([fill[:, :k], operand[:, :n - k]], axis=1)
 
 
 def check_shift(k: int, n: int, node: Node) -> None:
