@@ -172,8 +172,11 @@ def depth_profile(model_or_models, lengths=None, *, topology: str = "auto",
         One model gives a `DepthProfile`; several give a `DepthProfiles`.
     lengths : iterable of int, optional
         Sequence lengths (>= 1); default `DEFAULT_LENGTHS`, 1 ... 4096.
-    topology : str
-        As for `rc.compile`; "auto" is resolved per length exactly as `rc.compile` does.
+    topology : str, or a list of them
+        As for `rc.compile`; "auto" is resolved per length exactly as `rc.compile` does. A
+        list profiles every model under each topology (a `DepthProfiles`, drawn on one
+        figure with the depth lower bound: e.g. ``["sklansky", "ladner-fischer",
+        "segment-sum"]``).
     outputs : "all" or "last"
     client : a Dask ``distributed.Client``, optional
         Compile and measure each (model, length) row as a task on its workers; the rows and
@@ -200,13 +203,17 @@ def depth_profile(model_or_models, lengths=None, *, topology: str = "auto",
     from rnncirc.compiler import ensure_feasible
 
     models, single = _as_models(model_or_models)
+    topologies = [topology] if isinstance(topology, str) else list(dict.fromkeys(topology))
+    if not topologies:
+        raise OptionError("topology must be a topology name or a non-empty list of them")
     lengths = check_lengths(DEFAULT_LENGTHS if lengths is None else lengths)
     for model in models:  # every model's longest length, before any circuit is built
-        ensure_feasible(model, lengths[-1], topology, outputs)
+        for each in topologies:
+            ensure_feasible(model, lengths[-1], each, outputs)
     check_objective(objective)
-    profiles = [_profile(model, lengths, topology, outputs, client, objective)
-                for model in models]
-    return profiles[0] if single else DepthProfiles(profiles)
+    profiles = [_profile(model, lengths, each, outputs, client, objective)
+                for model in models for each in topologies]
+    return profiles[0] if single and len(topologies) == 1 else DepthProfiles(profiles)
 
 
 def check_lengths(lengths) -> list[int]:

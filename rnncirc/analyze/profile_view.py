@@ -24,7 +24,7 @@ _LOG2 = [(re.compile(r"ceiling\(log\(n\)/log\(2\)\)"), "⌈log2 n⌉"),
          (re.compile(r"floor\(log\(n\)/log\(2\)\)"), "⌊log2 n⌋"),
          (re.compile(r"ceiling\(log\(([^()]*)\)/log\(2\)\)"), r"⌈log2(\1)⌉"),
          (re.compile(r"floor\(log\(([^()]*)\)/log\(2\)\)"), r"⌊log2(\1)⌋"),
-         (re.compile(r"(\d)\*(?=(n\b|[a-zA-Z]{1,2}\(|[⌈⌊(]))"), r"\1"),
+         (re.compile(r"(\d)\*(?=(n\b|[⌈⌊(]))"), r"\1"),
          (re.compile(r"\*\*"), "^"),
          (re.compile(r"\*"), "·")]
 
@@ -185,9 +185,13 @@ def plot_profiles(profiles: list[DepthProfile], path=None, ax=None):
         axes = list(ax) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
         fig = axes[0].figure
     metrics = ("depth", "size")[:len(axes)]
+    # one model under several topologies: each line says its topology
+    tagged = len({p.model for p in profiles}) < len(profiles)
     for axis, metric in zip(axes, metrics, strict=False):
         for k, profile in enumerate(profiles):
-            _draw(axis, profile, metric, k)
+            _draw(axis, profile, metric, k, tagged)
+        if metric == "depth" and any(p.kind != "nonlinear" for p in profiles):
+            _draw_lower_bound(axis, profiles)
         _decorate(axis, metric, profiles)
     if path is not None:
         fig.savefig(path, dpi=120)
@@ -198,13 +202,22 @@ _COLORS = ("#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e
            "#17becf", "#7f7f7f", "#bcbd22")
 
 
-def _draw(axis, profile: DepthProfile, metric: str, k: int) -> None:
+def _draw_lower_bound(axis, profiles: list[DepthProfile]) -> None:
+    """ceil(log2(2n - 1)): no fan-in-2 circuit of h_n over 2n - 1 inputs is shallower."""
+    lengths = sorted({n for p in profiles for n in p.lengths if n > 1})
+    if lengths:
+        axis.plot(lengths, [(2 * n - 2).bit_length() for n in lengths], color="0.5",
+                  linestyle=":", linewidth=1.5, label="lower bound ⌈log2(2n−1)⌉ (fan-in 2)")
+
+
+def _draw(axis, profile: DepthProfile, metric: str, k: int, tagged: bool = False) -> None:
     x = profile.column("length")
     y = np.maximum(profile.column(metric), 0.5)  # a zero would vanish on the log axis
     linear = profile.kind != "nonlinear"
     formula = profile.depth_formula if metric == "depth" else profile.size_formula
     text = formula_text(formula) if formula is not None else "no closed form (measured)"
-    label = f"{profile.model} ({profile.kind}): {text}"
+    name = f"{profile.model} [{profile.family}]" if tagged else profile.model
+    label = f"{name} ({profile.kind}): {text}"
     if len(label) > 70:
         label = label[:67] + "..."
     axis.plot(x, y, marker="o" if linear else "s", markersize=3.5, linewidth=1.8,

@@ -39,12 +39,25 @@ def add_trust_pickle_option(parser: argparse.ArgumentParser) -> None:
                              "files you made (a model file that loads a state_dict is safe)")
 
 
-def add_topology_option(parser: argparse.ArgumentParser, more: str = "") -> None:
-    """``--topology T``: every command that compiles takes the same choices."""
+def add_topology_option(parser: argparse.ArgumentParser, more: str = "",
+                        several: bool = False) -> None:
+    """``--topology T``: every command that compiles takes the same choices (`several`: a
+    comma-separated list of them, given as a list)."""
     from rnncirc.compiler import TOPOLOGIES
 
+    def topologies(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        wrong = [name for name in names if name not in TOPOLOGIES]
+        if not names or wrong:
+            raise argparse.ArgumentTypeError(
+                f"unknown topology {', '.join(wrong) or repr(text)}; choose from "
+                f"{', '.join(TOPOLOGIES)}, or several separated by commas")
+        return names
+
+    kind = {"type": topologies, "default": ["auto"]} if several else \
+        {"choices": TOPOLOGIES, "default": "auto"}
     parser.add_argument(
-        "--topology", default="auto", choices=TOPOLOGIES, metavar="T",
+        "--topology", metavar="T[,T...]" if several else "T", **kind,
         help="how the recurrence is built: auto (default: for a linear model the circuit "
              "best by --objective among the prefix networks and, for scalar and diagonal "
              "models, segment-sum; a nonlinear model is unrolled), sequential (the unrolled "

@@ -67,7 +67,10 @@ def add_profile_command(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--lengths", "-l", metavar="LIST|LO:HI", type=str,
                         help="lengths: 1,2,4,... or LO:HI (powers of two and midpoints) or "
                              "LO:HI:STEP (default 1:4096)")
-    add_topology_option(parser, " (auto is resolved per length)")
+    add_topology_option(parser, " (auto is resolved per length). Several, separated by "
+                                "commas, profile the model under each, on one plot with the "
+                                "depth lower bound: --topology sklansky,ladner-fischer,"
+                                "segment-sum", several=True)
     add_objective_option(parser)
     add_outputs_option(parser)
     parser.add_argument("--plot", metavar="PATH",
