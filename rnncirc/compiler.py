@@ -97,8 +97,11 @@ class Compilation:
 
 
 def compile_model(model: RNN, length: int, *, topology: str = "auto",
-                  outputs: str = "all", objective: str = "depth") -> Compilation:
+                  outputs: str = "all", objective: str = "depth",
+                  prefix_only: bool = False) -> Compilation:
     """Classify `model`, choose the topology, build the circuit: a `Compilation`.
+
+    `prefix_only`: "auto" chooses among the prefix networks only (the diagrams draw scans).
 
     Examples
     --------
@@ -113,12 +116,14 @@ def compile_model(model: RNN, length: int, *, topology: str = "auto",
     """
     check_options(model, length, topology, outputs, objective)
     if isinstance(model, Program):
-        return compile_program(model, int(length), topology, outputs, objective=objective)
+        return compile_program(model, int(length), topology, outputs, objective=objective,
+                               prefix_only=prefix_only)
     start = time.perf_counter()
     # classify (exact, from the cell) -> pick the lowering -> build the gate-level circuit
     cls = classify_model(model)
     built: dict = {}
-    chosen = resolve_topology(model, cls, int(length), topology, outputs, objective, built)
+    chosen = resolve_topology(model, cls, int(length), topology, outputs, objective, built,
+                              prefix_only)
     circuit = built.pop(chosen, None)
     if circuit is None:
         circuit = lower(model, cls, int(length), chosen, outputs, objective)
@@ -128,7 +133,7 @@ def compile_model(model: RNN, length: int, *, topology: str = "auto",
 
 def compile_program(program: Program, length: int, topology: str, outputs: str,
                      layer_topologies: dict[str, str] | None = None,
-                     objective: str = "depth") -> Compilation:
+                     objective: str = "depth", prefix_only: bool = False) -> Compilation:
     """Every layer compiled as a single RNN would be (its own kind, the topology for linear
     layers, the unroll for nonlinear ones) and spliced into one circuit (`lower.program`).
     `layer_topologies` (layer name -> topology) fixes each layer's network instead (the
@@ -150,7 +155,7 @@ def compile_program(program: Program, length: int, topology: str, outputs: str,
             chosen = "sequential"
         else:
             chosen = resolve_topology(layer.model, layer_cls, length, topology, layer_outputs,
-                                      objective)
+                                      objective, prefix_only=prefix_only)
         used.append(chosen)
         form = layer_cls
         if chosen in prefix.TOPOLOGIES and chosen != "sequential":
@@ -312,7 +317,8 @@ def classify_model(model: RNN | Program):
 
 
 def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str,
-                     objective: str = "depth", built: dict | None = None) -> str:
+                     objective: str = "depth", built: dict | None = None,
+                     prefix_only: bool = False) -> str:
     """The concrete topology: "auto" is the parallel network whose circuit is best by
     `objective` (`lower.objective`: by default least depth, then size), segment-sum
     constructions included for the kinds they are built for.
@@ -347,8 +353,8 @@ def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str,
     from rnncirc.lower.measure import measure_linear
 
     candidates = [t for t in prefix.TOPOLOGIES if t != "sequential"]
-    segment_candidates = [t for t in segment_sum.TOPOLOGIES if _segment_sum_fits(cls, length, t,
-                                                                                 outputs)]
+    segment_candidates = [] if prefix_only else [
+        t for t in segment_sum.TOPOLOGIES if _segment_sum_fits(cls, length, t, outputs)]
     # a network whose circuit could not fit in memory is passed over before it is built (DPLR
     # and dense combines make some networks far bigger than others); when none could, the
     # one of fewest gates is refused with its estimate

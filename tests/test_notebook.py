@@ -71,7 +71,8 @@ def test_notebook_runs_top_to_bottom(tmp_path):
     assert not [out for out in outputs if out.output_type == "error"]
     assert (tmp_path / "depth_profile.png").stat().st_size > 20_000
     html = [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})]
-    assert any("2⌈log2 n⌉ + 8" in page and "10n - 4" in page for page in html)
+    assert any("segment_sum_optimal_depth(n) + 8" in page and "10n - 4" in page
+               for page in html)
     # the committed notebook (and the figure made with it) shows what the code computes now;
     # if this fails, regenerate both: python tests/test_notebook.py
     import nbformat

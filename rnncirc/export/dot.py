@@ -86,7 +86,9 @@ def to_dot(obj, path=None, *, view: str = "cell", length: int | None = None,
     obj : RNN, Program or Circuit
         ``cell`` needs the model (a program: its layer graph); ``block`` and ``gate`` take a
         circuit, or a model together with `length` (compiled with `topology` and
-        `outputs`). A program's block view has one cluster per layer.
+        `outputs`; "auto" is the best prefix network there, as the diagrams draw scans: a
+        segment-sum circuit is drawn only when asked for by name, in the gate view). A
+        program's block view has one cluster per layer.
     path : str, optional
         ``.dot``/``.gv`` (DOT text), or ``.svg``, ``.png``, ``.pdf`` (rendered by Graphviz).
     view : "cell", "block" or "gate"
@@ -122,8 +124,7 @@ def to_dot(obj, path=None, *, view: str = "cell", length: int | None = None,
             if length is None:
                 raise OptionError(f"the {view} view draws a circuit: give length=N to compile "
                                   f"{obj.name} (or pass a compiled Circuit)")
-            from rnncirc.compiler import compile as compile_model
-            from rnncirc.compiler import ensure_feasible
+            from rnncirc.compiler import compile_model, ensure_feasible
 
             if view == "block" and isinstance(length, int) and length > BLOCK_LIMIT:
                 # one node per step at least: refused before anything is compiled
@@ -132,7 +133,8 @@ def to_dot(obj, path=None, *, view: str = "cell", length: int | None = None,
                     f"(limit {BLOCK_LIMIT:,}); draw a shorter length (block views read well "
                     "up to a few hundred steps)")
             ensure_feasible(obj, length, topology, outputs)
-            obj = compile_model(obj, length, topology=topology, outputs=outputs)
+            obj = compile_model(obj, length, topology=topology, outputs=outputs,
+                                prefix_only=True).circuit
         if not isinstance(obj, Circuit):
             raise OptionError(f"to_dot takes an RNN, a Program or a Circuit, got "
                               f"{type(obj).__name__}")
@@ -460,7 +462,8 @@ def _block_nodes(circuit) -> int:
         raise DiagramTooLargeError(
             f"a {circuit.topology} circuit has no block view (it sums segments, it is no "
             f"prefix network), and the gate view draws at most {GATE_LIMIT:,} gates; this "
-            f"one has {circuit.size:,}: compile a shorter length or a smaller model")
+            f"one has {circuit.size:,}: compile a shorter length or a smaller model, or a "
+            f"prefix network (e.g. --topology sklansky) for its block view")
     return circuit.length + prefix.exact_size(circuit.topology, circuit.info.outputs,
                                               circuit.length)
 

@@ -126,7 +126,15 @@ def test_alphabet_model_mod_p():
     xs = np.random.default_rng(2).integers(0, 2, size=(4, 9))
     np.testing.assert_array_equal(circuit.evaluate(xs, dtype="int64"),
                                   model.run(xs).astype(np.int64))
-    # the prefix lowering compares symbols (comparison and select gates): refused, with the
-    # ops named
+    # a prefix lowering multiplies the 2 x 2 one-hot matrices densely (fewer levels and gates
+    # than composing them as permutations): exact mod p
+    np.testing.assert_array_equal(
+        rc.compile(model, 9, topology="brent-kung").evaluate(xs, dtype="int64"),
+        model.run(xs).astype(np.int64))
+    # composed as permutations it compares symbols (comparison and select gates): refused,
+    # with the ops named
+    from rnncirc.lower.linear import lower_form
+
+    permutations = lower_form(model, rc.classify(model), 9, "brent-kung")
     with pytest.raises(ModulusError, match=r"this circuit has [a-z]+"):
-        rc.compile(model, 9, topology="brent-kung").evaluate(xs, dtype="int64")
+        permutations.evaluate(xs, dtype="int64")

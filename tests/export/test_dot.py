@@ -56,12 +56,19 @@ def _all_nodes(graph) -> dict[str, pydot.Node]:
     return found
 
 
+def _scan(model, n: int):
+    """The circuit of the best prefix network, as the diagrams draw it under "auto"."""
+    from rnncirc.compiler import compile_model
+
+    return compile_model(model, n, prefix_only=True).circuit
+
+
 @pytest.mark.parametrize("name,n,parse", [("mamba", 64, False), ("mamba", 24, True),
                                           ("s5", 11, True), ("deltanet", 9, True),
                                           ("linear_attention", 6, True)])
 def test_block_view_one_rank_per_prefix_level(name, n, parse):
     model = example(name)
-    circuit = rc.compile(model, n)
+    circuit = _scan(model, n)
     net = prefix.build(n, circuit.topology, "all")
     graph = to_dot(circuit, view="block")
     parsed = _parse(graph) if parse else graph  # pydot's parser is slow: parse smaller ones
@@ -88,7 +95,7 @@ def test_block_view_one_rank_per_prefix_level(name, n, parse):
 @pytest.mark.parametrize("name,n", [("mamba", 64), ("mamba2", 16), ("gla", 9), ("s5", 31),
                                     ("rwkv7", 9), ("pd_ssm", 12), ("lru", 64)])
 def test_every_gate_is_attributed_to_one_leaf_or_combine(name, n):
-    circuit = rc.compile(example(name), n)
+    circuit = _scan(example(name), n)
     net = prefix.build(n, circuit.topology, "all")
     owner, counts = attribute_gates(circuit, net)
     gate = ARITY[circuit.op] > 0
@@ -102,7 +109,7 @@ def test_every_gate_is_attributed_to_one_leaf_or_combine(name, n):
 
 def test_mamba_block_counts_match_the_combine_costs():
     """Diagonal combine over D = 16: A2 A1 (16 mul), A2 b1 + b2 (16 mul, 16 add)."""
-    circuit = rc.compile(example("mamba"), 64)
+    circuit = _scan(example("mamba"), 64)
     net = prefix.build(64, circuit.topology, "all")
     _, counts = attribute_gates(circuit, net)
     lo = np.concatenate([lv.left_lo for lv in net.levels])
@@ -140,8 +147,8 @@ def test_gate_view_one_rank_per_level(model, n):
     assert sum(1 for name in nodes if int(name[1:]) in set(gate_rows)) == circuit.size
     clusters = [g for g in parsed.get_subgraphs() if g.get_name().startswith("cluster")]
     assert clusters
-    outs = [node for node in nodes.values() if node.get("peripheries") == "2"]
-    assert len(outs) == len(set(circuit.outputs.ravel()) & set(gate_rows))
+    outs = [name for name, node in nodes.items() if node.get("peripheries") == "2"]
+    assert set(outs) == {f"g{r}" for r in circuit.outputs.ravel()} & set(nodes)
 
 
 def test_gate_view_clusters_per_time_step_when_unrolled():
@@ -249,5 +256,8 @@ def test_dot_command(tmp_path, capsys, examples_dir):
     small = tmp_path / "c.dot"
     compile_dot(nonlinear, rc.compile(nonlinear, 3), str(small))
     assert "gate view" in capsys.readouterr().out
-    compile_dot(example("mamba"), rc.compile(example("mamba"), 32), str(small))
+    compile_dot(example("mamba"), rc.compile(example("mamba"), 32, topology="sklansky"),
+                str(small))
     assert "block view" in capsys.readouterr().out
+    with pytest.raises(DiagramTooLargeError, match="--topology sklansky"):
+        compile_dot(example("mamba"), rc.compile(example("mamba"), 32), str(small))
