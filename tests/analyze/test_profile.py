@@ -199,14 +199,16 @@ def test_plot_several_models_on_one_figure(tmp_path):
     fig = profiles.plot(path)
     assert path.stat().st_size > 10_000
     depth_ax, size_ax = fig.axes[:2]
-    assert len(depth_ax.get_lines()) == len(size_ax.get_lines()) == 2
+    # one line per model, and on the depth panel the lower bound ceil(log2(2n - 1))
+    assert len(depth_ax.get_lines()) == len(size_ax.get_lines()) + 1 == 3
+    assert depth_ax.get_lines()[2].get_label().startswith("lower bound")
     assert depth_ax.get_xscale() == "log" and depth_ax.xaxis.get_transform().base == 2
     ys = [line.get_ydata() for line in depth_ax.get_lines()]
     assert ys[1][-1] > 5 * ys[0][-1]  # the unrolled model's depth runs away
     import matplotlib.pyplot as plt
 
     fig2, ax = plt.subplots()
-    assert profiles[0].plot(ax=ax) is fig2 and len(ax.get_lines()) == 1
+    assert profiles[0].plot(ax=ax) is fig2 and len(ax.get_lines()) == 2  # and the bound
     plt.close("all")
 
 
