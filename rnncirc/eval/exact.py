@@ -25,7 +25,13 @@ from fractions import Fraction
 import numpy as np
 
 from rnncirc.errors import RnncircError
-from rnncirc.eval.fast import DEFAULT_MODULUS, ModulusError, check_modulus, residues
+from rnncirc.eval.fast import (
+    DEFAULT_MODULUS,
+    ModulusError,
+    check_modulus,
+    constant_residues,
+    residues,
+)
 from rnncirc.ir.circuit import Circuit
 from rnncirc.ir.ops import ARITY, OP_NAMES, Op, apply_op
 
@@ -89,7 +95,7 @@ def evaluate_modular(circuit: Circuit, values: np.ndarray, modulus: int | None =
                                "prime")
         return np.mod(a * _inverse(b, p), p)
 
-    consts = residues(circuit.consts, p, "a constant")
+    consts = constant_residues(circuit.consts, p)
     inputs = residues(np.asarray(values), p, "an input")
     return _walk(circuit, consts, inputs, np.int64, run)
 

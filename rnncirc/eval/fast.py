@@ -177,6 +177,26 @@ def _is_prime(p: int) -> bool:
     return all(p % d for d in range(3, math.isqrt(p) + 1, 2))
 
 
+#: float64 holds every integer up to this; a folded constant past it may have been rounded
+EXACT_INTEGERS = 2.0**53
+
+
+def constant_residues(consts: np.ndarray, p: int) -> np.ndarray:
+    """`residues` of a circuit's constants, refusing one past 2^53: the compiler folds
+    products of constants in float64 (the powers of a constant A in a prefix network), and
+    past 2^53 such a product is rounded, so the residue would be that of another circuit."""
+    consts = np.asarray(consts)
+    big = np.abs(consts) >= EXACT_INTEGERS
+    if np.issubdtype(consts.dtype, np.floating) and big.any():
+        value = float(consts[np.argmax(big)])
+        raise ModulusError(
+            f"the circuit has a constant {value:.6g}, past 2^53 where float64 stops holding "
+            "every integer: it may be a product of constants folded and rounded in float64 "
+            f"(e.g. a power of a constant A), so its value mod {p} is not exact; compile with "
+            "--topology sequential (which folds no powers), or scale the weights down")
+    return residues(consts, p, "a constant")
+
+
 def residues(values: np.ndarray, p: int, what: str) -> np.ndarray:
     """Exact residues mod p of numbers that are integers or dyadic rationals (any float).
 
@@ -240,7 +260,7 @@ class Evaluator:
                 raise ModulusError(
                     "exact evaluation modulo p supports add, sub, mul and neg only; this "
                     f"circuit has {', '.join(OP_NAMES[o] for o in bad)} gates")
-            self.const_values = residues(self.schedule.const_val, self.modulus, "a constant")
+            self.const_values = constant_residues(self.schedule.const_val, self.modulus)
         else:
             self.modulus = 0
             self.const_values = self.schedule.const_val.astype(DTYPES[name])
@@ -263,7 +283,7 @@ class Evaluator:
         if schedule is self.schedule:
             return self.const_values
         if self.modulus:
-            return residues(schedule.const_val, self.modulus, "a constant")
+            return constant_residues(schedule.const_val, self.modulus)
         return schedule.const_val.astype(self.dtype)
 
     def parts(self, threads: int) -> list[Schedule] | None:

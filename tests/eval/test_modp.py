@@ -138,3 +138,27 @@ def test_alphabet_model_mod_p():
     permutations = lower_form(model, rc.classify(model), 9, "brent-kung")
     with pytest.raises(ModulusError, match=r"this circuit has [a-z]+"):
         permutations.evaluate(xs, dtype="int64")
+
+
+def test_a_constant_folded_past_2_to_the_53_is_refused_not_rounded():
+    # a constant integer A: the prefix network folds its powers in float64, and A^64 is far
+    # past 2^53, so the folded constants are rounded; mod p would reduce the rounded values
+    w = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 2.0], [2.0, 0.0, 1.0]])
+
+    @rc.rnn(state=3, inputs=1)
+    def growing(h, x):
+        return w @ h + x
+
+    xs = np.ones((1, 128, 1))
+    circuit = rc.compile(growing, 128, topology="sklansky")
+    assert np.abs(circuit.consts).max() >= 2.0**53
+    with pytest.raises(ModulusError, match="past 2\\^53.*--topology sequential"):
+        circuit.evaluate(xs, modulus=1_000_003)
+    unrolled = rc.compile(growing, 128, topology="sequential")  # folds no powers of w
+    exact = unrolled.evaluate(xs, modulus=1_000_003)
+    h, want = np.zeros(3, dtype=object), []
+    for _ in range(128):
+        h = np.array([sum(int(w[i, j]) * h[j] for j in range(3)) + 1 for i in range(3)],
+                     dtype=object)
+        want.append([int(v) % 1_000_003 for v in h])
+    np.testing.assert_array_equal(exact[0], np.array(want, dtype=np.int64))
