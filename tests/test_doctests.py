@@ -8,7 +8,11 @@ import importlib
 import pytest
 
 MODULES = ["rnncirc", "rnncirc.compiler", "rnncirc.frontend.model", "rnncirc.frontend.functions",
-           "rnncirc.lower.classify", "rnncirc.ir.circuit", "rnncirc.eval.fast"]
+           "rnncirc.lower.classify", "rnncirc.ir.circuit", "rnncirc.eval.fast",
+           # the paper's constructions and exact arithmetic
+           "rnncirc.frontend.automata", "rnncirc.frontend.counter_machine",
+           "rnncirc.frontend.imm", "rnncirc.frontend.acceptance", "rnncirc.eval.exact",
+           "rnncirc.ir.rational", "rnncirc.lower.pairs"]
 
 
 @pytest.mark.parametrize("name", MODULES)
