@@ -178,7 +178,7 @@ def carry_in_model(model: RNN) -> RNN:
     step = model.step
 
     if model.alphabet:
-        from rnncirc.frontend.tracer import SymbolSym
+        from rnncirc.frontend.alphabet import SymbolSym
 
         def carried(h, xe):
             onehot = xe[:k]  # the symbol, as the circuit holds it: its one-hot bits

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnncirc.errors import InputError
-from rnncirc.frontend import tracer
+from rnncirc.frontend import alphabet, tracer
 from rnncirc.frontend.tracer import Sym, builder_of
 from rnncirc.ir import ops
 from rnncirc.ir.ops import Op
@@ -158,7 +158,7 @@ def lookup(table, symbol):
     [0.0, 1.0]
     """
     if isinstance(symbol, Sym):
-        return tracer.lookup(table, symbol)
+        return alphabet.lookup(table, symbol)
     table = np.asarray(table, dtype=np.float64)
     if not isinstance(symbol, (int, np.integer)) or not 0 <= symbol < table.shape[0]:
         raise InputError(f"rc.lookup: symbol {symbol!r} is not an integer in "

@@ -29,7 +29,8 @@ from rnncirc.errors import (
     TracingError,
     is_user_file,
 )
-from rnncirc.frontend.tracer import Sym, SymbolSym, as_sym
+from rnncirc.frontend.alphabet import SymbolSym
+from rnncirc.frontend.tracer import Sym, as_sym
 from rnncirc.ir.cell import CellBuilder, CellGraph
 from rnncirc.ir.circuit import check_real, non_finite, warn_non_finite
 

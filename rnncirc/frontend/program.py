@@ -36,6 +36,7 @@ from rnncirc.errors import (
     UnsupportedOperationError,
     located,
 )
+from rnncirc.frontend.alphabet import SymbolSym
 from rnncirc.frontend.model import (
     RNN,
     check_sequence_inputs,
@@ -44,7 +45,7 @@ from rnncirc.frontend.model import (
     where_in_user_code,
     within_trace_limit,
 )
-from rnncirc.frontend.tracer import Sym, SymbolSym, as_sym
+from rnncirc.frontend.tracer import Sym, as_sym
 from rnncirc.ir.cell import CellBuilder, Node
 from rnncirc.ir.ops import Op, apply_op
 

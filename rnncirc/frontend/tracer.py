@@ -6,30 +6,25 @@ few array functions) but records each operation as an interned node. Every opera
 value computed only from weights never reaches the circuit.
 
 Python control flow on a symbolic value cannot be recorded; those constructs raise
-`SymbolicControlFlowError` with the fix (`rc.where`).
+`SymbolicControlFlowError` with the fix (`rc.where`), from the `Untraceable` mixin
+(`rnncirc.frontend.untraceable`). Alphabet inputs and `rc.lookup` are in
+`rnncirc.frontend.alphabet`.
 """
 
 from __future__ import annotations
 
-import linecache
 import numbers
-import re
 
 import numpy as np
 
-from rnncirc.errors import (
-    ShapeError,
-    SymbolicControlFlowError,
-    UnsupportedOperationError,
-    located,
-    user_frame,
-)
+from rnncirc.errors import ShapeError, UnsupportedOperationError, located
+from rnncirc.frontend.untraceable import Untraceable, numpy_name
 from rnncirc.ir.cell import CellBuilder, Node
 from rnncirc.ir.ops import Op, apply_op
 from rnncirc.ir.rational import exact_quotient, has_fraction, split_fraction
 
 
-class Sym:
+class Sym(Untraceable):
     """A symbolic tensor inside a step function being traced."""
 
     __slots__ = ("node", "builder")
@@ -139,12 +134,9 @@ class Sym:
                 located("cannot iterate over a symbolic scalar; index a vector instead"))
         return (self[i] for i in range(self.shape[0]))
 
-    def _no_loop_over_positions(self) -> None:
-        if getattr(self.builder, "over_positions", False):
-            raise SymbolicControlFlowError(located(
-                "a loop over the positions of a sequence cannot be traced: inside "
-                "@rc.program a value stands for every position at once; run a recurrence "
-                "over the sequence with rc.scan(model, x) (index features with x[i])"))
+    def _as_operand(self) -> Sym:
+        """Itself; an alphabet symbol (`rnncirc.frontend.alphabet`) refuses arithmetic here."""
+        return self
 
     def sum(self, axis=None, keepdims: bool = False):
         return reduce_sum(self, axis, keepdims)
@@ -173,40 +165,6 @@ class Sym:
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         return _wire(self, lambda ids: ids.transpose(*axes) if axes else ids.T, "transpose")
 
-    # -- things that cannot be traced ------------------------------------------------------
-    def __bool__(self):
-        construct, fix = _truth_construct()
-        raise SymbolicControlFlowError(located(
-            f"{construct} on a symbolic value cannot be traced (its value differs at every "
-            f"step); {fix}"))
-
-    def _no_conversion(self, what: str):
-        raise SymbolicControlFlowError(located(
-            f"{what} of a symbolic value cannot be traced (the value is only known when the "
-            "circuit runs); keep it symbolic and use rc.where for decisions"))
-
-    def __int__(self):
-        self._no_conversion("int()")
-
-    def __float__(self):
-        self._no_conversion("float()")
-
-    def __index__(self):
-        self._no_conversion("using it as an integer index or in range()")
-
-    def __complex__(self):
-        self._no_conversion("complex()")
-
-    def __setitem__(self, key, value):
-        raise UnsupportedOperationError(located(
-            "assigning into a symbolic value (h[i] = ...) cannot be traced; build a new value "
-            "instead, e.g. with rc.concat, rc.stack or rc.where(mask, new, h)"))
-
-    def __array__(self, dtype=None, copy=None):
-        raise UnsupportedOperationError(located(
-            "a symbolic value cannot be converted to a numpy array (np.asarray/np.array); "
-            "use the rc.* functions or operators on it directly"))
-
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         fn = _UFUNCS.get(ufunc)
         if method != "__call__" or fn is None or kwargs:
@@ -221,101 +179,11 @@ class Sym:
         fn = _ARRAY_FUNCTIONS.get(func)
         if fn is None:
             raise UnsupportedOperationError(located(
-                f"{_numpy_name(func)} is not supported on symbolic values; use operators or "
+                f"{numpy_name(func)} is not supported on symbolic values; use operators or "
                 "rc.tanh, rc.sigmoid, rc.relu, rc.exp, rc.log, rc.sqrt, rc.abs, rc.softplus, "
                 "rc.silu, rc.maximum, rc.minimum, rc.where, rc.outer, rc.concat, rc.stack, "
                 "rc.lookup"))
         return fn(*args, **kwargs)
-
-
-class SymbolSym(Sym):
-    """The input of an alphabet model: one symbol of ``range(k)``, held as a one-hot vector.
-
-    Only `rc.lookup(table, x)` and comparisons ``x == c`` / ``x != c`` with an integer constant
-    are meaningful on a symbol.
-    """
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"<symbolic symbol of an alphabet of size {self.shape[0]}>"
-
-    def is_symbol(self, value) -> Sym:
-        k = self.shape[0]
-        if isinstance(value, np.ndarray) and value.ndim == 0 \
-                and np.issubdtype(value.dtype, np.integer):
-            value = int(value)  # numpy hands over np.int64(2) == x as a 0-d array
-        if not isinstance(value, numbers.Integral) or not 0 <= value < k:
-            raise ShapeError(located(
-                f"an alphabet input can only be compared with an integer in range({k}), "
-                f"not {value!r}"))
-        return index(Sym(self.node, self.builder), int(value))
-
-    def __eq__(self, other):  # type: ignore[override]
-        return self.is_symbol(other)
-
-    def __ne__(self, other):  # type: ignore[override]
-        return 1.0 - self.is_symbol(other)
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        # np.int64(2) == x reaches here through numpy; only the comparisons make sense
-        if ufunc in (np.equal, np.not_equal) and method == "__call__" and not kwargs \
-                and len(inputs) == 2:
-            other = inputs[1] if inputs[0] is self else inputs[0]
-            return self.__eq__(other) if ufunc is np.equal else self.__ne__(other)
-        return self._not_a_vector()
-
-    def _not_a_vector(self, *_args, **_kwargs):
-        raise UnsupportedOperationError(located(
-            "the input of an alphabet model is a symbol, not a number: read values with "
-            "rc.lookup(table, x) (table has one row per symbol) or test it with x == c"))
-
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _not_a_vector
-    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __neg__ = __abs__ = _not_a_vector
-    __pow__ = __lt__ = __le__ = __gt__ = __ge__ = __getitem__ = __iter__ = _not_a_vector
-    sum = mean = max = min = reshape = flatten = ravel = transpose = _not_a_vector
-
-
-_WHERE_FIX = ("write both branches and pick one with "
-              "rc.where(condition, value_if_true, value_if_false)")
-
-#: (pattern on the user's source line, construct, fix) for `Sym.__bool__`, first match wins
-_TRUTH_CONSTRUCTS = (
-    (r"^\s*if\b", "Python `if`", _WHERE_FIX),
-    (r"^\s*elif\b", "Python `elif`", _WHERE_FIX),
-    (r"^\s*while\b", "Python `while`",
-     "loop a fixed number of times and use rc.where to keep or update values"),
-    (r"^\s*assert\b", "`assert`",
-     "drop the assert (check values with RNN.run), or clamp with rc.where"),
-    (r"\bbool\s*\(", "bool()",
-     "keep it symbolic and pick values with rc.where(condition, value_if_true, value_if_false)"),
-    (r"\b(max|min)\s*\(", "Python's max()/min()",
-     "use rc.maximum / rc.minimum (elementwise), or rc.where"),
-    (r"\bif\b.*\belse\b", "a conditional expression (`a if cond else b`)",
-     "use rc.where(cond, a, b)"),
-    (r"\b(and|or|not)\b", "Python `and`/`or`/`not`",
-     "use arithmetic on 0/1 values (a * b for and, a + b - a * b for or, 1 - a for not) "
-     "or rc.where"),
-)
-
-
-def _truth_construct() -> tuple[str, str]:
-    """Name the Python construct that asked for the truth value of a `Sym`, and its fix."""
-    found = user_frame()
-    line = linecache.getline(*found) if found else ""
-    line = line.split("#", 1)[0]
-    for pattern, construct, fix in _TRUTH_CONSTRUCTS:
-        if re.search(pattern, line):
-            return construct, fix
-    return "Python `if`/`while`/`and`/`or`/`not`/bool()", _WHERE_FIX
-
-
-def _numpy_name(func) -> str:
-    """``np.linalg.inv`` rather than ``inv``: the name the user wrote."""
-    module = getattr(func, "__module__", None) or "numpy"
-    parts = [p for p in module.split(".") if not p.startswith("_")]
-    prefix = ".".join(["np"] + parts[1:]) if parts and parts[0] == "numpy" else ".".join(parts)
-    return f"{prefix}.{func.__name__}" if prefix else func.__name__
 
 
 # -- conversion helpers --------------------------------------------------------------------
@@ -332,9 +200,7 @@ def builder_of(*values) -> CellBuilder | None:
 
 def as_sym(value, builder: CellBuilder, what: str = "operand") -> Sym:
     if isinstance(value, Sym):
-        if isinstance(value, SymbolSym):
-            value._not_a_vector()
-        return value
+        return value._as_operand()
     if has_fraction(value):
         return _rational(value, builder, what)
     if isinstance(value, (numbers.Number, np.ndarray, np.generic, list, tuple)):
@@ -597,31 +463,6 @@ def outer(left, right) -> Sym:
     builder = builder_of(left, right)
     a, b = as_sym(left, builder).flatten(), as_sym(right, builder).flatten()
     return elementwise(Op.MUL, a.reshape(-1, 1), b.reshape(1, -1))
-
-
-def lookup(table, symbol) -> Sym:
-    """``table[symbol]`` for a symbolic alphabet input: a one-hot weighted sum of the rows."""
-    if not isinstance(symbol, SymbolSym):
-        raise UnsupportedOperationError(located(
-            "rc.lookup(table, x) needs x to be the input of a model declared with "
-            "rc.rnn(..., alphabet=k)"))
-    k = symbol.shape[0]
-    if isinstance(table, Sym):
-        raise UnsupportedOperationError(located(
-            "rc.lookup(table, x): the table must be a numpy constant, not a symbolic value"))
-    if has_fraction(table):  # exact: the looked-up numerator over the looked-up denominator
-        num, den = split_fraction(table)
-        if np.all(den == 1):
-            return lookup(num, symbol)
-        num, den = lookup(num, symbol), lookup(den, symbol)
-        return Sym(den.builder.node(Op.DIV, num.shape, (num.node, den.node)), den.builder)
-    table = np.asarray(table, dtype=np.float64)
-    if table.ndim == 0 or table.shape[0] != k:
-        raise ShapeError(located(
-            f"rc.lookup: the table has shape {table.shape}, but the alphabet has {k} symbols, "
-            f"so it needs shape ({k}, ...)"))
-    onehot = Sym(symbol.node, symbol.builder).reshape((k,) + (1,) * (table.ndim - 1))
-    return reduce_sum(elementwise(Op.MUL, onehot, table), axis=0)
 
 
 def _divide(a, b):
