@@ -157,7 +157,8 @@ def add_dot_command(subparsers) -> argparse.ArgumentParser:
 
 
 def run_dot(args) -> None:
-    from rnncirc.export.dot import GATE_LIMIT, to_dot
+    from rnncirc.export.dot import to_dot
+    from rnncirc.export.dot_graph import GATE_LIMIT
     from rnncirc.frontend.loader import pick_model
 
     model = pick_model(args.model_file, args.model, trust_pickle=args.trust_pickle)

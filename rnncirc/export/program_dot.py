@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncirc.export.dot import _escape, _new_graph, _rank_groups, _shape
+from rnncirc.export.dot_graph import add_rank_groups, escape, new_graph, shape_text
 from rnncirc.ir.provenance import _owner
 
 _FILL = {"input": "#9fc5e8", "scan": "#fff2cc", "nonlinear": "#f4cccc", "shift": "#d9d2e9",
@@ -30,7 +30,7 @@ def program_graph(program):
     kinds = dict(found.layers)
     title = (f"{program.name}: program over a sequence ({found.kind}, {found.complexity})\n"
              "boxes: recurrent layers (rc.scan); ellipses: position-wise operations")
-    graph = _new_graph(f"{program.name}_program", title)
+    graph = new_graph(f"{program.name}_program", title)
     rep: dict[int, int] = {}
     generation: dict[int, int] = {}
     levels: dict[int, list] = {}
@@ -49,34 +49,34 @@ def program_graph(program):
             pydot.Node(f"p{node.id}", **_attrs(node, program, kinds)))
         for source in dict.fromkeys(sources):
             graph.add_edge(pydot.Edge(f"p{source}", f"p{node.id}"))
-    out = pydot.Node("y_t", label=_escape(f"y_t {_shape(graph_ir.output.shape)}"),
+    out = pydot.Node("y_t", label=escape(f"y_t {shape_text(graph_ir.output.shape)}"),
                      shape="invhouse", style="filled", fillcolor=_FILL["output"], penwidth="2")
     levels[max(levels, default=0) + 1] = [out]
     graph.add_edge(pydot.Edge(f"p{rep[graph_ir.output.id]}", "y_t"))
-    _rank_groups(graph, levels)
+    add_rank_groups(graph, levels)
     return graph
 
 
 def _attrs(node, program, kinds) -> dict:
     if node.op == "input":
-        what = f"symbols of {program.alphabet}" if program.alphabet else _shape(node.shape)
-        return {"label": _escape(f"x_t {what}"), "shape": "house", "style": "filled",
+        what = f"symbols of {program.alphabet}" if program.alphabet else shape_text(node.shape)
+        return {"label": escape(f"x_t {what}"), "shape": "house", "style": "filled",
                 "fillcolor": _FILL["input"]}
     if node.op == "scan":
         layer = node.arg
         cls = kinds[layer.name]
         fill = _FILL["nonlinear"] if cls.kind == "nonlinear" else _FILL["scan"]
         label = (f"rc.scan({layer.model.name}{', reverse' if layer.reverse else ''})\n"
-                 f"{cls.kind}, {cls.complexity}\nstate {_shape(node.shape)}")
-        return {"label": _escape(label), "shape": "box", "style": "filled,bold",
+                 f"{cls.kind}, {cls.complexity}\nstate {shape_text(node.shape)}")
+        return {"label": escape(label), "shape": "box", "style": "filled,bold",
                 "fillcolor": fill}
     if node.op == "shift":
-        return {"label": _escape(f"rc.shift by {node.arg}\n{_shape(node.shape)}"),
+        return {"label": escape(f"rc.shift by {node.arg}\n{shape_text(node.shape)}"),
                 "shape": "box", "style": "rounded,filled", "fillcolor": _FILL["shift"]}
     label = "concat" if node.op == "gather" else node.label
     if node.op == "sum":
         label = f"sum axis {node.arg}"
-    return {"label": _escape(f"{label}\n{_shape(node.shape)}"), "shape": "ellipse"}
+    return {"label": escape(f"{label}\n{shape_text(node.shape)}"), "shape": "ellipse"}
 
 
 def program_block_graph(circuit):
@@ -94,7 +94,7 @@ def program_block_graph(circuit):
     title = (f"{info.model}: program over n = {info.length} positions ({info.kind}); "
              f"{circuit.size:,} gates, depth {circuit.depth}\none cluster per layer: a node "
              "per position (a parallel layer: per prefix level) with its gates")
-    graph = _new_graph(f"{info.model}_blocks", title)
+    graph = new_graph(f"{info.model}_blocks", title)
     graph.set("compound", "true")
     first, last = {}, {}
     for index, entry in enumerate(blocks):
@@ -103,13 +103,13 @@ def program_block_graph(circuit):
         unit = "level" if entry["topology"] not in (None, "sequential") else "t"
         cluster = pydot.Cluster(
             f"block{index}", style="rounded,filled", fillcolor="#f3f3f3",
-            label=_escape(f"{entry['name']}: {entry['kind']}"
+            label=escape(f"{entry['name']}: {entry['kind']}"
                           + (f", {entry['topology']}" if entry["topology"] else "")
                           + f"; {entry['gates']:,} gates, adds depth {entry['depth_added']}"))
         names = []
         for k, count in zip(steps.tolist(), counts.tolist(), strict=True):
             name = f"b{index}_{k}"
-            cluster.add_node(pydot.Node(name, label=_escape(f"{unit}={k}\n{count} gates"),
+            cluster.add_node(pydot.Node(name, label=escape(f"{unit}={k}\n{count} gates"),
                                         shape="box", style="filled", fillcolor="#fff2cc"))
             names.append(name)
         if not names:
@@ -120,7 +120,7 @@ def program_block_graph(circuit):
             cluster.add_edge(pydot.Edge(left, right, style="dotted", arrowhead="none"))
         graph.add_subgraph(cluster)
         first[entry["name"]], last[entry["name"]] = names[0], names[-1]
-    graph.add_node(pydot.Node("input", label=_escape(f"x_1..x_{info.length}"), shape="house",
+    graph.add_node(pydot.Node("input", label=escape(f"x_1..x_{info.length}"), shape="house",
                               style="filled", fillcolor=_FILL["input"]))
     for index, entry in enumerate(blocks):
         for source in entry.get("reads", []):

@@ -16,14 +16,9 @@ import rnncirc as rc
 from rnncirc.cli.profile_dot import add_dot_command, compile_dot
 from rnncirc.errors import OptionError
 from rnncirc.export import dot as dotmod
-from rnncirc.export.dot import (
-    DiagramTooLargeError,
-    GraphvizNotFoundError,
-    attribute_gates,
-    rank_groups,
-    repr_svg,
-    to_dot,
-)
+from rnncirc.export.attribution import attribute_gates
+from rnncirc.export.dot import GraphvizNotFoundError, repr_svg, to_dot
+from rnncirc.export.dot_graph import DiagramTooLargeError, rank_groups
 from rnncirc.ir.ops import ARITY, Op
 from rnncirc.lower import prefix
 

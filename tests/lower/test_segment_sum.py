@@ -236,7 +236,9 @@ def test_the_report_formulas_name_the_plan_and_hold_past_the_fit(topology):
 
 
 def test_the_gate_view_draws_it_and_the_block_view_says_why_not():
-    from rnncirc.export.dot import DiagramTooLargeError, block_graph, gate_graph
+    from rnncirc.export.dot_block import block_graph
+    from rnncirc.export.dot_gate import gate_graph
+    from rnncirc.export.dot_graph import DiagramTooLargeError
 
     circuit = rc.compile(affine, 8, topology="segment-sum")
     assert "planned level" in gate_graph(circuit).to_string()
