@@ -30,6 +30,7 @@ ceil(P / 64) x summary + scan: the workers run their chunks side by side, the re
 Run: python bench/distributed_bench.py             # n = 2^22, 512 chunks of 2^13; ~10 min
      python bench/distributed_bench.py --quick     # n = 2^18, one machine at 2^14
      python bench/distributed_bench.py --components --chunk 13
+     python bench/distributed_bench.py --summary-bytes   # bytes per chunk summary, per kind
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def components(chunk: int, workers: int = 64, n: int = 1 << 22) -> dict:
     the summary scan (P steps, here)."""
     from rnncirc.compiler import compile_model
     from rnncirc.eval.fast import Evaluator
-    from rnncirc.eval.sequence import _summary, carry_in_model, summary_scan_model
+    from rnncirc.eval.sequence import _summary, carry_in_model
+    from rnncirc.eval.summaries import summary_scan_model
 
     start = time.perf_counter()
     circuit = compile_model(carry_in_model(selective), chunk, topology=TOPOLOGY,
@@ -147,9 +149,9 @@ def components(chunk: int, workers: int = 64, n: int = 1 << 22) -> dict:
     Evaluator(circuit)
     scheduled = time.perf_counter() - start
     xs = inputs(chunk)
-    _summary(circuit, None, xs, True, "float64", None)
+    _summary(circuit, None, xs, "diagonal", "row", "float64", None)
     start = time.perf_counter()
-    _summary(circuit, None, xs, True, "float64", None)
+    _summary(circuit, None, xs, "diagonal", "row", "float64", None)
     per_chunk = time.perf_counter() - start
     chunks = n // chunk
     start = time.perf_counter()
@@ -161,6 +163,53 @@ def components(chunk: int, workers: int = 64, n: int = 1 << 22) -> dict:
             "summary_per_chunk_s": per_chunk, "summary_scan_s": scanned,
             "workers": workers, "estimate_s": estimate,
             "estimate_M_updates_per_s": n * D * BATCH / estimate / 1e6}
+
+
+PERM = _rng.permutation(D)
+MERGE = np.eye(D)[_rng.integers(0, D, size=D)].T  # one nonzero per column: states merge
+WK = _rng.normal(size=(D, K)) / 2
+
+
+@rc.rnn(state=D, inputs=K)
+def permuted(h, x):
+    return rc.sigmoid(WA @ x) * h[PERM] + WB @ x
+
+
+@rc.rnn(state=D, inputs=K)
+def merging(h, x):
+    return MERGE @ (rc.sigmoid(WA @ x) * h) + WB @ x
+
+
+@rc.rnn(state=D, inputs=K)
+def delta(h, x):
+    k = WK @ x / 8
+    return h - rc.sigmoid(WA[0] @ x) * k * (k @ h) + WB @ x
+
+
+def summary_bytes(length: int = 64) -> list[dict]:
+    """Bytes a worker ships per chunk summary (pickled, per sequence, batch 8, a chunk of
+    `length` steps, d = 64), in the kind's compact form against the dense m x m form every
+    non-diagonal kind travelled in before."""
+    import pickle
+
+    from rnncirc.compiler import compile_model
+    from rnncirc.eval.sequence import _summary, carry_in_model, check_linear
+    from rnncirc.eval.summaries import summary_form
+
+    rows = []
+    for model in (selective, permuted, merging, delta):
+        cls = check_linear(model)
+        circuit = compile_model(carry_in_model(model), length, topology=TOPOLOGY,
+                                outputs="last").circuit
+        sizes = {}
+        for form in (summary_form(cls.kind), "dense"):
+            shipped = _summary(circuit, None, inputs(length), form, cls.linear.orient,
+                               "float64", None)
+            sizes[form] = len(pickle.dumps(shipped)) / BATCH
+        rows.append({"model": model.name, "kind": cls.kind, "form": summary_form(cls.kind),
+                     "dense bytes": sizes["dense"],
+                     "compact bytes": sizes[summary_form(cls.kind)]})
+    return rows
 
 
 def main() -> None:
@@ -177,10 +226,17 @@ def main() -> None:
                              "instead of measuring it again (minutes, and 12 GB at 2^17)")
     parser.add_argument("--components", action="store_true",
                         help="only time the parts of a sharded run and estimate 64 workers")
+    parser.add_argument("--summary-bytes", action="store_true",
+                        help="only measure the bytes shipped per chunk summary, per kind")
     parser.add_argument("--one-machine-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_machine_child:
         return one_machine_child(args.one_machine_child)
+    if args.summary_bytes:
+        rows = summary_bytes()
+        print(table(rows, ["model", "kind", "form", "dense bytes", "compact bytes"]))
+        write_json("distributed_bench_summary_bytes", {"rows": rows})
+        return None
     if args.components:
         parts = components(1 << args.chunk, n=1 << args.length)
         print(json.dumps(parts, indent=1))

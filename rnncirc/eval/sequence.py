@@ -12,14 +12,13 @@ the chunk at its first position and zero after it (it is A(x)(h + e) + b(x): the
 of A), compiled once per chunk length on the client and shipped once to each worker.
 
 1. Summaries (a task per chunk): the chunk's ``outputs="last"`` circuit evaluated with e = 0
-   gives b_k; with e = 1 (diagonal and scalar kinds: A_k is its diagonal, m numbers) or with
-   e = each unit vector (every other kind: A_k dense, m x m, as the product of PD, DPLR or
-   dense factors over a chunk has no compact form worth keeping: a DPLR product's rank grows
-   to m) it gives A_k e + b_k, and one subtraction gives A_k. Chunk 0 starts from the
-   model's init and gives (0, h_(e_0)).
+   gives b_k; with e = 1 (diagonal and scalar kinds) or with e = each unit vector (every
+   other kind: A_k's columns) it gives A_k e + b_k, and one subtraction gives A_k, which the
+   worker ships in the kind's compact form (`summaries`: a diagonal, a permutation index and
+   its coefficients, or dense m x m). Chunk 0 starts from the model's init and gives
+   (0, h_(e_0)).
 2. Carries (on the client): the P summaries are themselves a linear recurrence,
-   c_k = A_k c_(k-1) + b_k, compiled by rnncirc as a P-step circuit (diagonal or dense,
-   topology "auto") and evaluated there.
+   c_k = A_k c_(k-1) + b_k, scanned in their form (`summaries.scan_summaries`).
 3. States (a task per chunk, ``outputs="all"`` only): the chunk's full circuit with e = its
    carry-in gives its states.
 
@@ -40,11 +39,10 @@ import numpy as np
 
 from rnncirc.errors import NotLinearError, OptionError
 from rnncirc.eval.distributed import gather, require_dask, ship
+from rnncirc.eval.summaries import DIAGONAL_KINDS, compress, probes, scan_summaries, summary_form
 from rnncirc.frontend.model import RNN, rnn
 from rnncirc.frontend.program import Program
 
-#: kinds whose chunk summary is kept diagonal (m numbers instead of m x m)
-DIAGONAL_KINDS = ("scalar", "diagonal")
 #: kinds over the reals, for which the carry-in trick is exact
 REAL_KINDS = DIAGONAL_KINDS + ("complex-diagonal", "permutation-diagonal", "dplr", "dense")
 
@@ -55,7 +53,8 @@ class ShardedEvaluation:
 
     ``values`` has the shapes of `Circuit.evaluate` (``outputs="last"``: the last state);
     ``depth`` the depth of each phase as run and their ``total``; ``chunks`` the chunk
-    lengths; ``summary`` "diagonal" or "dense" (the form chunk summaries travel in; for a
+    lengths; ``summary`` "diagonal", "permutation-diagonal" or "dense" (the form chunk summaries
+    travel in, `summaries.summary_form`; for a
     program, per layer); ``layers`` (programs) each layer's name, kind, summary and depths.
     """
 
@@ -210,19 +209,18 @@ def carry_inputs(alphabet: int | None, xs: np.ndarray, carries: np.ndarray) -> n
 # The tasks take the carry-in circuit and the model's alphabet, not the model: a circuit is
 # plain arrays, which any worker unpickles, where a model's step function may live in a file
 # that only this machine can import.
-def _summary(circuit, alphabet: int | None, xs: np.ndarray, diagonal: bool, dtype: str,
-             modulus: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Phase 1 for one chunk: (A_k, b_k), A_k as ``(B, m)`` (diagonal) or ``(B, m, m)``."""
+def _summary(circuit, alphabet: int | None, xs: np.ndarray, form: str, orient: str,
+             dtype: str, modulus: int | None) -> tuple:
+    """Phase 1 for one chunk: (A_k in `form`, b_k), as `summaries.compress` ships it."""
     m = int(np.prod(circuit.info.state_shape))
-    probes = np.vstack([np.zeros(m), np.ones(m)]) if diagonal else \
-        np.vstack([np.zeros(m), np.eye(m)])
-    out = circuit.evaluate(carry_inputs(alphabet, xs, probes), dtype=dtype, modulus=modulus)
-    out = np.asarray(out).reshape(len(xs), len(probes), m)
+    carry_ins = probes(form, m)
+    out = circuit.evaluate(carry_inputs(alphabet, xs, carry_ins), dtype=dtype, modulus=modulus)
+    out = np.asarray(out).reshape(len(xs), len(carry_ins), m)
     b = out[:, 0]
     a = out[:, 1:] - b[:, None]
     if modulus is not None:
         a = np.mod(a, modulus)
-    return (a[:, 0] if diagonal else np.swapaxes(a, 1, 2)), np.array(b)
+    return compress(a, form, orient), np.array(b)
 
 
 def _first_chunk(circuit, alphabet: int | None, xs: np.ndarray, init: np.ndarray,
@@ -272,21 +270,6 @@ def _check_ring(circuit, model: RNN) -> None:
                            f"only; {model.name} has {', '.join(bad)} gates")
 
 
-def summary_scan_model(m: int, diagonal: bool) -> RNN:
-    """The recurrence of the chunk summaries, c_k = A_k c_(k-1) + b_k, over inputs
-    ``(a, b)`` (diagonal: 2m numbers) or ``(A row-major, b)`` (m^2 + m)."""
-    if diagonal:
-        def carry(h, z):
-            return z[:m] * h + z[m:]
-
-        return rnn(state=m, inputs=2 * m, name="summary_scan")(carry)
-
-    def carry_dense(h, z):
-        return z[:m * m].reshape(m, m) @ h + z[m * m:]
-
-    return rnn(state=m, inputs=m * m + m, name="summary_scan")(carry_dense)
-
-
 class ShardedScan:
     """One linear RNN sharded over a client's workers in `chunks` pieces (module docstring).
 
@@ -299,10 +282,9 @@ class ShardedScan:
         self.cls = check_linear(model, where)
         self.model, self.chunks, self.client = model, chunks, client
         self.topology, self.dtype, self.modulus = topology, dtype, modulus
-        self.diagonal = self.cls.kind in DIAGONAL_KINDS
-        self.summary = "diagonal" if self.diagonal else "dense"
+        self.summary = summary_form(self.cls.kind)
+        self.orient = self.cls.linear.orient
         self.depth: dict = {}
-        self.scan_depth = 0
 
     def _circuits(self, lengths: list[int], outputs: str) -> dict:
         """Each distinct chunk length's carry-in circuit, compiled here once and shipped to
@@ -344,12 +326,15 @@ class ShardedScan:
             first = client.submit(_first_chunk, last[lengths[0]], model.alphabet, pieces[0], init,
                                   dtype, modulus, pure=False)
             summaries = [client.submit(_summary, last[lengths[k]], model.alphabet, pieces[k],
-                                       self.diagonal, dtype, modulus, pure=False)
+                                       self.summary, self.orient, dtype, modulus,
+                                       pure=False)
                          for k in range(1, self.chunks)]
             futures += [first] + summaries
-            carries = self._carries(*gather(client, [first] + summaries))
+            first, *done = gather(client, [first] + summaries)
+            carries, scan_depth = scan_summaries(first, done, self.summary, self.orient,
+                                                 self.topology, dtype, modulus)
             self.depth = {"chunk": chunk_depth, "extract": int(self.chunks > 1),
-                          "summary_scan": self.scan_depth, "carry": 0}
+                          "summary_scan": scan_depth, "carry": 0}
             if outputs == "last":
                 values = carries[:, -1].reshape((len(batch),) + model.state_shape)
             else:
@@ -372,27 +357,3 @@ class ShardedScan:
                   for k in range(self.chunks)]
         futures += states
         return np.concatenate(gather(self.client, states), axis=1)
-
-    def _carries(self, first: np.ndarray, *summaries) -> np.ndarray:
-        """Phase 2: the state leaving every chunk, ``(B, P, m)``, by the summary scan's
-        circuit on this machine."""
-        from rnncirc.compiler import compile_model
-
-        b, m = first.shape
-        p = self.chunks
-        if p == 1:
-            self.scan_depth = 0
-            return first[:, None]
-        width = m if self.diagonal else m * m
-        steps = np.zeros((b, p, width + m))  # chunk 0: A = 0, b = its last state
-        steps[:, 0, width:] = first
-        for k, (a, offset) in enumerate(summaries, start=1):
-            steps[:, k, :width] = a.reshape(b, width)
-            steps[:, k, width:] = offset
-        scan = compile_model(summary_scan_model(m, self.diagonal), p,
-                             topology="auto" if self.topology != "sequential" else
-                             "sequential").circuit
-        self.scan_depth = scan.depth
-        if self.modulus is not None:
-            steps = steps.astype(np.int64)  # residues already: exact as integers
-        return np.asarray(scan.evaluate(steps, dtype=self.dtype, modulus=self.modulus))

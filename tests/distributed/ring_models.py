@@ -23,6 +23,15 @@ def ring_permutation(h, x):
     return (W1 @ x) * h[PERM] + W2 @ x
 
 
+#: one nonzero per column: states 0 and 1 both move to 0 (a reset), 2 to 3, 3 to 1
+MERGE = np.eye(4)[[0, 0, 3, 1]].T
+
+
+@rc.rnn(state=4, inputs=K, init=np.array([1.0, 2.0, -1.0, 0.5]))
+def ring_merge(h, x):
+    return MERGE @ ((W1 @ x) * h) + W2 @ x
+
+
 @rc.rnn(state=4, inputs=K)
 def ring_dplr(h, x):
     k = W1 @ x
@@ -47,5 +56,6 @@ def ring_program(x):
     return rc.scan(ring_dense_4, u)[:3] + rc.shift(h)[:3]
 
 
-RING = {"diagonal": ring_diagonal, "permutation": ring_permutation, "dplr": ring_dplr,
+RING = {"diagonal": ring_diagonal, "permutation": ring_permutation, "merge": ring_merge,
+        "dplr": ring_dplr,
         "dense": ring_dense}

@@ -27,7 +27,8 @@ def test_sequence_sharding_matches_one_circuit(client, name, chunks):
     np.testing.assert_allclose(done.values, rc.compile(model, N).evaluate(xs), rtol=1e-12,
                                atol=1e-12)
     assert done.chunks == np.diff(np.linspace(0, N, chunks + 1).round()).astype(int).tolist()
-    assert done.summary == ("diagonal" if rc.classify(model).kind == "diagonal" else "dense")
+    assert done.summary == {"diagonal": "diagonal", "permutation-diagonal":
+                            "permutation-diagonal"}.get(rc.classify(model).kind, "dense")
     phases = {key: value for key, value in done.depth.items() if key != "total"}
     assert done.depth["total"] == sum(phases.values())
     if chunks > 1:  # each phase ran: its depth is counted
@@ -45,6 +46,8 @@ def test_sequence_sharding_is_exact_mod_p(client, name, chunks):
         want = rc.compile(model, N, outputs=outputs).evaluate(xs, modulus=P)
         assert done.values.dtype == np.int64
         np.testing.assert_array_equal(done.values, want)
+    compact = {"merge": "permutation-diagonal", "permutation": "permutation-diagonal"}
+    assert done.summary == compact.get(name, "dense" if name != "diagonal" else "diagonal")
 
 
 @pytest.mark.parametrize("chunks", [1, 2, 3, 7])
