@@ -20,6 +20,7 @@ interrupted gather cancels the futures.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import warnings
 from collections.abc import Iterator
@@ -71,9 +72,10 @@ def open_client(address: str, *, timeout: float = CONNECT_TIMEOUT,
             raise SchedulerError(f"--scheduler local:N needs a worker count N >= 1, got "
                                  f"{address!r}")
         options = {} if memory_limit is None else {"memory_limit": memory_limit}
+        # the workers' warnings (a cancelled task, say) would interleave with our one line
         with distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
                                       processes=True, dashboard_address=None,
-                                      **options) as cluster, \
+                                      silence_logs=logging.ERROR, **options) as cluster, \
                 distributed.Client(cluster) as client:
             yield client
         return
@@ -105,8 +107,23 @@ def gather(client, futures: list) -> list:
     try:
         return client.gather(futures)
     except KeyboardInterrupt:
+        _drop_abandoned_gathers()
         client.cancel(futures)
         raise
+
+
+def _abandoned_gather(record: logging.LogRecord) -> bool:
+    exc = record.exc_info[1] if record.exc_info else None
+    return type(exc).__name__ != "AllExit"
+
+
+def _drop_abandoned_gathers() -> None:
+    """An interrupted gather leaves Dask tasks that end in AllExit once their futures are
+    cancelled; asyncio would print each, with a traceback, as "never retrieved" when it is
+    collected: after the one line an interrupted command prints."""
+    logger = logging.getLogger("asyncio")
+    if _abandoned_gather not in logger.filters:
+        logger.addFilter(_abandoned_gather)
 
 
 def worker_memory(client) -> int | None:
