@@ -16,8 +16,9 @@ diagonal and complex-diagonal in TC0 (prior work), permutation-diagonal (one non
 or per column: DFA transitions) in NC1 and NC1-complete, dplr and dense in PNC1 and
 PNC1-complete; any kind whose A does not depend on x (`time_invariant`, "ungated") in TC0;
 nonlinear RNNs in L (log precision) / P (poly precision). Max-plus and min-plus recurrences
-are outside the paper (its recurrences are over Q); rnncirc states TC0 for them as a derived
-bound (iterated sums and maxima).
+are outside the paper (its recurrences are over Q); rnncirc states TC0 for the elementwise ones
+as a derived bound (iterated sums and maxima), and NC1-hard for a (max, +) matrix over a finite
+state (it contains the iterated Boolean matrix product).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ COMPLEXITY = {
     "max-plus": "TC0 (derived, not in the paper)",
     "min-plus": "TC0 (derived, not in the paper)",
 }
+#: a (max, +) or (min, +) matrix recurrence over a finite state (Viterbi, shortest paths)
+DENSE_SEMIRING = "NC1-hard (derived, not in the paper)"
 
 
 @dataclass(frozen=True)
@@ -120,16 +123,25 @@ def _semiring(model: RNN, blocker) -> Classification | None:
     found = semiring_form(model.cell)
     if found is None:
         return None
-    kind, affine, a = found
+    affine, a = found.affine, found.a
     invariant = structure.sample(affine, a, model.alphabet).invariant()
-    op = "max" if kind == "max-plus" else "min"
+    op = "max" if found.kind == "max-plus" else "min"
+    step = (f"h_t[i] = {op}_j(h_(t-1)[j] + A(x_t)[i, j]) (with b(x_t) where present), a "
+            f"({op}, +) matrix product over a finite state" if found.dense else
+            f"h_t = {op}(h_(t-1) + a(x_t), b(x_t)) elementwise")
+    derived = (f"derived: with entries 0 and {'-' if op == 'max' else '+'}inf it is the "
+               f"iterated Boolean matrix product, NC1-complete for 5 states and more "
+               f"(Barrington), so not in TC0 unless TC0 = NC1" if found.dense else
+               f"derived: iterated sums and {op}ima are in TC0")
     reason = (f"{model.name} is not linear over the reals ({blocker.why}) but it is over the "
-              f"({op}, +) semiring: h_t = {op}(h_(t-1) + a(x_t), b(x_t)) elementwise, whose "
-              f"steps compose associatively, so it is lowered by the same prefix networks with "
-              f"+ and {op} gates; the paper's classes are for recurrences over Q and do not "
-              f"place it (derived: iterated sums and {op}ima are in TC0)")
-    form = LinearForm(affine, affine.offset.reshape(-1, 1), diag=a)
-    return Classification(kind, COMPLEXITY[kind], reason, None, affine.side, form, invariant)
+              f"({op}, +) semiring: {step}, whose steps compose associatively, so it is "
+              f"lowered by the same prefix networks with + and {op} gates; the paper's classes "
+              f"are for recurrences over Q and do not place it ({derived})")
+    complexity = DENSE_SEMIRING if found.dense else COMPLEXITY[found.kind]
+    offset = affine.offset.reshape(-1, 1)
+    form = LinearForm(affine, offset, dense=a) if found.dense else \
+        LinearForm(affine, offset, diag=a)
+    return Classification(found.kind, complexity, reason, None, affine.side, form, invariant)
 
 
 # -- (2) which side of a matrix state the transition acts on -----------------------------------
@@ -260,6 +272,10 @@ def _reason(model: RNN, kind: str, rank, affine: AffineStep, form: LinearForm,
         what = f"A(x) is {shape} times a diagonal ({how})"
     else:
         what = _WHAT[kind].format(rank=rank)
+    if form.seen_rank is not None:  # the terms do not show the rank the values have
+        built = f"rank {rank}" if kind == "dplr" else "dense"
+        what += (f"; its values say diagonal plus rank {form.seen_rank}, built as {built} "
+                 f"from its terms")
     place = _PLACE[kind]
     if invariant:
         what += ", the same at every step (time-invariant)"

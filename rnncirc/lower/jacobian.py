@@ -146,7 +146,8 @@ def _sum_term(term, axes: tuple[int, ...], in_shape, builder: CellBuilder, m: in
         pieces = [(term.coef, None)] if _constant_along(term.coef, keep) else \
             _separate(term.coef, keep, axes)
         if pieces is not None:
-            terms = [_outer(v, u, term.idx, keep, axes, out_shape, builder, m)
+            terms = [_picked(u, v, term.idx, axes) if isinstance(v, np.ndarray) else
+                     _outer(v, u, term.idx, keep, axes, out_shape, builder, m)
                      for v, u in pieces if v is not False]
             rest = [u for v, u in pieces if v is False]
             if not rest:
@@ -184,14 +185,22 @@ _MAX_PIECES = 16
 
 def _separate(coef: Sym, keep: tuple[int, ...], axes: tuple[int, ...]):
     """Split `coef` into pieces u * v (u constant along `axes`, v along `keep`): a list of
-    (v, u), with v False for the one remainder that does not split (u is then that remainder);
-    None when no piece splits."""
+    (v, u), with v False for the one remainder that does not split (u is then that remainder)
+    and v a numpy array for a piece whose constant factor reads one position per kept index (v
+    is that constant, u the whole piece: `_picked`); None when no piece splits."""
     pieces = _pieces(coef)
     split, rest = [], None
     for sign, factors in pieces:
         us = [f for f in factors if _constant_along(f, axes)]
         vs = [f for f in factors if not _constant_along(f, axes) and _constant_along(f, keep)]
-        if len(us) + len(vs) < len(factors):
+        mixed = [f for f in factors if not any(f is g for g in us + vs)]
+        if mixed and all(f.node.op == "const" for f in mixed) and _one_per_kept(
+                mixed, keep, axes):
+            # a constant matrix with at most one nonzero per kept position (the identity of
+            # I - b k k^T, a permutation, diag(w) as w * I): each position reads one element
+            split.append((_const_value(mixed), _product(factors, sign, coef)))
+            continue
+        if mixed:
             product = _product(factors, sign, coef)
             rest = product if rest is None else rest + product
             continue
@@ -199,6 +208,35 @@ def _separate(coef: Sym, keep: tuple[int, ...], axes: tuple[int, ...]):
     if not split:
         return None
     return split + ([(False, rest)] if rest is not None else [])
+
+
+def _const_value(consts: list[Sym]) -> np.ndarray:
+    value = np.ones(())
+    for f in consts:
+        value = value * f.node.arg
+    return value
+
+
+def _one_per_kept(consts: list[Sym], keep: tuple[int, ...], axes: tuple[int, ...]) -> bool:
+    """The product of constant factors has at most one nonzero along `axes` per kept index."""
+    value = _const_value(consts)
+    shape = tuple(value.shape[a] for a in keep) + (-1,)
+    return bool(((np.moveaxis(value, axes, range(-len(axes), 0)).reshape(shape) != 0).sum(
+        axis=-1) <= 1).all())
+
+
+def _picked(coef: Sym, consts: np.ndarray, idx: np.ndarray, axes: tuple[int, ...]) -> Select:
+    """sum over `axes` of coef * r[idx], where coef is `consts` (at most one nonzero along
+    `axes` per kept index, `_one_per_kept`) times other factors: a Select that reads, for
+    each kept index, that one position (coefficient 0 where there is none)."""
+    def last(a: np.ndarray) -> np.ndarray:
+        moved = np.moveaxis(a, axes, range(-len(axes), 0))
+        return moved.reshape(moved.shape[:idx.ndim - len(axes)] + (-1,))
+
+    where = (last(np.broadcast_to(consts, idx.shape)) != 0).argmax(axis=-1)
+    flat = last(np.arange(idx.size).reshape(idx.shape))
+    positions = np.take_along_axis(flat, where[..., None], axis=-1)[..., 0]
+    return Select(gather([coef.reshape(-1)], positions), idx.ravel()[positions])
 
 
 def _product(factors: list, sign: int, like: Sym | None) -> Sym | None:

@@ -49,6 +49,9 @@ class LinearForm:
     dense: Sym | None = None  # dense: (m, m)
     #: A as an explicit (m, m) tensor, whatever the kind: what `structure` sampled
     matrix: Sym | None = field(default=None, repr=False, compare=False)
+    #: dplr and dense: the generic rank of A minus its diagonal as its values say it, where
+    #: that is below the rank built from the terms (`seen_rank`); else None
+    seen_rank: int | None = field(default=None, compare=False)
 
 
 def scalar_ids(affine: AffineStep, syms: list[Sym]) -> tuple[list[np.ndarray], GateBuilder]:
@@ -77,7 +80,32 @@ def decide(model: RNN, affine: AffineStep,
     matrix = _dense_matrix(terms, m, builder)
     values = structure.sample(affine, matrix, model.alphabet)
     kind, linear, rank = _kind_of(model, affine, terms, offset, matrix, values)
-    return kind, replace(linear, matrix=matrix), rank, values.invariant()
+    linear = replace(linear, matrix=matrix, seen_rank=seen_rank(affine, kind, linear, matrix,
+                                                                 rank, model.alphabet))
+    return kind, linear, rank, values.invariant()
+
+
+#: a dense A's rank is sampled up to this size (elimination in Python integers is O(m^3))
+SEEN_RANK_MAX = 64
+
+
+def seen_rank(affine: AffineStep, kind: str, linear: LinearForm, matrix: Sym, rank,
+              alphabet: int | None) -> int | None:
+    """The rank r of A - D by its values when it is below the rank built: D + U V^T at rank R
+    whose terms do not merge although A - D has rank r < R (three rank-one updates along two
+    directions), or a dense A that is D + rank r < m for D = 0 or D = diag(A). No
+    division-free way to refactor U V^T to rank r is known to rnncirc, so A is built from its
+    terms and the classification says what the values say (`classify._reason`)."""
+    m = matrix.shape[0]
+    eye = Sym(matrix.builder.const(np.eye(m)), matrix.builder)
+    if kind == "dplr":
+        rests, built = [matrix - eye * linear.diag.reshape(1, m)], rank
+    elif kind == "dense" and m <= SEEN_RANK_MAX:
+        rests, built = [matrix, matrix - eye * matrix[np.arange(m), np.arange(m)]], m
+    else:
+        return None
+    seen = min(structure.sample(affine, rest, alphabet).rank() for rest in rests)
+    return seen if seen < built else None
 
 
 def _kind_of(model: RNN, affine: AffineStep, terms, offset: Sym, matrix: Sym,

@@ -26,6 +26,7 @@ from rnncirc.ir.simplify import simplify
 from rnncirc.lower import combine, prefix, sorting
 from rnncirc.lower.classify import Classification, as_dense
 from rnncirc.lower.scalarize import scalarize
+from rnncirc.lower.semiring_dense import DenseMaxPlusAlgebra
 from rnncirc.lower.unroll import drop_dead
 
 #: the semiring kinds (`lower.semiring`) and the op that is their sum
@@ -54,6 +55,8 @@ def _algebra(cls: Classification, builder: GateBuilder, m: int, capacity: int):
     if cls.kind == "dplr":
         return combine.DplrAlgebra(builder, m, capacity, cls.rank)
     if cls.kind in SEMIRING_JOIN:
+        if form.dense is not None:  # a (max, +) matrix over a finite state (Viterbi)
+            return DenseMaxPlusAlgebra(builder, m, capacity, SEMIRING_JOIN[cls.kind])
         return combine.MaxPlusAlgebra(builder, m, capacity, SEMIRING_JOIN[cls.kind])
     return combine.DenseAlgebra(builder, m, capacity)
 

@@ -1,48 +1,83 @@
 """Recurrences linear over the (max, +) or (min, +) semiring: a running max, m_t = max(m_{t-1}
-+ a(x_t), b(x_t)) (the mLSTM stabilizer), elementwise.
++ a(x_t), b(x_t)) (the mLSTM stabilizer) elementwise, and over a finite state the Viterbi
+recurrence m_t[i] = max_j (m_{t-1}[j] + W(x_t)[i, j]) (min: shortest paths), with or without b.
 
 Where this sits: `classify` asks this module about a step that `linearity` found nonlinear over
-the reals. If every element of h_t is max(h_{t-1}[j] + a_j(x_t), b_j(x_t)) of its own element j
-(min for min-plus), the step is an affine map over the semiring (+ is its product, max its
-sum), whose maps compose associatively:
+the reals. If every element of h_t is max(max_j (h_{t-1}[j] + A_ij(x_t)), b_i(x_t)) (min for
+min-plus; any entry of A, and any b_i, may be absent), the step is an affine map over the
+semiring (+ is its product, max its sum, "absent" its zero -inf), whose maps compose
+associatively:
 
-    (a2, b2) o (a1, b1) = (a1 + a2, max(b1 + a2, b2))
+    (A2, b2) o (A1, b1) = (A2 (x) A1, max(A2 (x) b1, b2)),  (A2 (x) A1)_ij = max_k A2_ik + A1_kj
 
-so the same prefix networks rebuild it in log depth, with + and max gates
-(`combine.MaxPlusAlgebra`). The step is put in that normal form from its graph, exactly as
-`jacobian` extracts A(x): the state enters through h, through adding or subtracting a state-free
-value, and through a max of two such forms or of a form and a state-free value; anything else
-(a product, a max mixed with a min, a permutation of the state) is left to the unroll.
+so the same prefix networks rebuild it in log depth, with + and max gates: elementwise when A
+is diagonal and b is everywhere (`combine.MaxPlusAlgebra`), as a (max, +) matrix product
+otherwise (`semiring_dense.DenseMaxPlusAlgebra`). The step is put in that normal form from its
+graph, exactly as `jacobian` extracts A(x): each node is tracked as (A, b) with the entries
+present known at trace time; the state enters through h, through wiring (indexing,
+broadcasting, concatenation with state-free values: `x.max(axis=...)` over a broadcast sum is
+wiring and maxima), through adding or subtracting a state-free value, and through a max of two
+such forms or of a form and a state-free value. Anything else (a product, a max mixed with a
+min, h + h, f - h) is left to the unroll.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from rnncirc.frontend.tracer import Sym, elementwise
+from rnncirc.frontend.tracer import Sym, elementwise, gather
 from rnncirc.ir.cell import CellBuilder, CellGraph
 from rnncirc.ir.ops import Op
 
 #: the kind for each semiring sum
 KINDS = {Op.MAX: "max-plus", Op.MIN: "min-plus"}
+#: the semiring zero of each sum (an absent entry): max(x, -inf) = x, x + -inf = -inf
+ZERO = {Op.MAX: -np.inf, Op.MIN: np.inf}
 
 
-def semiring_form(cell: CellGraph):
-    """(kind, AffineStep with b(x) as offset, a(x) as a flat Sym) or None.
+@dataclass(frozen=True)
+class Form:
+    """A node as max(max_j (h[j] + a[..., j]), b) over the flat state h (entries present only
+    where `has_a` / `has_b` say; the others hold any value)."""
 
-    ``a`` and ``b`` are state-free tensors of the state's shape: h_t = max(h_{t-1} + a, b).
-    """
+    a: Sym  # node.shape + (m,)
+    has_a: np.ndarray  # bool, node.shape + (m,)
+    b: Sym  # node.shape
+    has_b: np.ndarray  # bool, node.shape
+    #: -1 / +1 where an entry of a is known to be -inf / +inf (a constant: log 0, a forbidden
+    #: transition), 0 elsewhere: a max (min) drops its -inf (+inf) entries as absent
+    inf_a: np.ndarray  # int8, node.shape + (m,)
+
+
+@dataclass(frozen=True)
+class SemiringForm:
+    """What `classify` needs: the kind, the affine step (b as offset, the zero where absent),
+    and A: the diagonal (m,) when ``dense`` is False, else the (m, m) matrix."""
+
+    kind: str
+    affine: object  # jacobian.AffineStep
+    a: Sym
+    dense: bool
+
+
+def semiring_form(cell: CellGraph) -> SemiringForm | None:
+    """The step in semiring normal form, or None when it is not one."""
     from rnncirc.lower.jacobian import AffineStep, _replay_value
 
     builder = CellBuilder()
     value: dict[int, Sym] = {}
-    form: dict[int, tuple] = {}  # node id -> (a, b or None, state index per element)
+    form: dict[int, Form] = {}
     join = None
     x = None
+    m = cell.state.size
     for node in cell.live_nodes():
         if node.op == "state":
-            zeros = Sym(builder.const(np.zeros(node.shape)), builder)
-            form[node.id] = (zeros, None, np.arange(node.size).reshape(node.shape))
+            has_a = np.eye(m, dtype=bool).reshape(node.shape + (m,))
+            form[node.id] = Form(_const(builder, np.zeros(node.shape + (m,))), has_a,
+                                 _const(builder, np.zeros(node.shape)),
+                                 np.zeros(node.shape, dtype=bool), np.zeros(has_a.shape, np.int8))
             continue
         if node.op == "input":
             x = value[node.id] = Sym(builder.node("input", node.shape), builder)
@@ -50,34 +85,61 @@ def semiring_form(cell: CellGraph):
         if not any(o.id in form for o in node.operands):
             value[node.id] = _replay_value(node, value, builder)
             continue
-        step = _step(node, value, form)
-        if step is None:
-            return None
         if node.op in KINDS:
             if join not in (None, node.op):
                 return None  # max and min together: not one semiring
             join = node.op
+        step = _step(node, value, form, builder, m)
+        if step is None:
+            return None
         form[node.id] = step
-    a, b, idx = form.get(cell.output.id, (None, None, None))
-    if join is None or b is None or not np.array_equal(idx.ravel(), np.arange(idx.size)):
+    out = form.get(cell.output.id)
+    if join is None or out is None:
         return None
     if x is None:
         x = Sym(builder.node("input", cell.input.shape), builder)
-    m = idx.size
     side = "vector" if len(cell.state_shape) == 1 else "flat"
-    return KINDS[join], AffineStep(builder, x, b, (), side, m), a.reshape(-1)
+    zero = _const(builder, np.full((1,), ZERO[join]))
+    has_a = (out.has_a & (out.inf_a != np.sign(ZERO[join]))).reshape(m, m)
+    a = _fill(out.a.reshape(m, m), has_a, zero)
+    b = _fill(out.b.reshape(m), out.has_b.reshape(m), zero).reshape(cell.state_shape)
+    affine = AffineStep(builder, x, b, (), side, m)
+    if not has_a[~np.eye(m, dtype=bool)].any() and out.has_b.all():
+        return SemiringForm(KINDS[join], affine, a[np.arange(m), np.arange(m)], False)
+    return SemiringForm(KINDS[join], affine, a, True)
 
 
-def _step(node, value, form):
-    """The normal form (a, b, idx) of a node from its operands' forms, or None."""
+def _const(builder: CellBuilder, values: np.ndarray) -> Sym:
+    return Sym(builder.const(values), builder)
+
+
+def _fill(sym: Sym, present: np.ndarray, zero: Sym) -> Sym:
+    """`sym` where `present`, the semiring zero elsewhere."""
+    if present.all():
+        return sym
+    index = np.where(present, np.arange(sym.size).reshape(sym.shape), sym.size)
+    return gather([sym.reshape(-1), zero], index)
+
+
+def _free(sym: Sym, builder: CellBuilder, m: int) -> Form:
+    """A state-free value as a form: b only."""
+    return Form(_const(builder, np.zeros(sym.shape + (m,))), np.zeros(sym.shape + (m,), bool),
+                sym, np.ones(sym.shape, dtype=bool), np.zeros(sym.shape + (m,), np.int8))
+
+
+def _step(node, value, form, builder: CellBuilder, m: int) -> Form | None:
+    """The normal form of a node from its operands' forms, or None."""
     op = node.op
     if op == "gather":
-        if len(node.operands) != 1:
-            return None  # a concat with state-free parts: max(h + a, b) does not cover it
-        a, b, idx = form[node.operands[0].id]
+        parts = [form[o.id] if o.id in form else _free(value[o.id], builder, m)
+                 for o in node.operands]
         pick = node.arg
-        return (_gather(a, pick), None if b is None else _gather(b, pick),
-                idx.ravel()[pick])
+        rows = pick[..., None] * m + np.arange(m)
+        return Form(gather([p.a for p in parts], rows),
+                    np.concatenate([p.has_a.ravel() for p in parts])[rows],
+                    gather([p.b for p in parts], pick),
+                    np.concatenate([p.has_b.ravel() for p in parts])[pick],
+                    np.concatenate([p.inf_a.ravel() for p in parts])[rows])
     if op in (Op.ADD, Op.SUB):
         dep, free = node.operands
         if dep.id not in form:
@@ -85,31 +147,55 @@ def _step(node, value, form):
                 return None  # f - h is not in the semiring
             dep, free = free, dep
         if free.id in form:
-            return None
-        f = value[free.id]
-        a, b, idx = form[dep.id]
-        return (elementwise(op, a, f), None if b is None else elementwise(op, b, f), idx)
+            return None  # h + h: a product in the semiring
+        f, dep_form = value[free.id], form[dep.id]
+        a = elementwise(op, dep_form.a, f.reshape(f.shape + (1,)))
+        return Form(a, dep_form.has_a, elementwise(op, dep_form.b, f), dep_form.has_b,
+                    _infinite(a, dep_form.inf_a, f, op))
     if op in KINDS:
-        left, right = node.operands
-        if left.id in form and right.id in form:
-            a1, b1, idx1 = form[left.id]
-            a2, b2, idx2 = form[right.id]
-            if not np.array_equal(idx1, idx2):
-                return None
-            return elementwise(op, a1, a2), _join(op, b1, b2), idx1
-        dep, free = (left, right) if left.id in form else (right, left)
-        a, b, idx = form[dep.id]
-        return a, _join(op, b, value[free.id]), idx
+        left, right = (form[o.id] if o.id in form else _free(value[o.id], builder, m)
+                       for o in node.operands)
+        zero = np.sign(ZERO[op])
+        has_left, has_right = left.has_a & (left.inf_a != zero), right.has_a & (
+            right.inf_a != zero)
+        return Form(_join(op, left.a, has_left, right.a, has_right), has_left | has_right,
+                    _join(op, left.b, left.has_b, right.b, right.has_b),
+                    left.has_b | right.has_b,
+                    np.where(has_left & ~has_right, left.inf_a,
+                             np.where(has_right & ~has_left, right.inf_a, 0)).astype(np.int8))
     return None
 
 
-def _join(op: Op, b1: Sym | None, b2: Sym | None) -> Sym | None:
-    if b1 is None or b2 is None:
-        return b2 if b1 is None else b1
-    return elementwise(op, b1, b2)
+def _infinite(a: Sym, before: np.ndarray, f: Sym, op: Op) -> np.ndarray:
+    """The known infinities of a + f (a - f): those of a constant sum, else those of a kept
+    (a state-free value added to -inf leaves it -inf) and of a constant f; where they clash
+    (-inf + inf is NaN) nothing is known and the values decide."""
+    def signs(sym: Sym) -> np.ndarray:
+        values = np.broadcast_to(sym.node.arg.reshape(sym.shape + (1,) * (a.ndim - sym.ndim)),
+                                 a.shape)
+        return np.where(np.isinf(values), np.sign(values), 0).astype(np.int8)
+
+    if a.node.op == "const":
+        return signs(a)
+    if f.node.op != "const":
+        return before
+    added = signs(f) * (-1 if op == Op.SUB else 1)
+    return np.where(before == 0, added, np.where((added == 0) | (added == before), before, 0)
+                    ).astype(np.int8)
 
 
-def _gather(sym: Sym, pick: np.ndarray) -> Sym:
-    from rnncirc.frontend.tracer import gather
-
-    return gather([sym], pick)
+def _join(op: Op, one: Sym, has_one: np.ndarray, two: Sym, has_two: np.ndarray) -> Sym:
+    """Entrywise op(one, two) where both are present, the present one elsewhere."""
+    both = has_one & has_two
+    if not both.any():
+        return one if not has_two.any() else two if not has_one.any() else gather(
+            [one.reshape(-1), two.reshape(-1)],
+            np.where(has_two, one.size + np.arange(one.size).reshape(one.shape),
+                     np.arange(one.size).reshape(one.shape)))
+    joined = elementwise(op, one, two)
+    if both.all():
+        return joined
+    flat = np.arange(one.size).reshape(one.shape)
+    index = np.where(both, 2 * one.size + flat, np.where(has_two & ~has_one, one.size + flat,
+                                                         flat))
+    return gather([one.reshape(-1), two.reshape(-1), joined.reshape(-1)], index)

@@ -387,20 +387,27 @@ def _factor(kind: str, form: int, rng: np.random.Generator):
         forms = [lambda h, x: rc.sigmoid(w @ x) * h,
                  lambda h, x: h * rc.sigmoid(w @ x),
                  lambda h, x: rc.concat([rc.sigmoid(w[:2] @ x) * h[:2],
-                                         h[2:] * rc.sigmoid(w[2:] @ x)])]
+                                         h[2:] * rc.sigmoid(w[2:] @ x)]),
+                 lambda h, x: (rc.sigmoid(w @ x)[:, None] * np.eye(D)) @ h]
     elif kind == "scale":
         forms = [lambda h, x: rc.sigmoid(w[0] @ x) * h,
                  lambda h, x: h / (1.0 + rc.exp(w[0] @ x)),
-                 lambda h, x: rc.stack([rc.sigmoid(w[0] @ x) * h[i] for i in range(D)])]
+                 lambda h, x: rc.stack([rc.sigmoid(w[0] @ x) * h[i] for i in range(D)]),
+                 lambda h, x: h @ (np.eye(D) * rc.sigmoid(w[0] @ x))]
     elif kind == "const":
-        forms = [lambda h, x: c * h, lambda h, x: h / c, lambda h, x: -(c * h)]
+        forms = [lambda h, x: c * h, lambda h, x: h / c, lambda h, x: -(c * h),
+                 lambda h, x: (c * np.eye(D)) @ h]
     elif kind == "perm":
         forms = [lambda h, x: h[perm], lambda h, x: matrix @ h,
-                 lambda h, x: (h[None, :] * matrix).sum(axis=1)]
+                 lambda h, x: (h[None, :] * matrix).sum(axis=1),
+                 lambda h, x: h @ matrix.T]
     else:
         forms = [lambda h, x: h - rc.sigmoid(w[0] @ x) * _unit(w @ x) * (_unit(w @ x) @ h),
                  lambda h, x: h - _unit(w @ x) * ((rc.sigmoid(w[0] @ x) * _unit(w @ x)) @ h),
-                 lambda h, x: h - (rc.sigmoid(w[0] @ x) * (h @ _unit(w @ x))) * _unit(w @ x)]
+                 lambda h, x: h - (rc.sigmoid(w[0] @ x) * (h @ _unit(w @ x))) * _unit(w @ x),
+                 # the factor as an explicit matrix I - s k k^T (a product of such is DPLR)
+                 lambda h, x: (np.eye(D) - rc.sigmoid(w[0] @ x) * rc.outer(_unit(w @ x),
+                                                                         _unit(w @ x))) @ h]
     return kind, perm, forms[form % len(forms)]
 
 
@@ -440,7 +447,7 @@ compositions = st.sampled_from(sorted(FAMILIES)).flatmap(lambda family: st.tuple
 
 
 @settings(max_examples=30, deadline=None)
-@given(composition=compositions, forms=st.lists(st.integers(0, 2), min_size=4, max_size=4))
+@given(composition=compositions, forms=st.lists(st.integers(0, 3), min_size=4, max_size=4))
 def test_products_of_structured_factors(composition, forms):
     family, kinds, seed = composition
     if family == "low-rank" and kinds.count("rank1") > 2:
@@ -456,8 +463,8 @@ def test_products_of_structured_factors(composition, forms):
 
 
 @settings(max_examples=25, deadline=None)
-@given(composition=compositions, first=st.lists(st.integers(0, 2), min_size=4, max_size=4),
-       second=st.lists(st.integers(0, 2), min_size=4, max_size=4))
+@given(composition=compositions, first=st.lists(st.integers(0, 3), min_size=4, max_size=4),
+       second=st.lists(st.integers(0, 3), min_size=4, max_size=4))
 def test_rewriting_a_step_never_changes_its_kind(composition, first, second):
     family, kinds, seed = composition
     one, _ = _composition(family, kinds, first[:len(kinds)], seed)
