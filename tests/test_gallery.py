@@ -34,6 +34,8 @@ PAPER_TABLE = {
     "pd_ssm": ("permutation-diagonal", "NC1", None),
     "parity": ("permutation-diagonal", "NC1", None),
     "s5": ("permutation-diagonal", "NC1", None),
+    # outside the paper (a recurrence over the (max, +) semiring): rnncirc's derived bound
+    "viterbi": ("max-plus", "NC1-hard (derived, not in the paper)", None),
 }
 
 
@@ -163,6 +165,9 @@ def reference(name: str, xs: np.ndarray) -> np.ndarray:
             h = moved
             out.append(h)
         return np.array(out)
+    if name == "viterbi":  # delta' = max_j (delta[j] + log T[j, i]) + log E[i, x]
+        return scan(lambda d, s: np.max(d[:, None] + m.LOG_T, axis=0) + m.LOG_E[:, s],
+                    m.LOG_PI, xs)
     raise KeyError(name)
 
 
@@ -263,6 +268,7 @@ ARCHITECTURES = {
     "pd_ssm": "PD-SSM (Terzic et al. 2025)",
     "parity": "Parity automaton",
     "s5": "S5 word problem, NC1-complete (Barrington 1989)",
+    "viterbi": "HMM Viterbi scores, (max, +) semiring (Viterbi 1967)",
 }
 
 

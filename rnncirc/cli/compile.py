@@ -105,6 +105,10 @@ def format_report(report: dict, path: str | None = None) -> str:
         f"kind           {report['kind']}" + (f" (rank {report['rank']})" if report["rank"]
                                                else "") + f", complexity class "
         f"{report['complexity']}",
+    ]
+    if report["kind"] in ("max-plus", "min-plus"):  # outside the paper: say what is derived
+        lines.append(f"caveat         {report['reason'].split('; ', 1)[-1]}")
+    lines += [
         f"topology       {report['topology']}, outputs={report['outputs']}",
         f"size           {report['size']:,} gates ({ops})",
         f"depth          {report['depth']:,}" + _depth_context(report),

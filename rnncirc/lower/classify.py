@@ -126,20 +126,21 @@ def _semiring(model: RNN, blocker) -> Classification | None:
     affine, a = found.affine, found.a
     invariant = structure.sample(affine, a, model.alphabet).invariant()
     op = "max" if found.kind == "max-plus" else "min"
+    dense = found.absent is not None
     step = (f"h_t[i] = {op}_j(h_(t-1)[j] + A(x_t)[i, j]) (with b(x_t) where present), a "
-            f"({op}, +) matrix product over a finite state" if found.dense else
+            f"({op}, +) matrix product over a finite state" if dense else
             f"h_t = {op}(h_(t-1) + a(x_t), b(x_t)) elementwise")
     derived = (f"derived: with entries 0 and {'-' if op == 'max' else '+'}inf it is the "
                f"iterated Boolean matrix product, NC1-complete for 5 states and more "
-               f"(Barrington), so not in TC0 unless TC0 = NC1" if found.dense else
+               f"(Barrington), so not in TC0 unless TC0 = NC1" if dense else
                f"derived: iterated sums and {op}ima are in TC0")
     reason = (f"{model.name} is not linear over the reals ({blocker.why}) but it is over the "
               f"({op}, +) semiring: {step}, whose steps compose associatively, so it is "
               f"lowered by the same prefix networks with + and {op} gates; the paper's classes "
               f"are for recurrences over Q and do not place it ({derived})")
-    complexity = DENSE_SEMIRING if found.dense else COMPLEXITY[found.kind]
+    complexity = DENSE_SEMIRING if dense else COMPLEXITY[found.kind]
     offset = affine.offset.reshape(-1, 1)
-    form = LinearForm(affine, offset, dense=a) if found.dense else \
+    form = LinearForm(affine, offset, dense=a, absent=found.absent) if dense else \
         LinearForm(affine, offset, diag=a)
     return Classification(found.kind, complexity, reason, None, affine.side, form, invariant)
 

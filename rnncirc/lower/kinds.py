@@ -49,6 +49,9 @@ class LinearForm:
     dense: Sym | None = None  # dense: (m, m)
     #: A as an explicit (m, m) tensor, whatever the kind: what `structure` sampled
     matrix: Sym | None = field(default=None, repr=False, compare=False)
+    #: a (max, +) / (min, +) matrix: the entries of A (m, m) and b (column m) that are the
+    #: semiring zero, 0 in the tensors (`semiring.SemiringForm`)
+    absent: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: dplr and dense: the generic rank of A minus its diagonal as its values say it, where
     #: that is below the rank built from the terms (`seen_rank`); else None
     seen_rank: int | None = field(default=None, compare=False)

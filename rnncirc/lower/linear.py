@@ -56,7 +56,8 @@ def _algebra(cls: Classification, builder: GateBuilder, m: int, capacity: int):
         return combine.DplrAlgebra(builder, m, capacity, cls.rank)
     if cls.kind in SEMIRING_JOIN:
         if form.dense is not None:  # a (max, +) matrix over a finite state (Viterbi)
-            return DenseMaxPlusAlgebra(builder, m, capacity, SEMIRING_JOIN[cls.kind])
+            return DenseMaxPlusAlgebra(builder, m, capacity, SEMIRING_JOIN[cls.kind],
+                                       form.absent)
         return combine.MaxPlusAlgebra(builder, m, capacity, SEMIRING_JOIN[cls.kind])
     return combine.DenseAlgebra(builder, m, capacity)
 
@@ -277,10 +278,14 @@ def build_linear(builder: GateBuilder, inputs: np.ndarray, model: RNN, cls: Clas
     algebra.put_leaves(np.arange(n), leaves)
     builder.node_id = -1  # combine gates come from no cell node
     parts = combine.Store(capacity, {"B": (m, c)})
-    parts.put(np.arange(n), B=fold_h0(builder, algebra, leaves["offset"], h0))
+    offset = leaves["offset"]
+    if hasattr(algebra, "offsets"):  # a semiring's absent entries of b are skipped, not added
+        offset = algebra.offsets(offset)
+    parts.put(np.arange(n), B=fold_h0(builder, algebra, offset, h0))
     levels = np.zeros(0, dtype=np.int32)
     next_value = n
-    quadratic = cls.kind in ("dense", "dplr") or form.index is not None
+    quadratic = cls.kind in ("dense", "dplr") or form.index is not None or \
+        form.dense is not None
     per_pair = m * max(m, 1) * (m + c) if quadratic else 4 * m * (c + 1)
     batch = max(1, _BATCH_ENTRIES // per_pair)
     for depth, level in enumerate(net.levels, start=1):
@@ -294,7 +299,10 @@ def build_linear(builder: GateBuilder, inputs: np.ndarray, model: RNN, cls: Clas
             combine_values(builder, algebra, parts, level.right_src[chunk],
                            level.left_src[chunk], results[chunk], level.left_lo[chunk] > 0)
         levels = np.concatenate([levels, np.full(builder.n - start_rows, depth, np.int32)])
-    out = _full(parts.get(net.result, "B"), side, model.state_shape)
+    out = parts.get(net.result, "B")
+    if hasattr(algebra, "outputs"):  # a state no path reaches is the semiring zero
+        out = algebra.outputs(out)
+    out = _full(out, side, model.state_shape)
     extra = {"prefix_depth": net.depth, "prefix_size": net.size, "step_column": "prefix level"}
     if cls.kind == "dplr":
         extra["dense_from_level"] = algebra.first_dense_level
@@ -352,6 +360,8 @@ def estimate_gates_from_n(cls: Classification, n: int, topology: str, outputs: s
 
 def _unit_costs(cls: Classification, m: int, c: int) -> tuple[int, int, int]:
     """Upper gate counts of one apply (A X + B), one compose (A A) and one leaf."""
+    if cls.kind in SEMIRING_JOIN and cls.linear.dense is not None:  # (max, +) matrices:
+        return 2 * m * m * c, 2 * m**3, 2 * m * m  # m ADD and m - 1 MAX per entry
     if cls.kind in SEMIRING_JOIN:  # an ADD and a MAX per entry; an ADD per entry
         return 2 * m * c, m, 2 * m
     apply_cost = {"scalar": 2 * m * c, "diagonal": 2 * m * c, "complex-diagonal": 4 * m * c,

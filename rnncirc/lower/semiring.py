@@ -53,13 +53,17 @@ class Form:
 
 @dataclass(frozen=True)
 class SemiringForm:
-    """What `classify` needs: the kind, the affine step (b as offset, the zero where absent),
-    and A: the diagonal (m,) when ``dense`` is False, else the (m, m) matrix."""
+    """What `classify` needs: the kind, the affine step (b as offset), and A: the diagonal
+    (m,) when ``dense`` is False, else the (m, m) matrix, with `absent` (m, m + 1): the
+    entries of A (columns 0..m-1) and of b (column m) that are the semiring zero. Those hold
+    0 in the tensors: the zero is never a constant of the circuit (an infinity cannot be
+    lowered to fixed-width integers), the combine skips them instead
+    (`semiring_dense.DenseMaxPlusAlgebra`)."""
 
     kind: str
     affine: object  # jacobian.AffineStep
     a: Sym
-    dense: bool
+    absent: np.ndarray | None
 
 
 def semiring_form(cell: CellGraph) -> SemiringForm | None:
@@ -99,14 +103,15 @@ def semiring_form(cell: CellGraph) -> SemiringForm | None:
     if x is None:
         x = Sym(builder.node("input", cell.input.shape), builder)
     side = "vector" if len(cell.state_shape) == 1 else "flat"
-    zero = _const(builder, np.full((1,), ZERO[join]))
+    zero = _const(builder, np.zeros(1))
     has_a = (out.has_a & (out.inf_a != np.sign(ZERO[join]))).reshape(m, m)
+    has_b = out.has_b.reshape(m)
     a = _fill(out.a.reshape(m, m), has_a, zero)
-    b = _fill(out.b.reshape(m), out.has_b.reshape(m), zero).reshape(cell.state_shape)
+    b = _fill(out.b.reshape(m), has_b, zero).reshape(cell.state_shape)
     affine = AffineStep(builder, x, b, (), side, m)
-    if not has_a[~np.eye(m, dtype=bool)].any() and out.has_b.all():
-        return SemiringForm(KINDS[join], affine, a[np.arange(m), np.arange(m)], False)
-    return SemiringForm(KINDS[join], affine, a, True)
+    if not has_a[~np.eye(m, dtype=bool)].any() and has_a.diagonal().all() and has_b.all():
+        return SemiringForm(KINDS[join], affine, a[np.arange(m), np.arange(m)], None)
+    return SemiringForm(KINDS[join], affine, a, ~np.concatenate([has_a, has_b[:, None]], 1))
 
 
 def _const(builder: CellBuilder, values: np.ndarray) -> Sym:
@@ -114,7 +119,7 @@ def _const(builder: CellBuilder, values: np.ndarray) -> Sym:
 
 
 def _fill(sym: Sym, present: np.ndarray, zero: Sym) -> Sym:
-    """`sym` where `present`, the semiring zero elsewhere."""
+    """`sym` where `present`, 0 elsewhere (`SemiringForm.absent` marks those)."""
     if present.all():
         return sym
     index = np.where(present, np.arange(sym.size).reshape(sym.shape), sym.size)

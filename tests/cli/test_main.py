@@ -147,6 +147,15 @@ def test_compile_prints_a_report(capsys):
     assert "elman" in out and "depth" in out and "size" in out
 
 
+def test_compile_of_viterbi_states_the_semiring_caveat(capsys):
+    viterbi = os.path.join(os.path.dirname(ELMAN), "viterbi.py")
+    status, out, err = run_cli(capsys, "compile", viterbi, "--length", "64")
+    assert status == 0 and err == ""
+    assert "max-plus, complexity class NC1-hard (derived, not in the paper)" in out
+    assert "caveat         the paper's classes are for recurrences over Q" in out
+    assert "depth(n)       4*ceil(log2(n)) + 8" in out and "size(n)" in out
+
+
 def test_json_report_has_the_api_fields(capsys, tmp_path):
     path = tmp_path / "report.json"
     status, out, err = run_cli(capsys, "compile", ELMAN, "--length", "4", "--json", path)

@@ -70,6 +70,11 @@ def shortest_paths(h, x):  # min-plus: cost to reach each node, edge costs scale
     return rc.minimum((h[None, :] + COST * rc.exp(V @ x)[:, None]).min(axis=1), V @ x + 5.0)
 
 
+def unreachable_state(h, x):  # state 3 has no predecessor and no floor: always -inf
+    best = (h[None, :3] + LOG_T[:3, :3].T + x[0]).max(axis=1)
+    return rc.concat([best, h[3:] - np.inf])
+
+
 def permuted_max(h, x):  # a permutation in (max, +): formerly left to the unroll
     return rc.maximum(h[::-1], x[0])
 
@@ -84,6 +89,7 @@ CASES = {
     "viterbi_sparse": (viterbi_sparse, 4, "max-plus", {"init": np.array([0.0, -1, -2, -3])}),
     "shortest_paths": (shortest_paths, 4, "min-plus", {}),
     "permuted_max": (permuted_max, 3, "max-plus", {}),
+    "unreachable_state": (unreachable_state, 4, "max-plus", {}),
 }
 
 
@@ -157,7 +163,7 @@ def test_a_combine_is_d_additions_and_a_max_tree(d):
     from rnncirc.lower.semiring_dense import DenseMaxPlusAlgebra
 
     builder = GateBuilder()
-    algebra = DenseMaxPlusAlgebra(builder, d, 3, Op.MAX)
+    algebra = DenseMaxPlusAlgebra(builder, d, 3, Op.MAX, np.zeros((d, d + 1), dtype=bool))
     algebra.put_leaves(np.array([0, 1]),
                        {"dense": builder.leaf(Op.INPUT, np.arange(2 * d * d)).reshape(2, d, d)})
     start = builder.n
