@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnncirc.frontend.tracer import Sym, elementwise, gather, reduce_sum
+from rnncirc.frontend.tracer import Sym, broadcast_to, elementwise, gather, reduce_sum
 from rnncirc.ir.cell import CellBuilder, CellGraph, Node
 from rnncirc.ir.ops import Op
 
@@ -260,9 +260,39 @@ def _pieces(sym: Sym) -> list:
         if inner.op == "gather" and len(inner.operands) == 1:
             return _pieces(gather([Sym(inner.operands[0], builder)],
                                   inner.arg.ravel()[node.arg]))
+        if inner.op == "sum":
+            summed = _pieces(Sym(inner, builder))
+            if len(summed) > 1 or len(summed[0][1]) > 1:
+                return [(s, [gather([f], node.arg) for f in fs]) for s, fs in summed]
     elif op in (Op.ADD, Op.SUB, Op.NEG, Op.MUL):
         return _combine(op, [_pieces(Sym(o, builder)) for o in node.operands], sym)
+    elif op == "sum":  # a product of matrices (M1 @ M2)[i, l] = sum_j M1[i, j] M2[j, l]
+        inner = Sym(node.operands[0], builder)
+        parts = _pieces(inner)
+        if len(parts) > 1 or len(parts[0][1]) > 1:
+            return [(s, _contract(fs, node.arg, inner.shape)) for s, fs in parts]
     return [(1, [sym])]
+
+
+def _contract(factors: list, axes: tuple[int, ...], shape) -> list:
+    """The factors of one piece summed over `axes`: those constant along them come out (one
+    slice each), the others are multiplied and summed over the axes they vary on together,
+    then broadcast, so that each result is seen constant along the axes it does not use
+    (sum_j I[i, j] k[j] k[l] is (I k)[i] times k[l]: a rank-one piece again)."""
+    kept = [a for a in range(len(shape)) if a not in axes]
+    out_shape = tuple(shape[a] for a in kept)
+    along = [f for f in factors if not _constant_along(f, axes)]
+    result = [f[tuple(0 if a in axes else slice(None) for a in range(len(shape)))]
+              for f in factors if _constant_along(f, axes)]
+    if along:
+        varying = {a for a in kept if not all(_constant_along(f, (a,)) for f in along)}
+        window = tuple(slice(None) if a in axes or a in varying else slice(0, 1)
+                       for a in range(len(shape)))
+        product = along[0][window]
+        for f in along[1:]:
+            product = product * f[window]
+        result.append(broadcast_to(reduce_sum(product, axes), out_shape))
+    return result
 
 
 def _combine(op: Op, parts: list, whole: Sym) -> list:

@@ -1,11 +1,14 @@
 """Structure by meaning (issue 16): a step written as products of explicitly built structured
-matrices (S @ (I - b1 k1 k1^T) @ (I - b2 k2 k2^T), M1 @ (M2 @ h)) gets the kind and rank of its
-algebraic form, and a rank that only the values show is reported as such, not claimed."""
+matrices (S @ H1 @ H2, S @ (H1 @ H2), H1 @ (H2 @ h), H1 @ H2 @ h with H = I - b k k^T) gets
+the kind and rank of its algebraic form, and a rank that only the values show is reported as
+such, not claimed."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rnncirc as rc
 from rnncirc.lower import prefix, structure
@@ -48,6 +51,17 @@ def deltaproduct_transposed(S, x):  # (H2^T H1^T S^T)^T: left multiplication of 
     return (h2 @ (h1 @ S.T)).T + rc.outer(WV @ x, k2)
 
 
+def deltaproduct_product_first(S, x):  # S @ (H1 @ H2): the state-free product built first
+    k1, k2, b1, b2 = _keys(x)
+    return S @ ((EYE - b1 * rc.outer(k1, k1)) @ (EYE - b2 * rc.outer(k2, k2))) + \
+        rc.outer(WV @ x, k2)
+
+
+def householder_product_first(h, x):  # H1 @ H2 @ h = (H1 @ H2) @ h
+    k1, k2, b1, b2 = _keys(x)
+    return (EYE - b1 * rc.outer(k1, k1)) @ (EYE - b2 * rc.outer(k2, k2)) @ h + W3 @ x
+
+
 def householder_vector(h, x):  # H1 (H2 h), a vector state
     k1, k2, b1, b2 = _keys(x)
     return (EYE - b1 * rc.outer(k1, k1)) @ ((EYE - b2 * rc.outer(k2, k2)) @ h) + W3 @ x
@@ -69,7 +83,9 @@ CASES = {
     "deltaproduct_updates": (deltaproduct_updates, (3, 4), "dplr", 2),
     "deltaproduct_matrices": (deltaproduct_matrices, (3, 4), "dplr", 2),
     "deltaproduct_transposed": (deltaproduct_transposed, (3, 4), "dplr", 2),
+    "deltaproduct_product_first": (deltaproduct_product_first, (3, 4), "dplr", 2),
     "householder_vector": (householder_vector, 4, "dplr", 2),
+    "householder_product_first": (householder_product_first, 4, "dplr", 2),
     "householder_vector_updates": (householder_vector_updates, 4, "dplr", 2),
     "gated_diagonal_matrices": (gated_diagonal_matrices, 4, "dplr", 1),
 }
@@ -95,7 +111,9 @@ def test_products_of_matrices_get_the_rank_of_their_form(name):
 
 @pytest.mark.parametrize("pair", [("deltaproduct_updates", "deltaproduct_matrices"),
                                   ("deltaproduct_updates", "deltaproduct_transposed"),
-                                  ("householder_vector_updates", "householder_vector")])
+                                  ("deltaproduct_updates", "deltaproduct_product_first"),
+                                  ("householder_vector_updates", "householder_vector"),
+                                  ("householder_vector_updates", "householder_product_first")])
 def test_both_spellings_build_the_same_circuit_size(pair):
     one, two = (_model(name) for name in pair)
     xs = random_inputs(one, 16, seed=5)
@@ -143,3 +161,49 @@ def test_a_rank_seen_only_in_values_is_reported_not_claimed(step, kind, built, s
 def test_a_rank_the_terms_show_says_nothing_more():
     result = rc.classify(_model("deltaproduct_updates"))
     assert result.linear.seen_rank is None
+
+
+# -- property: a random product of structured matrices, multiplied before or after h -----------
+D = 4
+
+
+def _matrix(kind: str, rng: np.random.Generator):
+    """x -> F(x) as an explicit D x D matrix."""
+    w = rng.normal(size=(D, K)) * 0.5
+    c = float(rng.uniform(0.5, 1.5))
+    if kind == "diag":
+        return lambda x: rc.sigmoid(w @ x)[:, None] * np.eye(D)
+    if kind == "scale":
+        return lambda x: np.eye(D) * rc.sigmoid(w[0] @ x)
+    if kind == "const":
+        return lambda x: c * np.eye(D)
+    return lambda x: np.eye(D) - rc.sigmoid(w[0] @ x) * rc.outer(_unit(w @ x), _unit(w @ x))
+
+
+@settings(max_examples=20, deadline=None)
+@given(kinds=st.lists(st.sampled_from(["diag", "scale", "const", "rank1"]), min_size=1,
+                      max_size=3), seed=st.integers(0, 10**6), first=st.booleans())
+def test_products_of_explicit_matrices(kinds, seed, first):
+    rng = np.random.default_rng(seed)
+    factors = [_matrix(k, rng) for k in kinds]
+    b = rng.normal(size=(D, K))
+
+    def step(h, x):
+        if first:  # (F1 @ F2 @ ...) @ h: the state-free product is built first
+            total = factors[0](x)
+            for f in factors[1:]:
+                total = total @ f(x)
+            return total @ h + b @ x
+        for f in reversed(factors):  # F1 @ (F2 @ (... @ h))
+            h = f(x) @ h
+        return h + b @ x
+
+    model = rc.rnn(state=D, inputs=K, name=f"product_{seed}")(step)
+    ranks = kinds.count("rank1")
+    kind = "dplr" if ranks else "diagonal" if "diag" in kinds else "scalar"
+    result = rc.classify(model)
+    assert (result.kind, result.rank) == (kind, ranks or None), (kinds, first, result.reason)
+    assert result.time_invariant == all(k == "const" for k in kinds)
+    xs = random_inputs(model, 5, seed=seed)
+    np.testing.assert_allclose(rc.compile(model, 5).evaluate(xs), model.run(xs), rtol=1e-8,
+                               atol=1e-10)
