@@ -33,6 +33,7 @@ from rnncirc.frontend.alphabet import SymbolSym
 from rnncirc.frontend.tracer import Sym, as_sym
 from rnncirc.ir.cell import CellBuilder, CellGraph
 from rnncirc.ir.circuit import check_real, non_finite, warn_non_finite
+from rnncirc.ir.ops import Op
 
 
 class Real(np.ndarray):
@@ -351,9 +352,14 @@ def rnn(state, inputs: int | None = None, *, alphabet: int | None = None, init=N
             found = node.op == "const" and non_finite(node.arg)
             if found:
                 where = f" at {node.where}" if node.where else ""
+                # -inf is the zero of a (max, +) recurrence (log 0: a forbidden transition)
+                absorbed = not np.isnan(node.arg).any() and any(
+                    n.op in (Op.MAX, Op.MIN) for n in cell.nodes)
+                consequence = ("an infinity reaches every output that depends on it unless "
+                               "a max or min drops it" if absorbed else
+                               "every output that depends on it will be NaN or inf")
                 warnings.warn(f"NaN or inf in a constant of {model_name}'s step{where} "
-                              f"({found}); every output that depends on it will be NaN or "
-                              "inf", RnncircWarning, stacklevel=2)
+                              f"({found}); {consequence}", RnncircWarning, stacklevel=2)
                 break
         return RNN(step, state_shape, input_size, alpha, h0, model_name, cell)
 

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnncirc as rc
+from rnncirc.errors import RnncircWarning
 from rnncirc.lower import prefix
 from rnncirc.lower.classify import DENSE_SEMIRING
 from rnncirc.lower.measure import measure_linear
@@ -233,3 +234,10 @@ def test_random_max_plus_matrices(seed, d, spelling, emit_first, floor):
     for topology in ("sklansky", "brent-kung"):
         np.testing.assert_allclose(rc.compile(model, 9, topology=topology).evaluate(xs),
                                    model.run(xs), rtol=1e-12, atol=1e-12)
+
+
+def test_an_infinite_transition_warns_without_claiming_every_output_is_inf():
+    with pytest.warns(RnncircWarning, match="unless a max or min drops it"):
+        rc.rnn(state=4, inputs=K)(viterbi_sparse)
+    with pytest.warns(RnncircWarning, match="will be NaN or inf"):
+        rc.rnn(state=2, inputs=1)(lambda h, x: h * np.array([1.0, np.inf]) + x[0])
