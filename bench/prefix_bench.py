@@ -28,7 +28,8 @@ import time
 import numpy as np
 
 import rnncirc as rc
-from rnncirc.analyze.formulas import evaluate_formula, prefix_formulas
+from rnncirc.analyze.formula_eval import evaluate_formula
+from rnncirc.analyze.formulas import prefix_formulas
 from rnncirc.compiler import lower
 from rnncirc.lower import prefix, segment_optimal, segment_sum
 from rnncirc.lower.classify import as_dense

@@ -279,7 +279,7 @@ def _program_profile(program: Program, lengths: list[int], topology: str,
     adds); the formulas are the family of the longest length's layer networks, with exact
     branches where "auto" picks other networks. Lengths a ``rc.shift`` cannot take are
     skipped, and the note says so."""
-    from rnncirc.analyze.formulas import evaluate_formula
+    from rnncirc.analyze.formula_eval import evaluate_formula
     from rnncirc.analyze.report import program_family_formulas
     from rnncirc.compiler import classify_model
 
@@ -431,7 +431,7 @@ def cached_family_formulas(model: RNN, cls, family: str, outputs: str, measure=N
 
 def _formulas(model, cls, topology, outputs, family, chosen, rows, objective="depth"):
     """(depth, size, note): the family's formulas patched where another family is used."""
-    from rnncirc.analyze.formulas import evaluate_formula
+    from rnncirc.analyze.formula_eval import evaluate_formula
     from rnncirc.compiler import compile_model
     from rnncirc.lower.measure import measure_linear
 

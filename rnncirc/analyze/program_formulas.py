@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncirc.analyze.formulas import _basis, _ceil_log2, _fit, evaluate_formula
+from rnncirc.analyze.formula_eval import evaluate_formula
+from rnncirc.analyze.formulas import _basis, _ceil_log2, _fit
 
 #: lengths at which a program is built to fit its formulas: every n up to 72, then both sides
 #: of 128 and 256 (a program is built whole at each, so fewer than a single layer's)

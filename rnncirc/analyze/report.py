@@ -17,7 +17,7 @@ from rnncirc.ir.circuit import Circuit
 def compile_report(compilation: Compilation, formulas: bool = True) -> dict:
     """Everything the compile report shows (formulas included), as JSON-ready data."""
     from rnncirc.analyze.counts import counts_summary
-    from rnncirc.analyze.formulas import format_formula
+    from rnncirc.analyze.formula_eval import format_formula
 
     model, circuit, cls = compilation.model, compilation.circuit, compilation.classification
     length, chosen, outputs = compilation.length, compilation.topology, compilation.outputs
@@ -93,7 +93,8 @@ def depth_bounds(compilation: Compilation) -> dict:
 def family_formulas(model: RNN, cls, topology: str, outputs: str, objective: str = "depth"):
     """(depth, size) of the circuit family as sympy expressions in n (None if unknown); A
     combined in the form best by `objective` at each n, as `rc.compile` builds it."""
-    from rnncirc.analyze.formulas import prefix_formulas, unroll_formulas
+    from rnncirc.analyze.formulas import prefix_formulas
+    from rnncirc.analyze.maxplus import unroll_formulas
     from rnncirc.lower.measure import measure_linear
 
     if topology == "sequential":

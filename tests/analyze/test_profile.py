@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import rnncirc as rc
 from rnncirc.analyze.counts import multiplicative_depth, nonconstant_multiplications
-from rnncirc.analyze.formulas import evaluate_formula
+from rnncirc.analyze.formula_eval import evaluate_formula
 from rnncirc.analyze.profile import (
     DEFAULT_LENGTHS,
     DepthProfile,

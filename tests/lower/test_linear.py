@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 import rnncirc as rc
-from rnncirc.analyze.formulas import evaluate_formula
+from rnncirc.analyze.formula_eval import evaluate_formula
 from rnncirc.analyze.report import family_formulas
 from rnncirc.lower import prefix
 from rnncirc.lower.classify import as_dense

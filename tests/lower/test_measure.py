@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import rnncirc as rc
-from rnncirc.analyze.formulas import evaluate_formula
+from rnncirc.analyze.formula_eval import evaluate_formula
 from rnncirc.analyze.report import family_formulas
 from rnncirc.lower import prefix
 from rnncirc.lower.linear import lower_linear

@@ -11,7 +11,7 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnncirc.analyze.formulas import evaluate_formula
+from rnncirc.analyze.formula_eval import evaluate_formula
 from rnncirc.lower.prefix import (
     TOPOLOGIES,
     Level,

@@ -220,7 +220,8 @@ def test_the_compile_report_without_formulas():
 @pytest.mark.slow  # the fit builds about 100 circuits
 @pytest.mark.parametrize("topology", segment_sum.TOPOLOGIES)
 def test_the_report_formulas_name_the_plan_and_hold_past_the_fit(topology):
-    from rnncirc.analyze.formulas import evaluate_formula, formula_definitions
+    from rnncirc.analyze.formula_eval import evaluate_formula
+    from rnncirc.analyze.formulas import formula_definitions
     from rnncirc.analyze.report import family_formulas
 
     report = compile_report(compile_model(channels, 64, topology=topology))

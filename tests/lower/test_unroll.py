@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnncirc as rc
-from rnncirc.analyze.formulas import unroll_formulas
+from rnncirc.analyze.maxplus import unroll_formulas
 from rnncirc.ir.ops import ARITY
 from rnncirc.lower.unroll import template_pair
 

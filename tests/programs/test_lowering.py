@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnncirc as rc
-from rnncirc.analyze.formulas import evaluate_formula
+from rnncirc.analyze.formula_eval import evaluate_formula
 from rnncirc.analyze.report import compile_report, program_family_formulas
 from rnncirc.compiler import TOPOLOGIES, compile_model
 

@@ -1,0 +1,147 @@
+"""Reading a depth or size formula: its exact value at an integer n, and its text.
+
+Where this sits: in `analyze`, under everything that checks or prints the formulas of
+`formulas` and `maxplus` (the profile, the compile report, the tests that compare a formula
+with a built circuit at every length).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from fractions import Fraction
+
+_RELATIONS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _floor_log2(x: Fraction) -> int:
+    k = x.numerator.bit_length() - x.denominator.bit_length()
+    while Fraction(2) ** k > x:
+        k -= 1
+    while Fraction(2) ** (k + 1) <= x:
+        k += 1
+    return k
+
+
+def evaluate_formula(expr, n: int, strict: bool = True) -> int | Fraction:
+    """Evaluate a depth/size formula at integer n in exact rational arithmetic.
+
+    With `strict`, a value that is not an integer is an error; otherwise it is returned as
+    the `Fraction` it is (a fitted formula being checked).
+
+    sympy's own ``expr.subs(n, v)`` is exact too but takes milliseconds per call (its
+    ceiling/floor of a log ratio goes through evalf), and it goes wrong for n beyond about 2^31.
+    """
+    import sympy as sp
+
+    def ev(e, env: dict) -> Fraction:
+        if e.is_Number:
+            return Fraction(int(e.p), int(e.q))
+        if e.is_Symbol:
+            return env[e]
+        if isinstance(e, sp.Add):
+            return sum((ev(a, env) for a in e.args), Fraction(0))
+        if isinstance(e, sp.Mul):
+            return math.prod((ev(a, env) for a in e.args), start=Fraction(1))
+        if isinstance(e, sp.Pow):
+            exponent = ev(e.exp, env)
+            assert exponent.denominator == 1, e
+            return ev(e.base, env) ** int(exponent)
+        if isinstance(e, sp.floor | sp.ceiling):
+            ratio = e.args[0] * sp.log(2)
+            if isinstance(ratio, sp.log):  # floor/ceiling of log2(x): exact integer log
+                x = ev(ratio.args[0], env)
+                k = _floor_log2(x)
+                up = isinstance(e, sp.ceiling) and Fraction(2) ** k != x
+                return Fraction(k + up)
+            x = ev(e.args[0], env)
+            return Fraction(math.floor(x) if isinstance(e, sp.floor) else math.ceil(x))
+        if isinstance(e, sp.Max | sp.Min):
+            pick = max if isinstance(e, sp.Max) else min
+            return pick(ev(a, env) for a in e.args)
+        if isinstance(e, sp.Mod):
+            return ev(e.args[0], env) % ev(e.args[1], env)
+        if isinstance(e, sp.Piecewise):
+            for value, cond in e.args:
+                if cond is sp.true or truth(cond, env):
+                    return ev(value, env)
+            raise AssertionError(f"no branch of {e} holds")
+        if isinstance(e, sp.Sum):
+            (var, lo, hi), body = e.limits[0], e.function
+            lo, hi = int(ev(lo, env)), int(ev(hi, env))
+            return sum(
+                (ev(body, {**env, var: Fraction(j)}) for j in range(lo, hi + 1)), Fraction(0)
+            )
+        if isinstance(e, sp.log):
+            raise AssertionError(f"log outside floor/ceiling: {e}")
+        if isinstance(e, sp.Function):  # e.g. size_ladner_fischer(n): evaluates at integers
+            value = e.func(*(sp.Integer(int(ev(a, env))) for a in e.args))
+            assert value.is_Integer, value
+            return Fraction(int(value))
+        raise TypeError(f"no exact rule for {type(e).__name__}: {e}")
+
+    def truth(cond, env: dict) -> bool:
+        if isinstance(cond, sp.And):
+            return all(truth(c, env) for c in cond.args)
+        if isinstance(cond, sp.Or):
+            return any(truth(c, env) for c in cond.args)
+        return _RELATIONS[cond.rel_op](ev(cond.lhs, env), ev(cond.rhs, env))
+
+    env = {symbol: Fraction(n) for symbol in expr.free_symbols}  # the one symbol n
+    value = ev(expr, env)
+    if not strict and value.denominator != 1:
+        return value
+    assert value.denominator == 1, (expr, n, value)
+    return int(value)
+
+
+#: small-n cases of a formula listed in its text; past this, the text says where they end
+_LISTED_CASES = 8
+
+
+def format_formula(expr) -> str:
+    """A formula as people write it: ceil(log2(n)) instead of ceiling(log(n)/log(2)), and
+    the small-n cases of a Piecewise listed after the general case."""
+    import re
+
+    import sympy as sp
+
+    if expr is None:
+        return "n/a"
+    if isinstance(expr, sp.Piecewise) and expr.args[-1][1] is sp.true:
+        general = format_formula(expr.args[-1][0])
+        cases = []
+        for value, cond in expr.args[:-1]:
+            cases.append(f"{format_formula(value)} if {_condition(cond)}")
+        if len(cases) > _LISTED_CASES:  # a long run of small lengths: name where it ends
+            points = [int(cond.rhs) for _, cond in expr.args[:-1]
+                      if isinstance(cond, sp.Eq) and cond.rhs.is_Integer]
+            if len(points) == len(cases):
+                return (f"{general}  (n > {max(points)}; {len(cases)} smaller lengths "
+                        "differ: their exact values are in --json and the profile rows)")
+        return f"{general}  ({'; '.join(cases)})" if cases else general
+    text = str(expr)
+    text = re.sub(r"ceiling\(log\(([^()]*(?:\([^()]*\))?[^()]*)\)/log\(2\)\)", r"ceil(log2(\1))",
+                  text)
+    text = re.sub(r"floor\(log\(([^()]*(?:\([^()]*\))?[^()]*)\)/log\(2\)\)", r"floor(log2(\1))",
+                  text)
+    return text.replace("**", "^")
+
+
+def _condition(cond) -> str:
+    import sympy as sp
+
+    if isinstance(cond, sp.Or):
+        values = [str(c.rhs) for c in cond.args if isinstance(c, sp.Eq)]
+        if len(values) == len(cond.args):
+            return "n in {" + ", ".join(sorted(values, key=int)) + "}"
+    if isinstance(cond, sp.Eq):
+        return f"n = {cond.rhs}"
+    return format_formula(cond)
