@@ -241,3 +241,16 @@ def test_an_infinite_transition_warns_without_claiming_every_output_is_inf():
         rc.rnn(state=4, inputs=K)(viterbi_sparse)
     with pytest.warns(RnncircWarning, match="will be NaN or inf"):
         rc.rnn(state=2, inputs=1)(lambda h, x: h * np.array([1.0, np.inf]) + x[0])
+
+
+def test_formulas_are_exact_past_the_fitted_lengths():
+    import sympy
+
+    from ..conftest import example
+
+    model = example("viterbi")
+    profile = rc.depth_profile(model, [300, 301], topology="brent-kung")
+    (n_sym,) = profile.depth_formula.free_symbols
+    for n, row in zip(profile.lengths, profile.rows, strict=True):
+        assert int(profile.depth_formula.subs(n_sym, n)) == row["depth"]
+        assert int(sympy.N(profile.size_formula.subs(n_sym, n).doit())) == row["size"]
