@@ -8,6 +8,7 @@ report, profiles and ``rnncirc run`` take instead of calling the stages themselv
 
 from __future__ import annotations
 
+import functools
 import numbers
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from rnncirc.errors import NotLinearError, OptionError
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.program import Program, check_model
 from rnncirc.ir.circuit import Circuit
+from rnncirc.ir.ops import Op
 from rnncirc.lower import prefix, segment_sum
 from rnncirc.lower.objective import check_objective, rank
 
@@ -182,12 +184,24 @@ def compile_boolean(model: RNN, length: int, width: int = 8, topology: str = "au
 
     `options` are `to_boolean`'s keyword arguments (signed, frac_bits, adder, multiplier,
     symbols). ``compile(..., domain="int", width=w)`` and ``rnncirc boolean`` call this.
+    Under "auto" the network is chosen by `objective` among those whose boolean circuit is
+    estimated to fit in memory.
     """
     from rnncirc.lower.boolean import to_boolean
 
     ensure_feasible(model, length, topology, outputs)
-    _ensure_boolean_fits(model, int(length), topology, outputs, width, options)
-    circuit = compile(model, length, topology=topology, outputs=outputs, objective=objective)
+    admit = _ensure_boolean_fits(model, int(length), topology, outputs, width, options)
+    if isinstance(model, Program) or admit is None:
+        circuit = compile(model, length, topology=topology, outputs=outputs,
+                          objective=objective)
+    else:
+        cls = classify_model(model)
+        built: dict = {}
+        chosen = resolve_topology(model, cls, int(length), topology, outputs, objective, built,
+                                  admit=admit)
+        circuit = built.pop(chosen, None) or lower(model, cls, int(length), chosen, outputs,
+                                                   objective)
+        circuit = circuit.with_info(topology=chosen)
     return to_boolean(circuit, width, **options)
 
 
@@ -196,41 +210,63 @@ _BOOLEAN_SAMPLE_LENGTH = 16
 
 
 def _ensure_boolean_fits(model: RNN, length: int, topology: str, outputs: str, width: int,
-                         options: dict) -> None:
-    """Refuse, before anything is built at `length`, a boolean circuit that would not fit.
+                         options: dict):
+    """Refuse, before anything is built at `length`, a boolean circuit that would not fit;
+    under "auto" on a linear RNN return which networks auto may choose (those whose boolean
+    circuit is estimated to fit), else None.
 
     A W-bit word op costs from a few gates (an add) to thousands (a lookup table at 12 bits),
     and constant operands fold, so the estimate comes from the model itself: its circuit at a
-    short length is lowered, and the AND/XOR nodes per arithmetic gate scale the arithmetic
-    size estimated from n (`lower.linear.estimate_gates_from_n`, or the unroll's rows). Under
-    "auto" the network of fewest gates stands for the one auto picks: the estimate is then a
-    lower one, and a refusal one the build would make too.
+    short length on the network of fewest gates is lowered, and its AND/XOR nodes per
+    arithmetic gate scale each network's arithmetic size estimated from n
+    (`lower.linear.estimate_gates_from_n`, or the unroll's rows). The sample's leaves (lookup
+    tables) are the dearest gates and its share of them the largest, so the estimate is high
+    rather than low for the networks with more combines. The bytes are those the builder
+    peaks at (`ir.aig.PEAK_BYTES_PER_NODE`), not those of the finished circuit.
     """
-    from rnncirc.ir.aig import BYTES_PER_NODE
-    from rnncirc.ir.memory import ensure_fits
-    from rnncirc.lower.boolean import to_boolean
+    from rnncirc.ir.aig import PEAK_BYTES_PER_NODE
+    from rnncirc.ir.memory import ensure_fits, fits
+    from rnncirc.ir.ops import ARITY
+    from rnncirc.lower.boolean.lowering import nodes_per_gate
     from rnncirc.lower.linear import estimate_gates_from_n
+    from rnncirc.lower.segment_lower import estimate_gates_from_n as segment_gates_from_n
 
     if length <= _BOOLEAN_SAMPLE_LENGTH:
-        return
+        return None
     cls = classify_model(model)
     chosen = "sequential" if topology == "sequential" or not cls.is_linear else \
         _fewest_gates(cls, length, topology, outputs)
     small = compile(model, _BOOLEAN_SAMPLE_LENGTH, topology=chosen, outputs=outputs)
-    per_gate = to_boolean(small, width, **options).num_nodes / max(1, small.size)
+    costs = nodes_per_gate(small, width, **options)
+    dearest = max(costs.values(), default=1.0)
 
-    def arithmetic(k: int) -> int:
-        if chosen == "sequential":
-            return k
-        return estimate_gates_from_n(cls, k, chosen, outputs)
+    @functools.cache
+    def per_gate(network: str) -> float:
+        """Nodes per arithmetic gate of `network`: its own mix of ops at the sample length
+        (a segment-sum circuit is mostly products, a scan's leaves weigh more), each op at
+        what it cost in the lowered sample."""
+        sample = small if network == chosen else compile(
+            model, _BOOLEAN_SAMPLE_LENGTH, topology=network, outputs=outputs)
+        ops = sample.op[ARITY[sample.op] > 0]
+        return sum(costs.get(Op(op), dearest) for op in ops.tolist()) / max(1, len(ops))
 
-    def nodes(k: int) -> int:
-        return int(per_gate * small.size * arithmetic(k) / arithmetic(_BOOLEAN_SAMPLE_LENGTH))
+    def arithmetic(k: int, network: str) -> int:
+        if network == "sequential":
+            return k * small.size // _BOOLEAN_SAMPLE_LENGTH
+        if network in segment_sum.TOPOLOGIES:
+            return segment_gates_from_n(cls, k, network, outputs)
+        return estimate_gates_from_n(cls, k, network, outputs)
 
-    ensure_fits(nodes(length), BYTES_PER_NODE,
+    def nodes(k: int, network: str = chosen) -> int:
+        return int(per_gate(network) * arithmetic(k, network))
+
+    ensure_fits(nodes(length), PEAK_BYTES_PER_NODE,
                 f"the {width}-bit boolean lowering of {model.name} over {length:,} steps "
-                f"(about {per_gate:,.0f} AND/XOR nodes per arithmetic gate)",
+                f"(about {per_gate(chosen):,.0f} AND/XOR nodes per arithmetic gate)",
                 "use a smaller --length or --width", rows_at=nodes, length=length)
+    if topology != "auto" or not cls.is_linear:
+        return None
+    return lambda network: fits(nodes(length, network), PEAK_BYTES_PER_NODE)
 
 
 def ensure_feasible(model: RNN, length: int, topology: str = "auto",
@@ -318,7 +354,7 @@ def classify_model(model: RNN | Program):
 
 def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str,
                      objective: str = "depth", built: dict | None = None,
-                     prefix_only: bool = False) -> str:
+                     prefix_only: bool = False, admit=None) -> str:
     """The concrete topology: "auto" is the parallel network whose circuit is best by
     `objective` (`lower.objective`: by default least depth, then size), segment-sum
     constructions included for the kinds they are built for.
@@ -331,7 +367,8 @@ def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str,
 
     A segment-sum circuit is measured by building it; given a dict `built`, the circuit of
     the topology chosen is left there under its name, so that the caller does not build it
-    twice.
+    twice. `admit` (topology -> bool) narrows the candidates further (a boolean lowering
+    admits those whose boolean circuit would fit).
     """
     if topology == "sequential":
         return topology
@@ -355,6 +392,10 @@ def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str,
     candidates = [t for t in prefix.TOPOLOGIES if t != "sequential"]
     segment_candidates = [] if prefix_only else [
         t for t in segment_sum.TOPOLOGIES if _segment_sum_fits(cls, length, t, outputs)]
+    if admit is not None:
+        segment_candidates = [t for t in segment_candidates if admit(t)]
+        candidates = [t for t in candidates if admit(t)] or [
+            min(candidates, key=lambda t: estimate_gates_from_n(cls, length, t, outputs))]
     # a network whose circuit could not fit in memory is passed over before it is built (DPLR
     # and dense combines make some networks far bigger than others); when none could, the
     # one of fewest gates is refused with its estimate

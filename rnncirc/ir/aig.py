@@ -36,15 +36,18 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from rnncirc.ir.memory import ensure_fits
+from rnncirc.ir.memory import ensure_bytes
 
 CONST, INPUT, AND, XOR = 0, 1, 2, 3
 KIND_NAMES = ("const", "input", "and", "xor")
 FALSE, TRUE = 0, 1
 
 _EMPTY = -1
-#: bytes per node while building: kind, two literals, two hash-table slots
-BYTES_PER_NODE = 1 + 8 + 8 + 16
+#: bytes per node of the finished circuit a whole lowering peaks at: the columns grow by
+#: doubling (up to twice the nodes, old and new side by side while copied), the hash table is
+#: the next power of two past twice the nodes, gates found dead at the end were built too,
+#: and the lowering holds each word's bits beside them
+PEAK_BYTES_PER_NODE = 3 * (1 + 8 + 8) + 4 * 8 + 32
 
 
 # ------------------------------------------------------------------------------------------
@@ -239,9 +242,11 @@ class AigBuilder:
         need = self.count + extra
         if need > len(self.kinds):
             capacity = max(need, 2 * len(self.kinds))
-            # node columns (17 bytes) plus hash-table slots (2 x 8 bytes) per node
-            ensure_fits(capacity - len(self.kinds), BYTES_PER_NODE, "the boolean circuit",
-                        "use a smaller length or width")
+            # the new columns (17 bytes a node) and the new hash table are taken while the old
+            # ones are still held: what the machine has left must hold both new ones
+            ensure_bytes(capacity * (1 + 8 + 8) + 8 * _table_size(capacity),
+                         f"the boolean circuit, grown past {self.count:,} AND/XOR nodes,",
+                         "use a smaller length or width")
             for name, fill in (("kinds", 0), ("lhs", -1), ("rhs", -1)):
                 old = getattr(self, name)
                 new = np.full(capacity, fill, dtype=old.dtype)

@@ -33,7 +33,7 @@ from rnncirc.lower.boolean.words import ADDERS, MULTIPLIERS, Words, constant_bit
 SYMBOL_CODINGS = ("onehot", "binary")
 
 #: lookup-table entries (words x table rows) built per chunk, bounding temporary memory
-_LUT_ENTRIES = 1 << 21
+_LUT_ENTRIES = 1 << 15
 
 
 def to_boolean(circuit: Circuit, width: int = 8, signed: bool = True, *, frac_bits: int = 0,
@@ -80,17 +80,7 @@ def to_boolean(circuit: Circuit, width: int = 8, signed: bool = True, *, frac_bi
     [100, -56, -59, -52]
     """
     sem = IntSemantics(width, signed, frac_bits)
-    _check_options(circuit, sem, adder, multiplier, symbols)
-    aig = AigBuilder(capacity=max(1 << 12, 4 * circuit.num_nodes))
-    words = Words(aig, adder, multiplier)
-    bits = np.zeros((circuit.num_nodes, width), dtype=np.int64)
-    input_shape = _input_bits(circuit, aig, sem, symbols, bits)
-    const_rows = np.flatnonzero(circuit.op == Op.CONST)
-    reals = circuit.consts[circuit.a[const_rows]]
-    patterns = sem.quantize(reals)
-    bits[const_rows] = constant_bits(patterns, width)
-    for op, group in _groups(circuit):
-        bits[group] = _lower_group(op, group, circuit, bits, words, sem)
+    aig, bits, input_shape, reals, patterns = _lower(circuit, sem, adder, multiplier, symbols)
     info = circuit.info
     return aig.finish(
         bits[circuit.outputs], input_shape=input_shape,
@@ -100,6 +90,40 @@ def to_boolean(circuit: Circuit, width: int = 8, signed: bool = True, *, frac_bi
                          symbols=symbols, alphabet=info.alphabet, input_size=info.input_size,
                          state_shape=tuple(info.state_shape),
                          extra=_constant_stats(reals, patterns, sem)))
+
+
+def nodes_per_gate(circuit: Circuit, width: int = 8, signed: bool = True, *,
+                   frac_bits: int = 0, adder: str = "sklansky", multiplier: str = "dadda",
+                   symbols: str = "binary") -> dict[Op, float]:
+    """AND/XOR nodes the lowering of `circuit` creates per gate of each op (dead ones
+    included, as the builder holds them): what a memory estimate scales by the op counts of
+    a longer circuit of the same model, before that one is built."""
+    sem = IntSemantics(width, signed, frac_bits)
+    tally: dict[Op, list[int]] = {}
+    _lower(circuit, sem, adder, multiplier, symbols, tally)
+    return {op: made / gates for op, (made, gates) in tally.items()}
+
+
+def _lower(circuit: Circuit, sem: IntSemantics, adder: str, multiplier: str, symbols: str,
+           tally: dict | None = None):
+    """The word bits of every gate; `tally` (op -> [nodes made, gates]) counts the nodes."""
+    _check_options(circuit, sem, adder, multiplier, symbols)
+    aig = AigBuilder(capacity=max(1 << 12, 4 * circuit.num_nodes))
+    words = Words(aig, adder, multiplier)
+    bits = np.zeros((circuit.num_nodes, sem.width), dtype=np.int64)
+    input_shape = _input_bits(circuit, aig, sem, symbols, bits)
+    const_rows = np.flatnonzero(circuit.op == Op.CONST)
+    reals = circuit.consts[circuit.a[const_rows]]
+    patterns = sem.quantize(reals)
+    bits[const_rows] = constant_bits(patterns, sem.width)
+    for op, group in _groups(circuit):
+        before = aig.count
+        bits[group] = _lower_group(op, group, circuit, bits, words, sem)
+        if tally is not None:
+            counts = tally.setdefault(op, [0, 0])
+            counts[0] += aig.count - before
+            counts[1] += len(group)
+    return aig, bits, input_shape, reals, patterns
 
 
 def _constant_stats(reals: np.ndarray, patterns: np.ndarray, sem: IntSemantics) -> dict:

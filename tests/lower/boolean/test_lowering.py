@@ -200,3 +200,30 @@ def test_errors_are_user_errors():
     with pytest.raises(BooleanLoweringError, match="integer inputs"):
         to_boolean(circuit, 8).evaluate(np.zeros((2, 2)))
     assert issubclass(WidthError, rc.RnncircError)
+
+
+def test_auto_passes_over_networks_whose_boolean_circuit_would_not_fit(monkeypatch):
+    # room for about 250k nodes: a scan's 8-bit circuit (~86k at n = 64) fits, segment-sum's
+    # (~400k) does not, so auto's shallowest choice gives way to one that can be built
+    from rnncirc.ir import memory
+    from rnncirc.ir.aig import PEAK_BYTES_PER_NODE
+
+    assert compile_boolean(tiny_linear, 64, 8).info.topology == "segment-sum"
+    monkeypatch.setattr(memory, "available_bytes",
+                        lambda: 250_000 * PEAK_BYTES_PER_NODE / memory.BUDGET)
+    bc = compile_boolean(tiny_linear, 64, 8)
+    assert not bc.info.topology.startswith("segment-sum")
+    assert bc.num_nodes < 250_000
+
+
+def test_a_boolean_circuit_that_outgrows_memory_is_refused_while_it_grows(monkeypatch):
+    from rnncirc.errors import CircuitTooLargeError
+    from rnncirc.ir import memory
+    from rnncirc.ir.aig import AigBuilder
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1 << 20)
+    aig = AigBuilder()
+    x = aig.inputs(64)
+    with pytest.raises(CircuitTooLargeError, match="grown past"):
+        for _ in range(20):  # new, distinct gates double the nodes until 1 MiB is too little
+            x = np.concatenate([x, aig.and_(x, np.roll(x, 1) ^ 1)])
