@@ -54,6 +54,7 @@ def run_on_cluster(args, xs: np.ndarray, circuit_for, check, human) -> None:
     model = compilation = None
     if args.chunks is None:  # compiled here once, shipped to every worker once
         circuit, model, compilation = circuit_for(args)
+        circuit.check_inputs(xs, keep_dtype=True)  # before a cluster is started or reached
     else:
         from rnncirc.frontend.loader import pick_model
 
@@ -63,6 +64,7 @@ def run_on_cluster(args, xs: np.ndarray, circuit_for, check, human) -> None:
 
         model = pick_model(args.model_file, args.model)
         check_shardable(model)  # before a cluster is started or reached
+        model.check_inputs(xs)
         n = xs.shape[1] if xs.ndim == (2 if model.alphabet else 3) else xs.shape[0]
         if n != args.length:
             raise OptionError(f"the inputs hold sequences of length {n}, not --length "

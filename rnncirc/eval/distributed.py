@@ -73,8 +73,10 @@ def open_client(address: str, *, timeout: float = CONNECT_TIMEOUT,
                                  f"{address!r}")
         options = {} if memory_limit is None else {"memory_limit": memory_limit}
         # the workers' warnings (a cancelled task, say) would interleave with our one line
+        # (its HTTP server starts with or without a dashboard: a free port, not 8787, which
+        # another cluster may hold, said in a warning)
         with distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
-                                      processes=True, dashboard_address=None,
+                                      processes=True, dashboard_address=":0",
                                       silence_logs=logging.ERROR, **options) as cluster, \
                 distributed.Client(cluster) as client:
             yield client

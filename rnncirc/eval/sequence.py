@@ -116,6 +116,8 @@ def evaluate_sharded(model: RNN | Program, xs, *, chunks: int, client,
             not 1 <= chunks <= n:
         raise OptionError(f"chunks must be an integer from 1 to the sequence length {n}, "
                           f"got {chunks!r}")
+    if outputs == "all":
+        check_gather_fits(len(batch), n, model.state_shape, 4 if dtype == "float32" else 8)
     if isinstance(model, Program):
         from rnncirc.eval.program_shards import evaluate_program
 
@@ -129,6 +131,29 @@ def evaluate_sharded(model: RNN | Program, xs, *, chunks: int, client,
     return ShardedEvaluation(values if batched else values[0], depth,
                              chunk_lengths(n, int(chunks)), summary,
                              time.perf_counter() - start, layers)
+
+
+def available_memory() -> int:
+    """Bytes this machine can still give (psutil comes with Dask distributed)."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def check_gather_fits(batch: int, n: int, shape: tuple, itemsize: int) -> None:
+    """``outputs="all"`` gathers every state here: refused up front when the chunks as they
+    arrive and the array that joins them would not fit in this machine's available memory."""
+    need = 2 * batch * n * int(np.prod(shape)) * itemsize
+    available = available_memory()
+    if need > available:
+        from rnncirc.eval.distributed import SchedulerError
+
+        raise SchedulerError(
+            f'outputs="all" gathers the {batch:,} x {n:,} x {int(np.prod(shape)):,} output '
+            f"values on this machine: about {need / 2**30:,.1f} GiB with the copy that joins "
+            f"them, more than its available memory ({available / 2**30:,.1f} GiB); ask for "
+            'the last state only (outputs="last", --outputs last), or run fewer sequences at '
+            "once")
 
 
 def chunk_lengths(n: int, chunks: int) -> list[int]:
@@ -301,59 +326,68 @@ class ShardedScan:
         return shipped, max(c.depth for c in built.values())
 
     def run(self, batch: np.ndarray, outputs: str) -> np.ndarray:
-        model, client, dtype, modulus = self.model, self.client, self.dtype, self.modulus
-        n = batch.shape[1]
-        lengths = chunk_lengths(n, self.chunks)
+        """The states of `batch` ``(B, n, ...)`` at every position, or the last one."""
+        lengths = chunk_lengths(batch.shape[1], self.chunks)
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         # each chunk travels inside its tasks (not scattered), so that the scheduler can
         # rerun a task whose worker died
         pieces = [batch[:, lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
         futures: list = []
+        try:
+            out = self.run_pieces(pieces, lengths, len(batch), outputs, futures)
+            if outputs == "all":
+                out = np.concatenate(gather(self.client, out), axis=1)
+        finally:
+            self.client.cancel(futures)  # interrupted: stops them; done: frees the copies
+        return out
+
+    def run_pieces(self, pieces: list, lengths: list[int], batch: int, outputs: str,
+                   futures: list):
+        """The three phases over the chunks `pieces` (arrays or futures of ``(B, L_k, ...)``,
+        of `lengths`): futures of every chunk's states (``outputs="all"``), or the last
+        states ``(B, *state)``. Every future made is appended to `futures`, which the caller
+        cancels when it is done with them."""
+        model, client, dtype, modulus = self.model, self.client, self.dtype, self.modulus
         init = np.asarray(model.init, dtype=np.float64).reshape(-1)
         if modulus is not None:
             from rnncirc.eval.fast import residues
 
             init = residues(init, modulus, "the initial state").astype(np.float64)
-        try:
-            if self.chunks == 1 and outputs == "all":  # nothing to join: phase 3 alone
-                full, depth = self._circuits(lengths, "all")
-                futures += full.values()
-                self.depth = {"chunk": 0, "extract": 0, "summary_scan": 0, "carry": depth,
-                              "total": depth}
-                return self._gather_states(full, pieces, [init], lengths, len(batch), futures)
-            last, chunk_depth = self._circuits(lengths, "last")
-            futures += last.values()
-            first = client.submit(_first_chunk, last[lengths[0]], model.alphabet, pieces[0], init,
-                                  dtype, modulus, pure=False)
-            summaries = [client.submit(_summary, last[lengths[k]], model.alphabet, pieces[k],
-                                       self.summary, self.orient, dtype, modulus,
-                                       pure=False)
-                         for k in range(1, self.chunks)]
-            futures += [first] + summaries
-            first, *done = gather(client, [first] + summaries)
-            carries, scan_depth = scan_summaries(first, done, self.summary, self.orient,
-                                                 self.topology, dtype, modulus)
-            self.depth = {"chunk": chunk_depth, "extract": int(self.chunks > 1),
-                          "summary_scan": scan_depth, "carry": 0}
-            if outputs == "last":
-                values = carries[:, -1].reshape((len(batch),) + model.state_shape)
-            else:
-                full, self.depth["carry"] = self._circuits(lengths, "all")
-                futures += full.values()
-                entering = [init] + [carries[:, k - 1] for k in range(1, self.chunks)]
-                values = self._gather_states(full, pieces, entering, lengths, len(batch),
-                                             futures)
-        finally:
-            client.cancel(futures)  # interrupted: stops them; done: frees the workers' copies
+        if self.chunks == 1 and outputs == "all":  # nothing to join: phase 3 alone
+            full, depth = self._circuits(lengths, "all")
+            futures += full.values()
+            self.depth = {"chunk": 0, "extract": 0, "summary_scan": 0, "carry": depth,
+                          "total": depth}
+            return self._states(full, pieces, [init], lengths, batch, futures)
+        last, chunk_depth = self._circuits(lengths, "last")
+        futures += last.values()
+        first = client.submit(_first_chunk, last[lengths[0]], model.alphabet, pieces[0], init,
+                              dtype, modulus, pure=False)
+        summaries = [client.submit(_summary, last[lengths[k]], model.alphabet, pieces[k],
+                                   self.summary, self.orient, dtype, modulus, pure=False)
+                     for k in range(1, self.chunks)]
+        futures += [first] + summaries
+        first, *done = gather(client, [first] + summaries)
+        carries, scan_depth = scan_summaries(first, done, self.summary, self.orient,
+                                             self.topology, dtype, modulus)
+        self.depth = {"chunk": chunk_depth, "extract": int(self.chunks > 1),
+                      "summary_scan": scan_depth, "carry": 0}
+        if outputs == "last":
+            out = carries[:, -1].reshape((batch,) + model.state_shape)
+        else:
+            full, self.depth["carry"] = self._circuits(lengths, "all")
+            futures += full.values()
+            entering = [init] + [carries[:, k - 1] for k in range(1, self.chunks)]
+            out = self._states(full, pieces, entering, lengths, batch, futures)
         self.depth["total"] = sum(self.depth.values())
-        return values
+        return out
 
-    def _gather_states(self, full: dict, pieces: list, entering: list, lengths: list[int],
-                       batch: int, futures: list) -> np.ndarray:
-        """Phase 3: every chunk's states from the state entering it, joined in order."""
+    def _states(self, full: dict, pieces: list, entering: list, lengths: list[int],
+                batch: int, futures: list) -> list:
+        """Phase 3: futures of every chunk's states from the state entering it."""
         states = [self.client.submit(_states, full[lengths[k]], self.model.alphabet, pieces[k],
                                      np.broadcast_to(entering[k], (batch, entering[k].shape[-1])),
                                      self.dtype, self.modulus, pure=False)
                   for k in range(self.chunks)]
         futures += states
-        return np.concatenate(gather(self.client, states), axis=1)
+        return states

@@ -7,6 +7,8 @@ import numpy as np
 
 import rnncirc as rc
 
+from ..models import symbol_permutation
+
 _rng = np.random.default_rng(3)
 K = 2
 W1, W2, W3 = (_rng.normal(size=(4, K)) * 0.5 for _ in range(3))
@@ -54,6 +56,19 @@ def ring_program(x):
     h = rc.scan(ring_diagonal, x)
     u = h * h[PERM] + 2 * h
     return rc.scan(ring_dense_4, u)[:3] + rc.shift(h)[:3]
+
+
+@rc.program(inputs=K)
+def ring_backward(x):
+    back = rc.scan(ring_permutation, x, reverse=True)
+    late = rc.shift(back, 5, fill=np.array([1.0, 2.0, 3.0, 4.0]))  # across several chunks
+    return rc.scan(ring_merge, back[:2] * late[2:] + x) - 3 * late
+
+
+@rc.program(alphabet=3)
+def ring_symbols(x):
+    h = rc.scan(symbol_permutation, x)
+    return h * h + rc.shift(h, 1) + rc.lookup(np.arange(12.0).reshape(3, 4), x)
 
 
 RING = {"diagonal": ring_diagonal, "permutation": ring_permutation, "merge": ring_merge,

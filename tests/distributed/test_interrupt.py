@@ -27,6 +27,20 @@ def _workers(parent: psutil.Process) -> list:
         return []
 
 
+def _cpu_seconds(workers: list) -> float:
+    try:
+        return sum(w.cpu_times().user for w in workers)
+    except psutil.Error:  # a worker ended: the run did too
+        return 0.0
+
+
+def _alive(worker) -> bool:
+    try:
+        return worker.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def _wait(predicate, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -49,7 +63,7 @@ def test_ctrl_c_on_a_local_cluster(tmp_path):
         assert _wait(lambda: len(_workers(parent)) >= 2, 60), "the workers never started"
         workers = _workers(parent)
         # started: both workers busy (their CPU time grows past their start-up's)
-        busy = _wait(lambda: sum(w.cpu_times().user for w in workers) > 2.0, 30)
+        busy = _wait(lambda: _cpu_seconds(workers) > 2.0, 30)
         assert busy and child.poll() is None, "the run ended before it was interrupted"
         os.kill(child.pid, signal.SIGINT)
         sent = time.monotonic()
@@ -62,5 +76,5 @@ def test_ctrl_c_on_a_local_cluster(tmp_path):
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines == ["rnncirc: interrupted"], err
     assert out == ""
-    assert _wait(lambda: not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE
-                                 for w in workers), 5), "worker processes were left running"
+    assert _wait(lambda: not any(_alive(w) for w in workers), 5), \
+        "worker processes were left running"

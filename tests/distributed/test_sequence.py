@@ -10,7 +10,7 @@ import pytest
 import rnncirc as rc
 
 from ..models import LINEAR, nonlinear, random_inputs
-from .ring_models import RING, ring_program
+from .ring_models import RING, ring_backward, ring_program, ring_symbols
 
 MODELS = {name: LINEAR[name][0] for name in ("diagonal", "permutation", "symbol_permutation",
                                              "dplr", "dense", "gated_matrix")}
@@ -63,12 +63,32 @@ def test_two_layer_program(client, chunks):
     assert done.depth["total"] >= sum(layer["depth"]["total"] for layer in done.layers)
 
 
-def test_unbatched_and_last(client):
-    model = MODELS["dplr"]
-    xs = random_inputs(model, N, batch=1, seed=3)[0]
-    done = rc.evaluate_sharded(model, xs, chunks=3, client=client, outputs="last")
-    np.testing.assert_allclose(done.values, model.run(xs)[-1], rtol=1e-12, atol=1e-12)
-    assert done.depth["carry"] == 0  # the last state is the summary scan's
+@pytest.mark.parametrize("program, chunks", [(ring_backward, 2), (ring_backward, 7),
+                                             (ring_symbols, 1), (ring_symbols, 3)],
+                         ids=["backward-2", "backward-7", "symbols-1", "symbols-3"])
+def test_reverse_shift_and_alphabet_programs(client, program, chunks):
+    # a reverse layer, a shift by more than a chunk, symbols; position-wise blocks as tasks
+    xs = random_inputs(program, N, batch=2, seed=chunks)
+    done = rc.evaluate_sharded(program, xs, chunks=chunks, client=client)
+    np.testing.assert_allclose(done.values, program.run(xs), rtol=1e-10, atol=1e-10)
+    exact = rc.evaluate_sharded(program, xs, chunks=chunks, client=client, modulus=P,
+                                outputs="last")
+    np.testing.assert_array_equal(exact.values, rc.compile(program, N, outputs="last")
+                                  .evaluate(xs, modulus=P))
+
+
+def test_gathering_every_state_must_fit_here(client, monkeypatch):
+    from rnncirc.eval import sequence
+
+    model, xs = MODELS["diagonal"], random_inputs(MODELS["diagonal"], 8, batch=3)
+    monkeypatch.setattr(sequence, "available_memory", lambda: 1000)  # bytes
+    for program in (model, ring_program):
+        with pytest.raises(rc.RnncircError, match=r'outputs="all" gathers the 3 x 8 x [34] '
+                           r"output values on this machine: .* ask for the last state"):
+            rc.evaluate_sharded(program, random_inputs(program, 8, batch=3), chunks=2,
+                                client=client)
+    done = rc.evaluate_sharded(model, xs, chunks=2, client=client, outputs="last")
+    assert done.values.shape == (3, 4)
 
 
 def test_refusals(client):
