@@ -17,6 +17,7 @@ one-hot (index a value)   4 m^2 + m; m^2 EQ once       2 m^2 (m^2 EQ once per va
 one-hot columns (static)  m mul, f = wiring            m mul, adds where columns meet
 complex diagonal (2x2)    4 mul + 2 add per block      2 mul + 1 add per entry
 max-plus (semiring)       m add                        m add, m max
+max-plus matrix (dense)   m^3 add, m^2 (m-1) max       m^2 add, m^2 max (semiring_dense)
 dplr, rank r1, r2         ~2 m r1 r2 + m (r1 + r2)    m (2 r + 1)
 dense                     m^3 mul, m^2 (m-1) add       m^2 mul
 ========================  ==========================  ==================================

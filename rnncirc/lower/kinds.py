@@ -83,31 +83,37 @@ def decide(model: RNN, affine: AffineStep,
     matrix = _dense_matrix(terms, m, builder)
     values = structure.sample(affine, matrix, model.alphabet)
     kind, linear, rank = _kind_of(model, affine, terms, offset, matrix, values)
-    linear = replace(linear, matrix=matrix, seen_rank=seen_rank(affine, kind, linear, matrix,
-                                                                 rank, model.alphabet))
+    linear = replace(linear, matrix=matrix)
+    linear = replace(linear, seen_rank=seen_rank(affine, kind, linear, values, rank,
+                                                 model.alphabet))
     return kind, linear, rank, values.invariant()
 
 
-#: a dense A's rank is sampled up to this size (elimination in Python integers is O(m^3))
+#: a dense A's rank is computed up to this size (elimination in Python integers is O(m^3))
 SEEN_RANK_MAX = 64
 
 
-def seen_rank(affine: AffineStep, kind: str, linear: LinearForm, matrix: Sym, rank,
-              alphabet: int | None) -> int | None:
+def seen_rank(affine: AffineStep, kind: str, linear: LinearForm, values: structure.Samples,
+              rank, alphabet: int | None) -> int | None:
     """The rank r of A - D by its values when it is below the rank built: D + U V^T at rank R
     whose terms do not merge although A - D has rank r < R (three rank-one updates along two
-    directions), or a dense A that is D + rank r < m for D = 0 or D = diag(A). No
-    division-free way to refactor U V^T to rank r is known to rnncirc, so A is built from its
-    terms and the classification says what the values say (`classify._reason`)."""
-    m = matrix.shape[0]
-    eye = Sym(matrix.builder.const(np.eye(m)), matrix.builder)
+    directions), or a dense A that is D + rank r < m for D = 0 or D = diag(A) (read off A's
+    own samples, `values`). No division-free way to refactor U V^T to rank r is known to
+    rnncirc, so A is built from its terms and the classification says what the values say
+    (`classify._reason`)."""
+    m = linear.offset.shape[0]
     if kind == "dplr":
-        rests, built = [matrix - eye * linear.diag.reshape(1, m)], rank
+        matrix = linear.matrix
+        eye = Sym(matrix.builder.const(np.eye(m)), matrix.builder)
+        rest = matrix - eye * linear.diag.reshape(1, m)
+        seen, built = structure.sample(affine, rest, alphabet).rank(rank), rank
     elif kind == "dense" and m <= SEEN_RANK_MAX:
-        rests, built = [matrix, matrix - eye * matrix[np.arange(m), np.arange(m)]], m
+        off = values.values.copy()
+        off[..., np.arange(m), np.arange(m)] = 0
+        built = m
+        seen = min(values.rank(built), structure.Samples(off, values.primes).rank(built))
     else:
         return None
-    seen = min(structure.sample(affine, rest, alphabet).rank() for rest in rests)
     return seen if seen < built else None
 
 

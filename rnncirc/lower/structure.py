@@ -83,12 +83,15 @@ class Samples:
             right = (self.primes[None, :, None] - right) % self.primes[None, :, None]
         return bool(np.all(left == right))
 
-    def rank(self) -> int:
-        """Generic rank of a matrix: the largest rank over branches and points."""
+    def rank(self, enough: int | None = None) -> int:
+        """Generic rank of a matrix: the largest rank over branches and points (or the first
+        that reaches `enough`: a caller asking "below r?" stops there)."""
         best = 0
         for t, prime in enumerate(self.primes):
             for matrix in self.values[:, t]:
                 best = max(best, _rank_mod(matrix, int(prime)))
+                if enough is not None and best >= enough:
+                    return best
         return best
 
 
@@ -205,18 +208,21 @@ def _residue(value: float, primes: np.ndarray) -> np.ndarray:
 
 
 def _rank_mod(matrix: np.ndarray, p: int) -> int:
-    """Rank of an integer matrix over Z/p (Gaussian elimination in Python integers)."""
-    rows = [[int(v) % p for v in row] for row in matrix]
-    rank, cols = 0, len(rows[0]) if rows else 0
+    """Rank of an integer matrix over Z/p: Gaussian elimination, one vectorized row update per
+    pivot (residues below 2^31, so a product of two fits in int64)."""
+    a = np.array(matrix, dtype=np.int64) % p
+    rows, cols = a.shape if a.ndim == 2 else (0, 0)
+    rank = 0
     for col in range(cols):
-        pivot = next((r for r in range(rank, len(rows)) if rows[r][col]), None)
-        if pivot is None:
+        nonzero = np.flatnonzero(a[rank:, col])
+        if not len(nonzero):
             continue
-        rows[rank], rows[pivot] = rows[pivot], rows[rank]
-        inv = pow(rows[rank][col], -1, p)
-        for r in range(rank + 1, len(rows)):
-            if rows[r][col]:
-                f = rows[r][col] * inv % p
-                rows[r] = [(v - f * w) % p for v, w in zip(rows[r], rows[rank], strict=True)]
+        pivot = rank + int(nonzero[0])
+        a[[rank, pivot]] = a[[pivot, rank]]
+        a[rank] = a[rank] * pow(int(a[rank, col]), -1, p) % p
+        factors = a[rank + 1:, col].copy()
+        a[rank + 1:] = (a[rank + 1:] - factors[:, None] * a[rank] % p) % p
         rank += 1
+        if rank == rows:
+            break
     return rank

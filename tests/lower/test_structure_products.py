@@ -180,7 +180,7 @@ def _matrix(kind: str, rng: np.random.Generator):
     return lambda x: np.eye(D) - rc.sigmoid(w[0] @ x) * rc.outer(_unit(w @ x), _unit(w @ x))
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(kinds=st.lists(st.sampled_from(["diag", "scale", "const", "rank1"]), min_size=1,
                       max_size=3), seed=st.integers(0, 10**6), first=st.booleans())
 def test_products_of_explicit_matrices(kinds, seed, first):
