@@ -17,8 +17,8 @@ or per column: DFA transitions) in NC1 and NC1-complete, dplr and dense in PNC1 
 PNC1-complete; any kind whose A does not depend on x (`time_invariant`, "ungated") in TC0;
 nonlinear RNNs in L (log precision) / P (poly precision). Max-plus and min-plus recurrences
 are outside the paper (its recurrences are over Q); rnncirc states TC0 for the elementwise ones
-as a derived bound (iterated sums and maxima), and NC1-hard for a (max, +) matrix over a finite
-state (it contains the iterated Boolean matrix product).
+as a derived bound (iterated sums and maxima), and NC1-hard for a (max, +) matrix over 5 states
+or more (it contains the iterated Boolean matrix product), no class below 5 states.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ COMPLEXITY = {
 }
 #: a (max, +) or (min, +) matrix recurrence over a finite state (Viterbi, shortest paths)
 DENSE_SEMIRING = "NC1-hard (derived, not in the paper)"
+#: the same with fewer than 5 states, where Barrington's bound does not apply
+FEW_STATES_SEMIRING = "not placed (fewer than 5 states; not in the paper)"
 
 
 @dataclass(frozen=True)
@@ -130,15 +132,19 @@ def _semiring(model: RNN, blocker) -> Classification | None:
     step = (f"h_t[i] = {op}_j(h_(t-1)[j] + A(x_t)[i, j]) (with b(x_t) where present), a "
             f"({op}, +) matrix product over a finite state" if dense else
             f"h_t = {op}(h_(t-1) + a(x_t), b(x_t)) elementwise")
-    derived = (f"derived: with entries 0 and {'-' if op == 'max' else '+'}inf it is the "
-               f"iterated Boolean matrix product, NC1-complete for 5 states and more "
-               f"(Barrington), so not in TC0 unless TC0 = NC1" if dense else
+    boolean = (f"with entries 0 and {'-' if op == 'max' else '+'}inf it is the iterated "
+               f"Boolean matrix product, NC1-complete for 5 states and more (Barrington)")
+    states = a.shape[0]
+    derived = (f"derived: {boolean}, so not in TC0 unless TC0 = NC1" if dense and states >= 5
+               else f"derived: {boolean}; with {states} states that bound does not apply and "
+                    f"rnncirc derives none" if dense else
                f"derived: iterated sums and {op}ima are in TC0")
     reason = (f"{model.name} is not linear over the reals ({blocker.why}) but it is over the "
               f"({op}, +) semiring: {step}, whose steps compose associatively, so it is "
               f"lowered by the same prefix networks with + and {op} gates; the paper's classes "
               f"are for recurrences over Q and do not place it ({derived})")
-    complexity = DENSE_SEMIRING if dense else COMPLEXITY[found.kind]
+    complexity = (DENSE_SEMIRING if states >= 5 else FEW_STATES_SEMIRING) if dense else \
+        COMPLEXITY[found.kind]
     offset = affine.offset.reshape(-1, 1)
     form = LinearForm(affine, offset, dense=a, absent=found.absent) if dense else \
         LinearForm(affine, offset, diag=a)

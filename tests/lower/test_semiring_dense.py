@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import rnncirc as rc
 from rnncirc.errors import RnncircWarning
 from rnncirc.lower import prefix
-from rnncirc.lower.classify import DENSE_SEMIRING
+from rnncirc.lower.classify import DENSE_SEMIRING, FEW_STATES_SEMIRING
 from rnncirc.lower.measure import measure_linear
 
 from ..models import random_inputs
@@ -107,9 +107,16 @@ def _model(name):
 def test_kind_class_and_reason(name):
     result = rc.classify(_model(name))
     assert result.kind == CASES[name][2] and result.linear.dense is not None
-    assert result.complexity == DENSE_SEMIRING
+    assert result.complexity == FEW_STATES_SEMIRING  # 3 or 4 states
     assert "matrix product over a finite state" in result.reason
-    assert "do not place it" in result.reason and "not in TC0 unless" in result.reason
+    assert "do not place it" in result.reason and "that bound does not apply" in result.reason
+
+
+@pytest.mark.parametrize("d", [4, 5, 8])
+def test_nc1_hard_from_five_states(d):
+    result = rc.classify(_viterbi_of_size(d))
+    assert result.complexity == (DENSE_SEMIRING if d >= 5 else FEW_STATES_SEMIRING)
+    assert ("not in TC0 unless TC0 = NC1" in result.reason) == (d >= 5)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
