@@ -21,12 +21,13 @@ HARDNESS = ("scalar", "diagonal", "complex-diagonal", "max-plus", "min-plus",
             "permutation-diagonal", "dplr", "dense", "nonlinear")
 
 
-#: complexity classes from the smallest, by their first word ("TC0 (derived, ...)" is TC0)
+#: complexity classes from the smallest, by their first word ("TC0 (derived, ...)" is TC0,
+#: "NC1-hard (...)" ranks as NC1); a class not known ("not placed") ranks above them all
 CLASSES = ("TC0", "NC1", "PNC1", "L")
 
 
 def _class_rank(complexity: str) -> int:
-    first = complexity.split()[0] if complexity else ""
+    first = complexity.split()[0].removesuffix("-hard") if complexity else ""
     return CLASSES.index(first) if first in CLASSES else len(CLASSES)
 
 

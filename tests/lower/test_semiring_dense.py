@@ -261,3 +261,24 @@ def test_formulas_are_exact_past_the_fitted_lengths():
     for n, row in zip(profile.lengths, profile.rows, strict=True):
         assert int(profile.depth_formula.subs(n_sym, n)) == row["depth"]
         assert int(sympy.N(profile.size_formula.subs(n_sym, n).doit())) == row["size"]
+
+
+def test_a_program_with_a_viterbi_layer_is_as_hard_as_its_hardest_layer():
+    from ..conftest import example
+
+    viterbi, delta = example("viterbi"), example("deltanet")  # 8 states, 8 inputs
+
+    @rc.rnn(state=4, inputs=8)
+    def diagonal(h, u):
+        return rc.sigmoid(u[:4]) * h + u[4:]
+
+    @rc.program(alphabet=4)
+    def scores(x):
+        return rc.scan(diagonal, rc.scan(viterbi, x))
+
+    @rc.program(alphabet=4)
+    def with_dplr(x):
+        return rc.scan(delta, rc.scan(viterbi, x))
+
+    assert rc.classify(scores).complexity == DENSE_SEMIRING  # NC1-hard above TC0
+    assert rc.classify(with_dplr).complexity == "PNC1"  # PNC1 above NC1-hard
