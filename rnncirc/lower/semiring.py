@@ -54,7 +54,7 @@ class Form:
 @dataclass(frozen=True)
 class SemiringForm:
     """What `classify` needs: the kind, the affine step (b as offset), and A: the diagonal
-    (m,) when ``dense`` is False, else the (m, m) matrix, with `absent` (m, m + 1): the
+    (m,) when `absent` is None, else the (m, m) matrix, with `absent` (m, m + 1): the
     entries of A (columns 0..m-1) and of b (column m) that are the semiring zero. Those hold
     0 in the tensors: the zero is never a constant of the circuit (an infinity cannot be
     lowered to fixed-width integers), the combine skips them instead
