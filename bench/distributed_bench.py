@@ -31,6 +31,7 @@ Run: python bench/distributed_bench.py             # n = 2^22, 512 chunks of 2^1
      python bench/distributed_bench.py --quick     # n = 2^18, one machine at 2^14
      python bench/distributed_bench.py --components --chunk 13
      python bench/distributed_bench.py --summary-bytes   # bytes per chunk summary, per kind
+     python bench/distributed_bench.py --alphabet-chunks # alphabet chunk circuits vs own
 """
 
 from __future__ import annotations
@@ -212,6 +213,32 @@ def summary_bytes(length: int = 64) -> list[dict]:
     return rows
 
 
+def alphabet_chunks() -> list[dict]:
+    """Gates and depth of an alphabet model's chunk circuit (the carry-in model over its
+    symbols' one-hot bits, which classifies as dense) against the model's own one-machine
+    circuit of the same length, "auto" topology."""
+    from rnncirc.compiler import compile_model
+    from rnncirc.eval.sequence import carry_in_model
+    from rnncirc.frontend.loader import pick_model
+
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "examples")
+    rows = []
+    for name, lengths in (("pd_ssm", (64, 512)), ("dfa_reset", (64, 512)), ("dfa_s5", (16,))):
+        model = pick_model(os.path.join(examples, f"{name}.py"), None)
+        if not hasattr(model, "step"):  # a DFA program: its automaton layer
+            model = model.graph.layers[0][1].model
+        for n in lengths:
+            for outputs in ("last", "all"):
+                own = compile_model(model, n, outputs=outputs).circuit
+                chunk = compile_model(carry_in_model(model), n, outputs=outputs).circuit
+                rows.append({"model": name, "n": n, "outputs": outputs,
+                             "own gates": own.size, "own depth": own.depth,
+                             "chunk gates": chunk.size, "chunk depth": chunk.depth,
+                             "ratio": chunk.size / own.size})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--length", type=int, default=22, help="log2 n (default 22)")
@@ -228,10 +255,18 @@ def main() -> None:
                         help="only time the parts of a sharded run and estimate 64 workers")
     parser.add_argument("--summary-bytes", action="store_true",
                         help="only measure the bytes shipped per chunk summary, per kind")
+    parser.add_argument("--alphabet-chunks", action="store_true",
+                        help="only compare alphabet models' chunk circuits with their own")
     parser.add_argument("--one-machine-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_machine_child:
         return one_machine_child(args.one_machine_child)
+    if args.alphabet_chunks:
+        rows = alphabet_chunks()
+        print(table(rows, ["model", "n", "outputs", "own gates", "own depth", "chunk gates",
+                           "chunk depth", "ratio"]))
+        write_json("distributed_bench_alphabet_chunks", {"rows": rows})
+        return None
     if args.summary_bytes:
         rows = summary_bytes()
         print(table(rows, ["model", "kind", "form", "dense bytes", "compact bytes"]))

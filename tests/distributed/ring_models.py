@@ -58,6 +58,14 @@ def ring_program(x):
     return rc.scan(ring_dense_4, u)[:3] + rc.shift(h)[:3]
 
 
+DECAYS = _rng.normal(size=(3, 4)).round(2)
+
+
+@rc.rnn(state=4, alphabet=3, init=np.array([1.0, 2.0, 0.0, -1.0]))
+def ring_symbol_diagonal(h, x):
+    return rc.lookup(DECAYS, x) * h + rc.lookup(DECAYS[::-1] - 1, x)
+
+
 @rc.program(inputs=K)
 def ring_backward(x):
     back = rc.scan(ring_permutation, x, reverse=True)
@@ -72,5 +80,5 @@ def ring_symbols(x):
 
 
 RING = {"diagonal": ring_diagonal, "permutation": ring_permutation, "merge": ring_merge,
-        "dplr": ring_dplr,
+        "dplr": ring_dplr, "symbols": symbol_permutation, "symbol_diagonal": ring_symbol_diagonal,
         "dense": ring_dense}

@@ -46,8 +46,10 @@ def test_sequence_sharding_is_exact_mod_p(client, name, chunks):
         want = rc.compile(model, N, outputs=outputs).evaluate(xs, modulus=P)
         assert done.values.dtype == np.int64
         np.testing.assert_array_equal(done.values, want)
-    compact = {"merge": "permutation-diagonal", "permutation": "permutation-diagonal"}
-    assert done.summary == compact.get(name, "dense" if name != "diagonal" else "diagonal")
+    compact = {"merge": "permutation-diagonal", "permutation": "permutation-diagonal",
+               "symbols": "permutation-diagonal", "diagonal": "diagonal",
+               "symbol_diagonal": "diagonal"}
+    assert done.summary == compact.get(name, "dense")
 
 
 @pytest.mark.parametrize("chunks", [1, 2, 3, 7])
