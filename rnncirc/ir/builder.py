@@ -42,6 +42,10 @@ class GateBuilder:
         self._late = np.zeros(capacity, dtype=bool)
         self.const_values: list[float] = []
         self._const_id: dict[float, int] = {}
+        #: constants folded from +, - or x of constants whose float64 result was rounded: the
+        #: float circuit is unchanged by the fold, but an exact evaluation (Fractions, mod p)
+        #: of it would be of another circuit (`rounded_constants`)
+        self.rounded: set[float] = set()
         #: cell node id recorded as provenance of the gates created next
         self.node_id = -1
 
@@ -188,6 +192,8 @@ class GateBuilder:
                 exact = exact_quotient(*values, folded)
                 all_const[all_const] = exact
                 folded = folded[exact]
+            elif op in (Op.ADD, Op.SUB, Op.MUL):
+                self.rounded.update(folded[~exact_in_float(op, *values, folded)].tolist())
             result[all_const] = self.const(folded)
         if len(operands) == 1:
             return
@@ -292,6 +298,7 @@ class GateBuilder:
         new_id = np.full(len(op), -1, dtype=np.int64)
         const = op == Op.CONST
         new_id[const] = self.const(circuit.consts[circuit.a[const]])
+        self.rounded.update(rounded_constants(circuit))
         inp = op == Op.INPUT
         new_id[inp] = input_ids[circuit.a[inp]]
         base = self.n
@@ -415,3 +422,35 @@ def _tiled_id(source, t, offset, stride, is_input, slot, input_ids):
     if is_input[source]:
         return input_ids[t, slot[source]]
     return offset[source] + t * stride[source]
+
+
+def exact_in_float(op: Op, a: np.ndarray, b: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """Which float64 results of ``a + b``, ``a - b`` or ``a * b`` are the exact rational
+    results: the rounding error, found without rounding (Knuth's TwoSum, Dekker's product by
+    Veltkamp halves), is zero. A result that is not finite, or a product near the bottom of
+    the exponent range (where the halves lose bits), counts as rounded."""
+    with np.errstate(all="ignore"):
+        if op == Op.MUL:
+            def halves(x):
+                scaled = 134217729.0 * x  # 2^27 + 1
+                high = scaled - (scaled - x)
+                return high, x - high
+            ah, al = halves(a)
+            bh, bl = halves(b)
+            error = ((ah * bh - result) + ah * bl + al * bh) + al * bl
+            fine = (np.abs(result) > 2.0**-960) | (a == 0) | (b == 0)
+            return np.isfinite(result) & np.isfinite(error) & (error == 0) & fine
+        b = -b if op == Op.SUB else b
+        bb = result - a
+        error = (a - (result - bb)) + (b - bb)
+        return np.isfinite(result) & (error == 0)
+
+
+def rounded_info(builder: GateBuilder) -> dict:
+    """The `CircuitInfo.extra` entry that records `builder.rounded` (none when empty)."""
+    return {"rounded_constants": sorted(builder.rounded)} if builder.rounded else {}
+
+
+def rounded_constants(circuit) -> list[float]:
+    """The constants of `circuit` that folding rounded (`GateBuilder.rounded`)."""
+    return list(circuit.info.extra.get("rounded_constants", ()))

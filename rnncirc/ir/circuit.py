@@ -224,6 +224,17 @@ class Circuit:
                 gate["layer"] = layer
         return found
 
+    def _refuse_rounded_constants(self, how: str) -> None:
+        """An exact evaluation of a circuit whose folded constants were rounded would be exact
+        for another circuit (`ir.builder.GateBuilder.rounded`): refuse it, with the way out."""
+        rounded = self.info.extra.get("rounded_constants")
+        if rounded:
+            raise RnncircError(
+                f"evaluating {how} needs every constant exact, but the {self.info.topology} "
+                f"lowering folded products or sums of constants that float64 rounds "
+                f"({len(rounded)}, e.g. {rounded[0]!r}: powers of a constant A); evaluate it "
+                "in floats, or compile with --topology sequential, which folds none")
+
     def evaluate(self, xs, *, method: str = "fast", dtype: str = "float64",
                  modulus: int | None = None, progress=None, client=None,
                  exact: bool = False) -> np.ndarray:
@@ -264,6 +275,8 @@ class Circuit:
         >>> circuit.evaluate(np.array([[1], [2], [-3]]), modulus=7).ravel().tolist()
         [1, 3, 0]
         """
+        if exact or modulus is not None or dtype in ("int64", np.int64):
+            self._refuse_rounded_constants("exact=True" if exact else "modulo a prime")
         if client is not None:
             from rnncirc.eval.distributed import evaluate_batch
 

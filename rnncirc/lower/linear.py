@@ -18,7 +18,7 @@ import numpy as np
 
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.tracer import concat
-from rnncirc.ir.builder import GateBuilder
+from rnncirc.ir.builder import GateBuilder, rounded_info
 from rnncirc.ir.circuit import SHARED_NODE, Circuit, CircuitInfo
 from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
 from rnncirc.ir.ops import ARITY, Op
@@ -420,7 +420,7 @@ def _assemble(model, cls, builder: GateBuilder, inputs, out, levels, topology, o
                        input_size=model.input_size, alphabet=model.alphabet,
                        topology=topology, outputs=outputs, kind=cls.kind,
                        cell_labels=tuple(node.label for node in cls.linear.affine.builder.nodes),
-                       extra=extra)
+                       extra=extra | rounded_info(builder))
     circuit = Circuit(**columns, consts=np.asarray(builder.const_values, dtype=np.float64),
                       inputs=inputs.astype(np.int32), outputs=out.astype(np.int32), info=info)
     assert ARITY[circuit.op[circuit.inputs.ravel()]].max(initial=0) == 0

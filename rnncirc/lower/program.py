@@ -30,7 +30,7 @@ import numpy as np
 
 from rnncirc.errors import OptionError
 from rnncirc.frontend.program import Layer, Program, check_shift
-from rnncirc.ir.builder import GateBuilder
+from rnncirc.ir.builder import GateBuilder, rounded_info
 from rnncirc.ir.circuit import Circuit, CircuitInfo
 from rnncirc.ir.levels import compute_levels, dead_gates
 from rnncirc.ir.ops import ARITY, Op
@@ -246,6 +246,7 @@ class _Lowering:
         self._reads()
         rows = self.builder.arrays(copy=False, trim=True)
         consts = np.asarray(self.builder.const_values)
+        rounded = rounded_info(self.builder)
         self.builder = None  # its folding flags go: only the rows stay
         columns = (rows["op"], rows["a"], rows["b"], rows["c"], ARITY)
         # in the order that keeps the peak low: liveness (a byte a row, gone after), then
@@ -271,7 +272,8 @@ class _Lowering:
             cell_labels=tuple(self.labels),
             extra={"layers": layers, "program_nodes": len(self.graph.nodes),
                    "block_of_node": self.block_of_node.tolist(),
-                   "step_column": "position (inside a parallel layer: its prefix level)"})
+                   "step_column": "position (inside a parallel layer: its prefix level)"}
+            | rounded)
         circuit = Circuit(op=rows["op"], a=rows["a"], b=rows["b"], c=rows["c"], step=step,
                           node=rows["node"], consts=consts,
                           inputs=self.inputs.astype(np.int32), outputs=out.astype(np.int32),

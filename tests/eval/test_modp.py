@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnncirc as rc
-from rnncirc.errors import OptionError
-from rnncirc.eval.fast import ModulusError, evaluate_fast, residues
+from rnncirc.errors import OptionError, RnncircError
+from rnncirc.eval.fast import ModulusError, constant_residues, evaluate_fast, residues
 
 from ..conftest import example
 from .circuits import MODP_OPS, circuits, exact_oracle
@@ -152,8 +152,10 @@ def test_a_constant_folded_past_2_to_the_53_is_refused_not_rounded():
     xs = np.ones((1, 128, 1))
     circuit = rc.compile(growing, 128, topology="sklansky")
     assert np.abs(circuit.consts).max() >= 2.0**53
-    with pytest.raises(ModulusError, match="past 2\\^53.*--topology sequential"):
+    with pytest.raises(RnncircError, match="float64 rounds.*--topology sequential"):
         circuit.evaluate(xs, modulus=1_000_003)
+    with pytest.raises(ModulusError, match="past 2\\^53.*--topology sequential"):
+        constant_residues(circuit.consts, 1_000_003)  # the evaluator's own guard
     unrolled = rc.compile(growing, 128, topology="sequential")  # folds no powers of w
     exact = unrolled.evaluate(xs, modulus=1_000_003)
     h, want = np.zeros(3, dtype=object), []
@@ -162,3 +164,29 @@ def test_a_constant_folded_past_2_to_the_53_is_refused_not_rounded():
                      dtype=object)
         want.append([int(v) % 1_000_003 for v in h])
     np.testing.assert_array_equal(exact[0], np.array(want, dtype=np.int64))
+
+
+def test_powers_of_a_constant_rounded_in_float64_are_refused_not_reduced():
+    # 0.9 * 0.9 is rounded in float64: a prefix circuit that folded it would be exact for
+    # other constants than the model's, so exact and modular evaluation refuse it
+    @rc.rnn(state=1, inputs=1)
+    def decaying(h, x):
+        return 0.9 * h + x
+
+    xs = np.arange(1.0, 9.0).reshape(1, 8, 1)
+    folded = rc.compile(decaying, 8, topology="sklansky")
+    for how in ({"modulus": 1_000_003}, {"exact": True}):
+        with pytest.raises(RnncircError, match="float64 rounds.*--topology sequential"):
+            folded.evaluate(xs, **how)
+    want, h = [], Fraction(0)
+    for x in range(1, 9):
+        h = Fraction(0.9) * h + x
+        want.append(h)
+    unrolled = rc.compile(decaying, 8, topology="sequential")
+    assert unrolled.evaluate(xs, exact=True).ravel().tolist() == want
+    np.testing.assert_allclose(folded.evaluate(xs).ravel(), [float(v) for v in want],
+                               rtol=1e-15)
+    halving = rc.compile(rc.rnn(state=1, inputs=1)(lambda h, x: 0.5 * h + x), 8,
+                         topology="sklansky")  # powers of 1/2 are exact: nothing refused
+    assert halving.evaluate(xs, exact=True).ravel()[-1] == sum(
+        Fraction(1, 2) ** (8 - x) * x for x in range(1, 9))
