@@ -22,7 +22,7 @@ def client():
                           "distributed.worker.memory.pause": False,
                           "distributed.worker.memory.terminate": False}), \
             distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                     dashboard_address=None,
+                                     dashboard_address=":0",
                                      memory_limit=WORKER_MEMORY) as cluster, \
             distributed.Client(cluster) as connected:
         yield connected

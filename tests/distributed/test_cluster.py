@@ -23,7 +23,7 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, memory_limit="1GiB") as cluster:
+                                  dashboard_address=":0", memory_limit="1GiB") as cluster:
         yield cluster
 
 
