@@ -172,7 +172,8 @@ def evaluation_bytes(circuit: Circuit, dtype: str = "float64",
     """(bytes per sequence, fixed bytes) of evaluating `circuit` with the fast evaluator:
     registers, input and output rows and the caller's copies per lane; the circuit and its
     schedule once. Runs where the schedule is wanted anyway (on a worker)."""
-    from rnncirc.eval.fast import Evaluator, ModulusError
+    from rnncirc.eval.fast import Evaluator
+    from rnncirc.eval.modular import ModulusError
 
     try:
         evaluator = Evaluator(circuit, dtype=dtype, modulus=modulus)

@@ -25,7 +25,7 @@ from fractions import Fraction
 import numpy as np
 
 from rnncirc.errors import RnncircError
-from rnncirc.eval.fast import (
+from rnncirc.eval.modular import (
     DEFAULT_MODULUS,
     ModulusError,
     check_modulus,

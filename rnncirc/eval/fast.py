@@ -25,22 +25,29 @@ Memory: one buffer (`Workspace`) holds the input rows, the output rows and the r
 file: ``schedule.n_regs`` rows of the padded batch, the widest set of simultaneously live
 values (`EvalStats`), plus a few scratch rows for fused trees (`rnncirc.eval.schedule`).
 The gates read the inputs and write the outputs in place, so the caller's data is copied
-once, into the input rows (`Evaluator.fill`), or not at all when it is made there.
+once, into the input rows (`Evaluator.fill`), or not at all when it is made there
+(`rnncirc.eval.workspace`). Exact evaluation modulo a prime (``modulus=p``) reduces inputs
+and constants with `rnncirc.eval.modular`.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-from rnncirc.errors import InputError, OptionError, RnncircError
+from rnncirc.errors import InputError, OptionError
 from rnncirc.eval import kernels
+from rnncirc.eval.modular import (
+    DEFAULT_MODULUS,
+    ModulusError,
+    check_modulus,
+    constant_residues,
+    residues,
+)
 from rnncirc.eval.schedule import (
     DEFAULT_OPTIONS,
     Schedule,
@@ -48,6 +55,7 @@ from rnncirc.eval.schedule import (
     build_schedule,
     output_parts,
 )
+from rnncirc.eval.workspace import EvalStats, Workspace, vector_width
 from rnncirc.ir.circuit import Circuit
 from rnncirc.ir.memory import ensure_bytes
 from rnncirc.ir.ops import OP_NAMES
@@ -63,8 +71,6 @@ LANES_PER_THREAD = 8
 PARTS_MIN_GATES = 1 << 16
 #: inputs of at least this many elements are filled in by all threads
 FILL_SPLIT = 1 << 20
-#: default modulus for exact evaluation: the Mersenne prime 2^31 - 1
-DEFAULT_MODULUS = 2**31 - 1
 DTYPES = {"float64": np.float64, "float32": np.float32, "int64": np.int64}
 #: dtypes whose runs prefetch the input rows of tiled schedules
 #: (`rnncirc.eval.schedule.layout.prefetch_lists`): it pays in float32 and not in float64
@@ -76,46 +82,6 @@ _SCHEDULES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _PARTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
-
-class ModulusError(RnncircError):
-    """Exact modular evaluation was asked for something it cannot do exactly."""
-
-
-@dataclass(frozen=True)
-class EvalStats:
-    """What one evaluation used: the register file against one row per circuit node."""
-
-    batch: int
-    lanes: int  # batch padded to the vector width
-    width: int  # vector width W
-    dtype: str
-    n_regs: int
-    peak_bytes: int  # register file: n_regs x lanes x itemsize
-    io_bytes: int  # the input and output rows next to it: (slots + outputs) x lanes x itemsize
-    naive_bytes: int  # one value per circuit node and batch element (the reference evaluator)
-    schedule_bytes: int
-    threads: int
-    mode: str  # "serial", "lanes", "parts" or "levels"
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True, eq=False)
-class Workspace:
-    """The memory of evaluations of one batch size (`Evaluator.workspace`)."""
-
-    batch: int
-    lanes: int  # lanes a row (the batch, or a thread's share of it, padded to the width)
-    width: int  # vector width W
-    mode: str  # how the work is split over threads (`Evaluator.plan`)
-    threads: int
-    segments: list
-    V: np.ndarray  # the flat buffer: input rows, output rows, registers (per thread: lanes)
-    inputs: np.ndarray | None  # lanes mode: the (input slots, batch) array the threads read
-    outputs: np.ndarray  # (output positions, batch)
-    bounds: np.ndarray  # lanes mode: the batch lanes of each thread
-    parts: list | None  # parts mode: the part schedules
 
 
 def get_schedule(circuit: Circuit, options: ScheduleOptions = DEFAULT_OPTIONS) -> Schedule:
@@ -151,72 +117,6 @@ def _pool(threads: int) -> ThreadPoolExecutor:
         _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="rnncirc-part")
     return _POOLS[threads]
 
-
-def vector_width(batch: int) -> int:
-    """Lanes per vector for a batch: 1 or 8 (the batch is padded to a multiple of 8).
-
-    Each width is one compiled kernel per dtype (about a minute of JIT on first use), so the
-    choice is kept small: a width of 4 would suit batches of 2-4 better, but not by enough
-    to pay for another compile (bench/README.md).
-    """
-    return 1 if batch <= 1 else 8
-
-
-def check_modulus(p: int) -> int:
-    if isinstance(p, bool) or not isinstance(p, int | np.integer):
-        raise OptionError(f"modulus must be an int, got {p!r}")
-    p = int(p)
-    if not 2 < p < 2**31 or not _is_prime(p):
-        raise OptionError(f"modulus must be an odd prime below 2^31, got {p}")
-    return p
-
-
-def _is_prime(p: int) -> bool:
-    if p % 2 == 0:
-        return p == 2
-    return all(p % d for d in range(3, math.isqrt(p) + 1, 2))
-
-
-#: float64 holds every integer up to this; a folded constant past it may have been rounded
-EXACT_INTEGERS = 2.0**53
-
-
-def constant_residues(consts: np.ndarray, p: int) -> np.ndarray:
-    """`residues` of a circuit's constants, refusing one past 2^53: the compiler folds
-    products of constants in float64 (the powers of a constant A in a prefix network), and
-    past 2^53 such a product is rounded, so the residue would be that of another circuit."""
-    consts = np.asarray(consts)
-    big = np.abs(consts) >= EXACT_INTEGERS
-    if np.issubdtype(consts.dtype, np.floating) and big.any():
-        value = float(consts[np.argmax(big)])
-        raise ModulusError(
-            f"the circuit has a constant {value:.6g}, past 2^53 where float64 stops holding "
-            "every integer: it may be a product of constants folded and rounded in float64 "
-            f"(e.g. a power of a constant A), so its value mod {p} is not exact; compile with "
-            "--topology sequential (which folds no powers), or scale the weights down")
-    return residues(consts, p, "a constant")
-
-
-def residues(values: np.ndarray, p: int, what: str) -> np.ndarray:
-    """Exact residues mod p of numbers that are integers or dyadic rationals (any float).
-
-    A float is exactly m / 2^k, and 2 is invertible mod an odd prime, so every finite float
-    has one exact residue; integer arrays are reduced directly.
-    """
-    values = np.asarray(values)
-    if np.issubdtype(values.dtype, np.integer) or values.dtype == bool:
-        return np.mod(values.astype(np.int64), p)
-    values = values.astype(np.float64)
-    if not np.all(np.isfinite(values)):
-        raise ModulusError(f"{what} holds inf or NaN, which has no residue mod {p}")
-    mantissa, exponent = np.frexp(values)  # value = m * 2^e exactly, |m| < 2^53
-    m = (mantissa * 2.0**53).astype(np.int64)
-    e = exponent.astype(np.int64) - 53
-    powers, where = np.unique(e, return_inverse=True)
-    inverse_two = pow(2, -1, p)
-    factor = np.array([pow(2, int(k), p) if k >= 0 else pow(inverse_two, -int(k), p)
-                       for k in powers], dtype=np.int64)
-    return np.mod(np.mod(m, p) * factor[where.reshape(e.shape)], p)
 
 
 class Evaluator:

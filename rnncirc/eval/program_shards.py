@@ -38,7 +38,7 @@ def evaluate_program(program: Program, batch: np.ndarray, chunks: int, client,
     """(values, depth, layers) of `program` on `batch` ``(B, n, ...)``: the output at every
     position (``outputs="last"``: the last), the depth by the rule of the module docstring,
     and per layer its name, kind, summary form and phase depths."""
-    from rnncirc.eval.fast import DEFAULT_MODULUS, residues
+    from rnncirc.eval.modular import DEFAULT_MODULUS, residues
     from rnncirc.eval.sequence import ShardedScan, chunk_lengths
 
     graph = program.graph
@@ -166,7 +166,7 @@ def _gather_output(value, shape: tuple, b: int, n: int, outputs: str, p: int | N
 
 # -- the tasks: plain arrays in and out (a worker need not import the program's file) --------
 def _input(piece: np.ndarray, alphabet: int | None, p: int | None) -> np.ndarray:
-    from rnncirc.eval.fast import residues
+    from rnncirc.eval.modular import residues
 
     if alphabet:
         return (piece[..., None] == np.arange(alphabet)).astype(np.float64)

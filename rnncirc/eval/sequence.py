@@ -106,7 +106,7 @@ def evaluate_sharded(model: RNN | Program, xs, *, chunks: int, client,
 
     start = time.perf_counter()
     if modulus is None and dtype == "int64":  # the evaluator's default prime, said once
-        from rnncirc.eval.fast import DEFAULT_MODULUS
+        from rnncirc.eval.modular import DEFAULT_MODULUS
 
         modulus = DEFAULT_MODULUS
     batch, batched = model.check_inputs(xs)
@@ -282,8 +282,8 @@ def _check_fits(circuit, client, chunks: int) -> None:
 
 
 def _check_ring(circuit, model: RNN) -> None:
-    from rnncirc.eval.fast import ModulusError
     from rnncirc.eval.kernels import MODP_OPS
+    from rnncirc.eval.modular import ModulusError
     from rnncirc.ir.ops import ARITY, OP_NAMES, Op
 
     used = np.flatnonzero(np.bincount(circuit.op, minlength=len(ARITY)))
@@ -350,7 +350,7 @@ class ShardedScan:
         model, client, dtype, modulus = self.model, self.client, self.dtype, self.modulus
         init = np.asarray(model.init, dtype=np.float64).reshape(-1)
         if modulus is not None:
-            from rnncirc.eval.fast import residues
+            from rnncirc.eval.modular import residues
 
             init = residues(init, modulus, "the initial state").astype(np.float64)
         if self.chunks == 1 and outputs == "all":  # nothing to join: phase 3 alone

@@ -13,7 +13,7 @@ import rnncirc as rc
 from rnncirc.compiler import TOPOLOGIES
 from rnncirc.errors import OptionError, RnncircError
 from rnncirc.eval.exact import ExactError, evaluate_exact
-from rnncirc.eval.fast import ModulusError
+from rnncirc.eval.modular import ModulusError
 
 P = 1_000_003
 

@@ -31,7 +31,7 @@ def gate_by_gate(circuit, values, dtype="float64", modulus=None):
     evaluator = Evaluator(circuit, dtype=dtype, modulus=modulus,
                           schedule=sched.build_schedule(circuit, fuse=False))
     if evaluator.modulus:
-        from rnncirc.eval.fast import residues
+        from rnncirc.eval.modular import residues
 
         values = residues(values, evaluator.modulus, "an input")
     X = np.ascontiguousarray(np.asarray(values).T.astype(evaluator.dtype))

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import rnncirc as rc
 from rnncirc.errors import OptionError, RnncircError
-from rnncirc.eval.fast import ModulusError, constant_residues, evaluate_fast, residues
+from rnncirc.eval.fast import evaluate_fast
+from rnncirc.eval.modular import ModulusError, constant_residues, residues
 
 from ..conftest import example
 from .circuits import MODP_OPS, circuits, exact_oracle

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import rnncirc as rc
-from rnncirc.eval import fast
+from rnncirc.eval import fast, modular
 from rnncirc.eval.fast import Evaluator, get_schedule
 from rnncirc.eval.schedule import output_parts
 from rnncirc.ir.reference import evaluate_reference
@@ -69,7 +69,7 @@ def test_parts_mode_is_bit_exact_with_one_thread(two_threads, dtype, batch):
     circuit = rc.compile(scan, 33, topology="ladner-fischer")
     values = inputs(circuit, batch, seed=batch)
     if dtype == "int64":
-        values = fast.residues(values, fast.DEFAULT_MODULUS, "an input")
+        values = modular.residues(values, modular.DEFAULT_MODULUS, "an input")
     X = np.ascontiguousarray(values.T.astype(dtype))
     split = Evaluator(circuit, dtype=dtype)
     assert split.plan(batch)[0] == "parts"
