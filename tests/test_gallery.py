@@ -274,7 +274,8 @@ ARCHITECTURES = {
 
 def render_gallery_table() -> str:
     """The markdown table of docs/gallery.md: kind, class, depth at n = 1024, formula."""
-    from rnncirc.analyze.profile import depth_profile, formula_text
+    from rnncirc.analyze.profile import depth_profile
+    from rnncirc.analyze.profile_view import formula_text
 
     lines = [
         "| Model | File | State | Kind | Class | Depth at n = 1024 | depth(n) |",

@@ -15,33 +15,40 @@ Summary of the algorithm.
 3. Formulas: the family formula of the topology used at the largest length (cached per model
    and topology), with exact Piecewise branches for the small lengths where "auto" picks
    another family; every listed row is checked against them with exact arithmetic.
+
+The rows are measured in `profile_rows`, the formulas patched and cached in
+`profile_formulas`, and drawn (table, figure, formula text) by `profile_view`.
 """
 
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
+from rnncirc.analyze.profile_formulas import (
+    profile_formulas,
+    remember_choices,
+    resolve,
+    with_branches,
+)
+from rnncirc.analyze.profile_rows import (
+    measure_circuit,
+    measured_row,
+    program_row,
+    remote,
+    unrolled_rows,
+)
 from rnncirc.analyze.profile_view import _profile_html, _profiles_html, formula_text, plot_profiles
 from rnncirc.errors import OptionError
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.program import Program, is_model
-from rnncirc.ir.ops import ARITY, OP_NAMES
 from rnncirc.lower.objective import check_objective
 
 #: powers of two and the midpoints 3 * 2^k between them, 1 ... 4096
 DEFAULT_LENGTHS = tuple(sorted({1 << k for k in range(13)} | {3 << k for k in range(11)}))
-
-#: up to this length, "auto" is resolved at every n to find where its family changes
-_AUTO_SCAN = 64
-
-#: per live model (an RNN hashes by identity), gone with it: its formulas per family
-_FORMULA_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, eq=False)
@@ -249,14 +256,14 @@ def _profile(model: RNN, lengths: list[int], topology: str, outputs: str,
     cls = classify_model(model)
     rows: dict[int, dict] = {}
     if client is not None:  # every row a task, "auto" resolved in it; kept for the formulas
-        rows = dict(zip(lengths, _remote(client, [(measured_row, model, n, topology, outputs,
+        rows = dict(zip(lengths, remote(client, [(measured_row, model, n, topology, outputs,
                                                    objective) for n in lengths]), strict=True))
-        _RESOLVED.setdefault(model, {}).update(
-            {(n, topology, outputs, objective): row["topology"] for n, row in rows.items()})
-    chosen = {n: _resolve(model, cls, n, topology, outputs, objective) for n in lengths}
+        remember_choices(model, {(n, topology, outputs, objective): row["topology"]
+                                 for n, row in rows.items()})
+    chosen = {n: resolve(model, cls, n, topology, outputs, objective) for n in lengths}
     unrolled = [n for n in lengths if chosen[n] == "sequential" and n not in rows]
     if unrolled and outputs == "all":
-        rows.update(_unrolled_rows(model, cls, unrolled))
+        rows.update(unrolled_rows(model, cls, unrolled))
     for n in lengths:
         if n not in rows:
             built = compile_model(model, n, topology=chosen[n], outputs=outputs,
@@ -264,7 +271,7 @@ def _profile(model: RNN, lengths: list[int], topology: str, outputs: str,
             rows[n] = measure_circuit(built.circuit)
     ordered = [rows[n] for n in lengths]
     family = chosen[lengths[-1]]
-    depth, size, note = _formulas(model, cls, topology, outputs, family, chosen, ordered,
+    depth, size, note = profile_formulas(model, cls, topology, outputs, family, chosen, ordered,
                                   objective)
     return DepthProfile(model=model.name, kind=cls.kind, complexity=cls.complexity,
                         topology=topology, outputs=outputs, family=family, rows=ordered,
@@ -293,10 +300,10 @@ def _program_profile(program: Program, lengths: list[int], topology: str,
                           f"positions, so it needs lengths >= {shortest}; every length asked "
                           "for is shorter")
     if client is None:
-        built = [_program_row(program, n, topology, outputs, n == usable[-1], objective)
+        built = [program_row(program, n, topology, outputs, n == usable[-1], objective)
                  for n in usable]
     else:  # every row a task; the longest length's compilation comes back for the formulas
-        built = _remote(client, [(_program_row, program, n, topology, outputs,
+        built = remote(client, [(program_row, program, n, topology, outputs,
                                   n == usable[-1], objective) for n in usable])
     rows, last = [row for row, _ in built], built[-1][1]
     depth, size = program_family_formulas(last)
@@ -307,7 +314,7 @@ def _program_profile(program: Program, lengths: list[int], topology: str,
             continue
         differ = {row["length"]: row[key] for row in rows
                   if evaluate_formula(formula, row["length"], strict=False) != row[key]}
-        patched.append(_with_branches(formula, differ))
+        patched.append(with_branches(formula, differ))
     if depth is None or size is None:
         notes.append("no exact closed form in n matched every measured length and the checks "
                      "past them (the rows are measured)")
@@ -320,209 +327,6 @@ def _program_profile(program: Program, lengths: list[int], topology: str,
                         formula_note="; ".join(notes) or None,
                         seconds=time.perf_counter() - start,
                         state_shape=tuple(program.state_shape))
-
-
-def _program_row(program: Program, n: int, topology: str, outputs: str,
-                 keep: bool, objective: str = "depth") -> tuple[dict, object]:
-    """A program's row at length n (with its layers), and its compilation when `keep`."""
-    from rnncirc.analyze.report import layer_rows
-    from rnncirc.compiler import compile_model
-
-    done = compile_model(program, n, topology=topology, outputs=outputs, objective=objective)
-    row = measure_circuit(done.circuit)
-    row["layers"] = [{key: layer[key] for key in ("name", "kind", "topology", "gates",
-                                                  "depth_added")}
-                     for layer in layer_rows(done.circuit)]
-    return row, done if keep else None
-
-
-def measured_row(model: RNN, n: int, topology: str, outputs: str,
-                 objective: str = "depth") -> dict:
-    """The row of `model` compiled at length n (a profile task on a Dask worker)."""
-    from rnncirc.compiler import compile_model
-
-    return measure_circuit(compile_model(model, n, topology=topology, outputs=outputs,
-                                         objective=objective).circuit)
-
-
-def _remote(client, calls: list[tuple]) -> list:
-    """``[f(*args) for f, *args in calls]`` as tasks on a Dask client's workers, in order; an
-    interrupt (Ctrl-C) cancels them."""
-    futures = [client.submit(f, *args, pure=False) for f, *args in calls]
-    try:
-        return client.gather(futures)
-    except KeyboardInterrupt:
-        client.cancel(futures)
-        raise
-
-
-def measure_circuit(circuit) -> dict:
-    """The row of one circuit: length, topology, depth, size, op counts, HE/ZK counts."""
-    from rnncirc.analyze.counts import multiplicative_scan
-
-    level, flag = multiplicative_scan(circuit)
-    return {"length": circuit.length, "topology": circuit.topology, "depth": circuit.depth,
-            "size": circuit.size, "op_counts": dict(circuit.op_counts),
-            "multiplicative_depth": int(level[circuit.outputs.ravel()].max(initial=0)),
-            "nonconstant_multiplications": int(np.count_nonzero(flag))}
-
-
-def _unrolled_rows(model: RNN, cls, lengths: list[int]) -> dict[int, dict]:
-    """Rows of the sequential unroll at every length, from one build at the longest."""
-    from rnncirc.analyze.counts import multiplicative_scan
-    from rnncirc.compiler import compile_model
-
-    longest = max(lengths)
-    circuit = compile_model(model, longest, topology="sequential").circuit
-    mlevel, flag = multiplicative_scan(circuit)
-    outputs = circuit.outputs.reshape(longest, -1)
-    depth = np.maximum.accumulate(circuit.levels[outputs].max(axis=1, initial=0))
-    mdepth = np.maximum.accumulate(mlevel[outputs].max(axis=1, initial=0))
-    per_step, mults = _per_step_counts(circuit.op, circuit.step, flag, ARITY, longest)
-    ops = np.cumsum(per_step, axis=0)  # row t: gates of steps <= t, by op
-    mults = np.cumsum(mults)
-    rows = {}
-    for n in lengths:
-        by_op = ops[n]
-        order = np.argsort(-by_op, kind="stable")
-        rows[n] = {"length": n, "topology": "sequential", "depth": int(depth[n - 1]),
-                   "size": int(by_op.sum()),
-                   "op_counts": {OP_NAMES[i]: int(by_op[i]) for i in order if by_op[i]},
-                   "multiplicative_depth": int(mdepth[n - 1]),
-                   "nonconstant_multiplications": int(mults[n])}
-    return rows
-
-
-@numba.njit(cache=True, nogil=True)
-def _per_step_counts(op, step, flag, arity, steps):
-    """Gates per (step, op) and non-constant products per step, in one pass."""
-    by_op = np.zeros((steps + 1, len(arity)), dtype=np.int64)
-    mults = np.zeros(steps + 1, dtype=np.int64)
-    for i in range(len(op)):
-        if arity[op[i]] > 0:
-            by_op[step[i], op[i]] += 1
-            if flag[i]:
-                mults[step[i]] += 1
-    return by_op, mults
-
-
-# -- formulas ----------------------------------------------------------------------------------
-def cached_family_formulas(model: RNN, cls, family: str, outputs: str, measure=None,
-                           objective: str = "depth"):
-    """`family_formulas`, cached per (model, topology, outputs, objective) while the model
-    lives.
-
-    `measure(n) -> (depth, size)` lets the fit reuse circuits the caller already built.
-    """
-    from rnncirc.analyze.formulas import prefix_formulas
-    from rnncirc.analyze.report import family_formulas, short_segments
-
-    cache = _FORMULA_CACHE.setdefault(model, {})
-    key = (family, outputs, objective)
-    if key in cache:
-        return cache[key]
-    if family == "sequential" or measure is None:
-        found = family_formulas(model, cls, family, outputs, objective)
-    else:
-        found = prefix_formulas(measure, family, outputs, short_segments(cls))
-    cache[key] = found
-    return found
-
-
-def _formulas(model, cls, topology, outputs, family, chosen, rows, objective="depth"):
-    """(depth, size, note): the family's formulas patched where another family is used."""
-    from rnncirc.analyze.formula_eval import evaluate_formula
-    from rnncirc.compiler import compile_model
-    from rnncirc.lower.measure import measure_linear
-
-    measured = {row["length"]: (row["depth"], row["size"]) for row in rows}
-    built = {n: measured[n] for n, t in chosen.items() if t == family}
-
-    def measure(n: int) -> tuple[int, int]:
-        if n not in built:
-            exact = measure_linear(model, cls, n, family, outputs, objective=objective)
-            built[n] = (exact.depth, exact.size)
-        return built[n]
-
-    depth_f, size_f = cached_family_formulas(model, cls, family, outputs, measure, objective)
-    if depth_f is None and size_f is None:
-        return None, None, _no_formula_note(cls, family)
-    other = {n for n, t in chosen.items() if t != family}
-    if topology == "auto" and cls.is_linear:  # where else does "auto" leave the family?
-        for n in range(1, min(_AUTO_SCAN, max(chosen)) + 1):
-            topo = _resolve(model, cls, n, topology, outputs, objective)
-            if topo != family:
-                other.add(n)
-                if n not in measured:
-                    circuit = compile_model(model, n, topology=topo, outputs=outputs,
-                                            objective=objective).circuit
-                    measured[n] = (circuit.depth, circuit.size)
-    patched, missed = [], set()
-    for k, formula in enumerate((depth_f, size_f)):
-        if formula is None:
-            patched.append(None)
-            continue
-        differ = {n: values[k] for n, values in sorted(measured.items())
-                  if evaluate_formula(formula, n) != values[k]}
-        missed.update(n for n in differ if n not in other)
-        patched.append(_with_branches(formula, differ))
-    notes = []
-    if other:
-        below = sorted({chosen.get(n) or _resolve(model, cls, n, topology, outputs, objective)
-                        for n in other})
-        notes.append(f"'{topology}' builds {family} from n = {max(other) + 1} on and "
-                     f"{' or '.join(below)} below; the formulas hold at every such n")
-    if missed:
-        notes.append(f"the {family} formula fitted on small n misses the measured circuit at "
-                     f"n = {', '.join(map(str, sorted(missed)))} (constant folding: e.g. a "
-                     f"constant decay whose long products underflow to 0 drops gates); those "
-                     f"lengths are exact branches")
-    note = "; ".join(notes) or None
-    if depth_f is None or size_f is None:
-        missing = "depth" if depth_f is None else "size"
-        note = "; ".join(filter(None, [note, f"no exact {missing} formula: "
-                                       + _no_formula_note(cls, family)]))
-    return patched[0], patched[1], note
-
-
-def _resolve(model, cls, n: int, topology: str, outputs: str, objective: str = "depth") -> str:
-    """`resolve_topology`, memoized per classification (it builds every candidate network,
-    and measures dense and DPLR circuits)."""
-    from rnncirc.compiler import resolve_topology
-
-    cache = _RESOLVED.setdefault(model, {})
-    key = (n, topology, outputs, objective)
-    if key not in cache:
-        cache[key] = resolve_topology(model, cls, n, topology, outputs, objective)
-    return cache[key]
-
-
-#: per live model (an RNN hashes by identity), gone with it: `_resolve`'s choices
-_RESOLVED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _with_branches(formula, values: dict[int, int]):
-    import sympy as sp
-
-    if not values:
-        return formula
-    n = next(iter(formula.free_symbols), sp.Symbol("n", integer=True, positive=True))
-    branches = [(sp.Integer(v), sp.Eq(n, k)) for k, v in values.items()]
-    if isinstance(formula, sp.Piecewise):
-        return sp.Piecewise(*branches, *formula.args)
-    return sp.Piecewise(*branches, (formula, True))
-
-
-def _no_formula_note(cls, family: str) -> str:
-    if cls.kind == "dplr":
-        return (f"the {family} lowering of a DPLR model keeps each A = D + U V^T in low-rank "
-                f"form while its rank (which adds up along a segment) stays small, so a "
-                f"combine's cost depends on the lengths of its segments; no combination of "
-                f"rnncirc's terms (network counts, short-segment counts, log2 and "
-                f"power-of-two terms) matched every measured length (the rows are measured "
-                f"exactly)")
-    return (f"rnncirc found no exact closed form in n for the {family} family of this model "
-            f"(the rows are measured)")
 
 
 def _str_or_none(expr) -> str | None:

@@ -14,13 +14,8 @@ from hypothesis import strategies as st
 import rnncirc as rc
 from rnncirc.analyze.counts import multiplicative_depth, nonconstant_multiplications
 from rnncirc.analyze.formula_eval import evaluate_formula
-from rnncirc.analyze.profile import (
-    DEFAULT_LENGTHS,
-    DepthProfile,
-    DepthProfiles,
-    depth_profile,
-    formula_text,
-)
+from rnncirc.analyze.profile import DEFAULT_LENGTHS, DepthProfile, DepthProfiles, depth_profile
+from rnncirc.analyze.profile_view import formula_text
 from rnncirc.cli.profile_dot import add_profile_command, parse_lengths
 from rnncirc.errors import OptionError
 
@@ -138,13 +133,12 @@ def test_dplr_ladner_fischer_formulas_hold():
 
 
 def test_missing_formula_is_na_and_says_why(monkeypatch):
-    from rnncirc.analyze import formulas
-    from rnncirc.analyze import profile as profile_module
+    from rnncirc.analyze import formulas, profile_formulas
 
     monkeypatch.setattr(formulas, "_fit", lambda *args: None)
-    profile_module._FORMULA_CACHE.clear()
+    profile_formulas._FORMULA_CACHE.clear()
     profile = depth_profile(LINEAR["deltanet"][0], [1, 2, 4, 8], topology="sklansky")
-    profile_module._FORMULA_CACHE.clear()
+    profile_formulas._FORMULA_CACHE.clear()
     assert profile.depth_formula is None and profile.size_formula is None
     assert "DPLR" in profile.formula_note and "low-rank" in profile.formula_note
     assert formula_text(None) == "n/a"
