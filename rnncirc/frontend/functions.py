@@ -11,6 +11,7 @@ import numpy as np
 
 from rnncirc.errors import InputError
 from rnncirc.frontend import alphabet, tracer
+from rnncirc.frontend.model import Real
 from rnncirc.frontend.tracer import Sym, builder_of
 from rnncirc.ir import ops
 from rnncirc.ir.ops import Op
@@ -163,4 +164,4 @@ def lookup(table, symbol):
     if not isinstance(symbol, (int, np.integer)) or not 0 <= symbol < table.shape[0]:
         raise InputError(f"rc.lookup: symbol {symbol!r} is not an integer in "
                          f"range({table.shape[0]})")
-    return table[symbol]
+    return table[symbol].view(Real)  # a row compares to 1.0/0.0, as in the circuit

@@ -176,6 +176,20 @@ def test_numpy_integers_compare_with_a_symbol_from_either_side(agrees):
     agrees(counts, lambda h, s: h + (s == 1) + (s != 2) * 0.5 + (s == 2) * 0.25, n=4)
 
 
+def test_looked_up_rows_compare_to_numbers_in_the_eager_run_too(agrees):
+    # the eager run looks a row up in numpy: its comparisons must give 1.0/0.0 as the
+    # circuit's do (numpy's booleans made (a <= b) - (c <= d) a TypeError in run)
+    other = TABLE[::-1].copy()
+
+    @rc.rnn(state=3, alphabet=3)
+    def votes(h, x):
+        return 0.5 * h + ((rc.lookup(TABLE, x) <= rc.lookup(other, x))
+                          - (rc.lookup(other, x) <= rc.lookup(TABLE, x)))
+
+    agrees(votes, lambda h, s: 0.5 * h + (TABLE[s] <= other[s]) * 1.0
+           - (other[s] <= TABLE[s]) * 1.0, n=5, batch=2)
+
+
 def test_lookup_of_a_plain_symbol():
     np.testing.assert_array_equal(rc.lookup(TABLE, 2), TABLE[2])
     with pytest.raises(InputError, match=r"range\(3\)"):
