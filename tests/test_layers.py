@@ -67,10 +67,6 @@ def test_the_contract_catches_an_upward_import(tmp_path):
 
 
 def test_modules_stay_small():
-    # still to be split by concern; kernels.py stays one file while Numba's cache follows
-    # the file a cached function is defined in (see its docstring)
-    waived = {"eval/kernels.py",
-              "lower/prefix.py"}
     long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 520}
-    assert set(long) <= waived, long
+    assert not long, long

@@ -41,6 +41,7 @@ import numpy as np
 
 from rnncirc.errors import InputError, OptionError
 from rnncirc.eval import kernels
+from rnncirc.eval.isa import MODP_OPS
 from rnncirc.eval.modular import (
     DEFAULT_MODULUS,
     ModulusError,
@@ -155,7 +156,7 @@ class Evaluator:
             name = "int64"
         if name == "int64":
             self.modulus = check_modulus(DEFAULT_MODULUS if modulus is None else modulus)
-            bad = sorted(op for op in self.schedule.gate_ops if op not in kernels.MODP_OPS)
+            bad = sorted(op for op in self.schedule.gate_ops if op not in MODP_OPS)
             if bad:
                 raise ModulusError(
                     "exact evaluation modulo p supports add, sub, mul and neg only; this "

@@ -8,10 +8,8 @@ how a schedule is built. Tuning choices of the scheduler live elsewhere
 (`rnncirc.eval.schedule.options.ScheduleOptions`); everything here is a fact both sides must
 agree on.
 
-Numba freezes these constants into the compiled code, and its on-disk cache is keyed by the
-file a function is defined in, not by this one: after changing a constant here, delete the
-cached kernels (``__pycache__/*.nbi``, ``*.nbc`` under ``rnncirc/eval``) so both sides
-recompile.
+Numba freezes these constants into the compiled code; the kernels' on-disk cache is keyed by
+this file too (`rnncirc.eval.kernel_cache`), so a change here recompiles them.
 """
 
 from __future__ import annotations
@@ -19,6 +17,17 @@ from __future__ import annotations
 import numpy as np
 
 from rnncirc.ir.ops import ARITY, N_OPS, Op
+
+# -- the circuit's gate ops as the kernels test them -------------------------------------------
+#: plain ints, which Numba compiles as constants
+ADD, SUB, MUL, DIV = int(Op.ADD), int(Op.SUB), int(Op.MUL), int(Op.DIV)
+MAX, MIN = int(Op.MAX), int(Op.MIN)
+LT, LE, GT, GE, EQ, NE = int(Op.LT), int(Op.LE), int(Op.GT), int(Op.GE), int(Op.EQ), int(Op.NE)
+NEG, TANH, SIGMOID, RELU = int(Op.NEG), int(Op.TANH), int(Op.SIGMOID), int(Op.RELU)
+EXP, LOG, SQRT, ABS = int(Op.EXP), int(Op.LOG), int(Op.SQRT), int(Op.ABS)
+SOFTPLUS, SILU, SELECT = int(Op.SOFTPLUS), int(Op.SILU), int(Op.SELECT)
+#: ops the modulo-p kernels implement (`rnncirc.eval.fast` refuses a circuit with others)
+MODP_OPS = frozenset({ADD, SUB, MUL, NEG})
 
 # -- opcodes beyond the circuit's gate ops -----------------------------------------------------
 #: a fused tree of one instruction ``a*b + c``: a gate of arity 3, which can sit in affine and

@@ -282,7 +282,7 @@ def _check_fits(circuit, client, chunks: int) -> None:
 
 
 def _check_ring(circuit, model: RNN) -> None:
-    from rnncirc.eval.kernels import MODP_OPS
+    from rnncirc.eval.isa import MODP_OPS
     from rnncirc.eval.modular import ModulusError
     from rnncirc.ir.ops import ARITY, OP_NAMES, Op
 

@@ -75,7 +75,7 @@ def test_dense_prefix_circuit_is_dot_products():
 def test_dot_products_sharing_an_operand_side_load_it_once():
     """A matmul's programs C[i, 0], C[i, 1], ... share row i of A (their first factors do
     not move from program to program) and a matrix-vector product's share the vector (the
-    second factors): `kernels._strided_instr` then loads the fixed rows once per group.
+    second factors): `tree_kernels._strided_instr` then loads the fixed rows once per group.
     The dense prefix circuit has both kinds; they must give the gates' own numbers, bit for
     bit, in float64 and float32, on one lane and on vectors of 8."""
     model = MODELS["dense"]
@@ -166,9 +166,10 @@ def test_leaf_kernels_do_no_reference_counting():
     """The kernels called once per segment, group or group instruction take arrays but
     allocate nothing: compiled without NRT they do no atomic incref/decref per call, which
     would cost more than the instructions of a dense prefix circuit."""
-    from rnncirc.eval import kernels
+    from rnncirc.eval import segment_kernels as seg
+    from rnncirc.eval import tree_kernels as tree
 
-    for kernel in (kernels.group_kernel, kernels._strided_instr, kernels._indexed_instr,
-                   kernels.gates_kernel, kernels._gates_float, kernels._gates_modp,
-                   kernels.block_kernel, kernels._block_float, kernels._block_modp):
+    for kernel in (tree.group_kernel, tree._strided_instr, tree._indexed_instr,
+                   seg.gates_kernel, seg._gates_float, seg._gates_modp,
+                   seg.block_kernel, seg._block_float, seg._block_modp):
         assert kernel.targetoptions.get("_nrt") is False, kernel.py_func.__name__
