@@ -432,11 +432,17 @@ def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str,
 
 def _segment_sum_fits(cls, length: int, topology: str, outputs: str) -> bool:
     """Whether `auto` may consider this segment-sum construction: built for the model's kind
-    and length, and its circuit could be built in memory (it is measured by building it)."""
+    and length, and its circuit could be built in memory (it is measured by building it).
+    A kind built with matrices has one construction (`lower.segment_matrix`), ranked once,
+    as "segment-sum"."""
     from rnncirc.ir.memory import fits
-    from rnncirc.lower.segment_lower import MAX_OPTIMAL_LENGTH, estimate_gates_from_n
+    from rnncirc.lower import segment_matrix
+    from rnncirc.lower.segment_lower import KINDS, MAX_OPTIMAL_LENGTH, estimate_gates_from_n
 
-    if cls.kind not in segment_sum.KINDS or length < 3:
+    if cls.kind not in KINDS or length < 3:
+        return False
+    if cls.kind in segment_matrix.KINDS and (topology != "segment-sum"
+                                             or length > segment_matrix.MAX_LENGTH):
         return False
     if topology == "segment-sum-optimal" and length > MAX_OPTIMAL_LENGTH:
         return False

@@ -32,7 +32,8 @@ def _ceil_log2(n: int) -> int:
     return (n - 1).bit_length()
 
 
-def prefix_formulas(measure, topology: str, outputs: str, short_segments: int = 0):
+def prefix_formulas(measure, topology: str, outputs: str, short_segments: int = 0,
+                    matrix: int = 0):
     """(depth_formula, size_formula) of a prefix-lowered family, exact at every fitted length.
 
     `measure(n) -> (depth, size)` gives the circuit's numbers (`lower.measure` computes them
@@ -50,12 +51,13 @@ def prefix_formulas(measure, topology: str, outputs: str, short_segments: int = 
 
     `short_segments` = c > 0 (DPLR) adds the terms that count combines by the length of their
     segments below c, where a DPLR combine's cost still depends on the rank
-    (`_segment_terms`).
+    (`_segment_terms`). `matrix` = d > 0: a segment-sum family built with d x d matrices
+    (`segment_formulas`).
     """
     from rnncirc.lower import prefix, segment_sum
 
     if topology in segment_sum.TOPOLOGIES:
-        return segment_formulas(measure, topology, outputs)
+        return segment_formulas(measure, topology, outputs, matrix)
     lengths = np.array(_FIT_LENGTHS)
     measured = np.array([measure(int(n)) for n in lengths])
     nets = [prefix.build(int(n), topology, outputs) for n in lengths]
@@ -70,7 +72,7 @@ def prefix_formulas(measure, topology: str, outputs: str, short_segments: int = 
     return depth, size
 
 
-def segment_formulas(measure, topology: str, outputs: str):
+def segment_formulas(measure, topology: str, outputs: str, matrix: int = 0):
     """(depth_formula, size_formula) of a segment-sum family, exact at every fitted length.
 
     A segment-sum circuit has no prefix network; its depth and its counts of A products, B
@@ -80,7 +82,8 @@ def segment_formulas(measure, topology: str, outputs: str):
     (``segment_sum_depth(n)`` etc.), and the circuit's depth is fitted as d0 + D(n) and its
     size as c0 + c1 n + the counts times their gates per channel (a non-zero h_0 is one more
     step in front, so the same functions at n + 1 are in the basis too). None where no
-    combination matches every fitted length.
+    combination matches every fitted length. `matrix` = d > 0: the plan of d x d matrices
+    (`lower.segment_matrix`; ``segment_sum_d2_depth(n)`` etc., one plan for both topologies).
     """
     import sympy as sp
 
@@ -91,7 +94,7 @@ def segment_formulas(measure, topology: str, outputs: str):
     depth, size = [one], [one, (n, lambda v, net: v)]
     for front in (0, 1):
         for count in _SEGMENT_COUNTS:
-            function = _segment_count_function(topology, outputs, count)
+            function = _segment_count_function(topology, outputs, count, matrix)
 
             def value(v, net, function=function, front=front):
                 return int(function(sp.Integer(v + front)))
@@ -104,23 +107,25 @@ _SEGMENT_COUNTS = ("depth", "a_products", "b_products", "b_sums")
 
 
 @functools.cache
-def _segment_count_function(topology: str, outputs: str, count: str):
+def _segment_count_function(topology: str, outputs: str, count: str, matrix: int = 0):
     import sympy as sp
 
     def eval_(cls, m):
         if m.is_Integer and m >= 1:
-            return sp.Integer(_segment_count(topology, outputs, count, int(m)))
+            return sp.Integer(_segment_count(topology, outputs, count, int(m), matrix))
         return None
 
-    name = f"{topology.replace('-', '_')}{'_last' if outputs == 'last' else ''}_{count}"
+    family = f"segment_sum_d{matrix}" if matrix else topology.replace('-', '_')
+    name = f"{family}{'_last' if outputs == 'last' else ''}_{count}"
     return type(name, (sp.Function,), {"eval": classmethod(eval_), "is_integer": True,
                                        "is_nonnegative": True})
 
 
-def _segment_count(topology: str, outputs: str, count: str, n: int) -> int:
+def _segment_count(topology: str, outputs: str, count: str, n: int, matrix: int = 0) -> int:
     from rnncirc.lower.segment_lower import plan_of
+    from rnncirc.lower.segment_matrix import matrix_plan
 
-    plan = plan_of(topology, n, outputs)
+    plan = matrix_plan(n, outputs, matrix) if matrix else plan_of(topology, n, outputs)
     if count == "depth":
         return plan.depth
     return plan.gates({"a_products": "aa", "b_products": "ab", "b_sums": "bb"}[count])
@@ -368,8 +373,16 @@ def formula_definitions(*texts: str) -> list[str]:
         plan = "segment_hybrid.hybrid_plan" if "optimal" in name else "segment_sum.plan"
         what = {"depth": "depth", "a_products": "A products", "b_products": "B products",
                 "b_sums": "B sums"}[next(c for c in _SEGMENT_COUNTS if name.endswith(c))]
-        lines.append(f"{name}(n): the {what} (per channel) of the plan over n steps, from a "
-                     f"dynamic program, no closed form (exact: rnncirc.lower.{plan})")
+        of = "(per channel) of the plan over n steps"
+        if matrix := re.match(r"segment_sum_d(\d+)_", name):  # built with d x d matrices
+            d = int(matrix.group(1))
+            plan = "segment_matrix.matrix_plan"
+            of = f"of the plan over n steps for {d} x {d} matrices"
+            if what != "depth":
+                of += (f" (an A product is {d * d * (2 * d - 1)} gates, a B product or sum "
+                       "one per entry of the state)")
+        lines.append(f"{name}(n): the {what} {of}, from a dynamic program, no closed form "
+                     f"(exact: rnncirc.lower.{plan})")
     for name in names:
         if name in ("size_ladner_fischer", "LF"):
             lines.append(f"{name}(n): the combines of the Ladner-Fischer prefix network on n "

@@ -75,15 +75,16 @@ def depth_bounds(compilation: Compilation) -> dict:
     ``depth_lower_bound``: ceil(log2(2n - 1)), the least depth of any fan-in-2 circuit whose
     output h_n reads all of a_1..a_n and b_1..b_n (2n - 1 of them matter, as a_1 multiplies
     h_0): no construction goes below it, whatever the leaves cost. ``best_scan_depth`` (scalar
-    and diagonal kinds, whose circuits are measured without building them): the least depth
-    of this model's circuit over the prefix networks, what any scan-based tool could build.
+    and diagonal kinds, whose circuits are measured without building them, and any kind
+    compiled to a segment-sum circuit): the least depth of this model's circuit over the
+    prefix networks, what any scan-based tool could build.
     """
-    from rnncirc.lower import prefix
+    from rnncirc.lower import prefix, segment_sum
     from rnncirc.lower.measure import measure_linear
 
     model, cls, n = compilation.model, compilation.classification, compilation.length
     bounds = {"depth_lower_bound": int(2 * n - 2).bit_length()}
-    if cls.kind in ("scalar", "diagonal"):
+    if cls.kind in ("scalar", "diagonal") or compilation.topology in segment_sum.TOPOLOGIES:
         bounds["best_scan_depth"] = min(
             measure_linear(model, cls, n, t, compilation.outputs).depth
             for t in prefix.TOPOLOGIES if t != "sequential")
@@ -106,7 +107,7 @@ def family_formulas(model: RNN, cls, topology: str, outputs: str, objective: str
         exact = measure_linear(model, cls, n, topology, outputs, objective=objective)
         return exact.depth, exact.size
 
-    return prefix_formulas(measure, topology, outputs, short_segments(cls))
+    return prefix_formulas(measure, topology, outputs, short_segments(cls), matrix_size(cls))
 
 
 def layer_rows(circuit: Circuit) -> list[dict]:
@@ -155,6 +156,14 @@ def short_segments(cls) -> int:
     from rnncirc.lower.measure import segment_clip
 
     return segment_clip(cls) if cls.kind == "dplr" else 0
+
+
+def matrix_size(cls) -> int:
+    """d where a segment-sum circuit of this kind is built with d x d matrices
+    (`lower.segment_matrix`); 0 where it is not."""
+    from rnncirc.lower import segment_matrix
+
+    return cls.linear.offset.shape[0] if cls.kind in segment_matrix.KINDS else 0
 
 
 def critical_path_summary(circuit: Circuit) -> dict:

@@ -7,8 +7,9 @@ in front, and then each batch of the position-level plan (`segment_sum.plan`,
 `segment_optimal.optimal_plan`) becomes one vectorized `GateBuilder.gates` call over its
 nodes and every channel: the entries of a diagonal A (one column for a scalar A) for
 products of a's, the entries of the state for the B values. The circuit is assembled and
-dead gates are dropped as for a prefix lowering. Scalar and diagonal kinds only: there A is
-one number per channel, so every channel runs the same scalar recurrence.
+dead gates are dropped as for a prefix lowering. Scalar and diagonal kinds: there A is
+one number per channel, so every channel runs the same scalar recurrence; dense, DPLR and
+permutation-diagonal kinds are built with d x d matrices by `lower.segment_matrix`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.circuit import Circuit
 from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
 from rnncirc.ir.ops import ARITY, Op
-from rnncirc.lower import prefix
+from rnncirc.lower import prefix, segment_matrix, segment_sum
 from rnncirc.lower.classify import Classification
 from rnncirc.lower.linear import (
     _assemble,
@@ -31,19 +32,24 @@ from rnncirc.lower.linear import (
     _leaves,
     _reduced,
 )
+from rnncirc.lower.segment_matrix import row_levels
 from rnncirc.lower.segment_optimal import optimal_plan
-from rnncirc.lower.segment_sum import KINDS, Plan, plan
+from rnncirc.lower.segment_sum import Plan, plan
 
 #: the longest sequence whose optimal plan is made: its table is O(n^2) (a minute at 2^16)
 MAX_OPTIMAL_LENGTH = 1 << 16
+
+#: the kinds a segment-sum lowering is built for: scalar and diagonal (`lower.segment_sum`),
+#: and those built as d x d matrices (`lower.segment_matrix`)
+KINDS = segment_sum.KINDS + segment_matrix.KINDS
 
 
 def check_kind(cls: Classification, topology: str) -> None:
     """Refuse, with the way out, a kind whose A is not one number per channel."""
     if cls.kind not in KINDS:
-        raise OptionError(f"topology {topology!r} is built for {' and '.join(KINDS)} "
-                          f"recurrences, but this model's A is {cls.kind}; use a prefix "
-                          "network (e.g. --topology sklansky) or auto")
+        raise OptionError(f"topology {topology!r} is built for {', '.join(KINDS[:-1])} and "
+                          f"{KINDS[-1]} recurrences, but this model's A is {cls.kind}; use a "
+                          "prefix network (e.g. --topology sklansky) or auto")
 
 
 def lower_segment_sum(model: RNN, cls: Classification, length: int, topology: str,
@@ -60,12 +66,10 @@ def lower_segment_sum(model: RNN, cls: Classification, length: int, topology: st
                 f"the {topology} lowering of {model.name} over {n:,} steps",
                 "use a smaller --length or a prefix network (sklansky, brent-kung)",
                 rows_at=estimate, length=n)
-    the_plan = plan_of(topology, n + _h0_steps(model, cls), outputs)
-    m, c = cls.linear.offset.shape
-    # the leaves (one template per step) and the plan's nodes times the channels each is
-    # built for: an upper count, as folding only removes gates
-    gates = n * _leaf_gates(cls) + the_plan.gates("aa") * (m if cls.kind == "diagonal" else 1) \
-        + (the_plan.gates("ab") + the_plan.gates("bb")) * m * c
+    # the leaves (one template per step) and the plan's gates over the channels: an upper
+    # count, as folding only removes gates
+    gates = n * _leaf_gates(cls) + _plan_gates(cls, n + _h0_steps(model, cls), topology,
+                                                outputs)
     k = model.cell.input.size
     # rows reserved up front (an upper estimate): growing by doubling would copy them all
     builder = GateBuilder(capacity=gates + n * k)
@@ -83,6 +87,8 @@ def estimate_gates_from_n(cls: Classification, n: int, topology: str, outputs: s
     about 3.1 n for h_n; the optimum about 4.1 n for h_n and 0.9 n L^2 for all outputs
     (L = ceil(log2 n)). Each node is at most max(width of A, entries of the state) gates.
     """
+    if cls.kind in segment_matrix.KINDS:
+        return n * _leaf_gates(cls) + segment_matrix.estimate_gates_from_n(cls, n, outputs)
     m, c = cls.linear.offset.shape
     level = max(1, (n - 1).bit_length())
     if outputs == "last":
@@ -94,8 +100,20 @@ def estimate_gates_from_n(cls: Classification, n: int, topology: str, outputs: s
     return n * _leaf_gates(cls) + nodes * max(m, m * c)
 
 
+def _plan_gates(cls: Classification, n: int, topology: str, outputs: str) -> int:
+    """Gates of the plan `topology` builds over n steps, for this model's channels."""
+    m, c = cls.linear.offset.shape
+    if cls.kind in segment_matrix.KINDS:
+        return segment_matrix.plan_gates(segment_matrix.matrix_plan(n, outputs, m), m, c)
+    the_plan = plan_of(topology, n, outputs)
+    return the_plan.gates("aa") * (m if cls.kind == "diagonal" else 1) \
+        + (the_plan.gates("ab") + the_plan.gates("bb")) * m * c
+
+
 def _leaf_gates(cls: Classification) -> int:
     """Gates of one step's leaves (A_t and b_t), from the template `linear._leaves` tiles."""
+    if cls.kind in segment_matrix.KINDS:
+        cls = segment_matrix.dense_form(cls)
     rows, _, _ = _leaf_template(cls.linear.affine, list(_leaf_tensors(cls).values()))
     return int(np.count_nonzero(ARITY[rows["op"]] > 0))
 
@@ -123,6 +141,9 @@ def build_segment_sum(builder: GateBuilder, inputs: np.ndarray, model: RNN,
     prefix one): (ids of the states, ``(n or 1, *state)``; the planned level of each of the
     last rows built; extra facts)."""
     check_kind(cls, topology)
+    if cls.kind in segment_matrix.KINDS:
+        return segment_matrix.build_matrix(builder, inputs, model, cls, outputs,
+                                           _h0_steps(model, cls))
     n = inputs.shape[0]
     form = cls.linear
     m, c = form.offset.shape
@@ -154,7 +175,7 @@ def build_segment_sum(builder: GateBuilder, inputs: np.ndarray, model: RNN,
             made = b_ids[nodes] = builder.gates(Op.MUL, scale, b_ids[y])
         else:
             made = b_ids[nodes] = builder.gates(Op.ADD, b_ids[x], b_ids[y])
-        levels.append(_row_levels(made.reshape(len(nodes), -1), before, builder.n,
+        levels.append(row_levels(made.reshape(len(nodes), -1), before, builder.n,
                                   the_plan.level[side][nodes]))
     row_level = np.concatenate(levels) if levels else np.zeros(0, dtype=np.int32)
     result = the_plan.result[front:] if outputs == "all" else the_plan.result
@@ -163,14 +184,3 @@ def build_segment_sum(builder: GateBuilder, inputs: np.ndarray, model: RNN,
              "step_column": "planned level"}
     return out, row_level, extra
 
-
-def _row_levels(made: np.ndarray, before: int, after: int, node_level: np.ndarray):
-    """The planned level of rows before..after-1, built by one batch: ``made[k]`` are node
-    k's ids over the channels. Without folding the rows are the ids in order; a fold leaves
-    an older id (x * 1) or puts a NEG row first (x * -1), so then each row is looked up."""
-    if made.size == after - before and made.size and made.flat[0] == before:
-        return np.repeat(node_level.astype(np.int32), made.shape[1])
-    level = np.zeros(after - before, dtype=np.int32)
-    new = made >= before
-    level[made[new] - before] = np.broadcast_to(node_level[:, None], made.shape)[new]
-    return level

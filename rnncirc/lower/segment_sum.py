@@ -144,10 +144,15 @@ class Batch:
 
 
 class PlanBuilder:
-    """Plan under construction. A nodes 0..n-1 are the leaves a_t, B nodes 0..n-1 the b_t."""
+    """Plan under construction. A nodes 0..n-1 are the leaves a_t, B nodes 0..n-1 the b_t.
 
-    def __init__(self, n: int) -> None:
+    `product_depth`: the levels an A * A product takes (1 for scalars; 1 + ceil(log2 d) for
+    d x d matrices, `lower.segment_matrix`); every other operation takes one.
+    """
+
+    def __init__(self, n: int, product_depth: int = 1) -> None:
         self.n = n
+        self.product_depth = product_depth
         self.batches: list[Batch] = []
         self.level = {"a": [np.zeros(n, np.int64)], "b": [np.zeros(n, np.int64)]}
         self.count = {"a": n, "b": n}
@@ -160,7 +165,8 @@ class PlanBuilder:
     def op(self, kind: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         side = "a" if kind == "aa" else "b"
         x_side = "a" if kind in ("aa", "ab") else "b"
-        level = 1 + np.maximum(self.levels(x_side)[x], self.levels(kind[1])[y])
+        cost = self.product_depth if kind == "aa" else 1
+        level = cost + np.maximum(self.levels(x_side)[x], self.levels(kind[1])[y])
         first = self.count[side]
         self.batches.append(Batch(kind, x, y, first))
         self.level[side].append(level)

@@ -44,9 +44,9 @@ def test_measure_when_constants_fill_in_slowly(name):
                 assert (exact.depth, exact.size) == (built.depth, built.size), \
                     (topology, outputs, n)
     auto = rc.compile(model, 100)
-    best = min(TOPOLOGIES, key=lambda t: (lower_linear(model, cls, 100, t).depth,
-                                          lower_linear(model, cls, 100, t).size,
-                                          TOPOLOGIES.index(t)))
+    candidates = TOPOLOGIES + ["segment-sum"]  # built with its dense matrices
+    built = {t: rc.compile(model, 100, topology=t) for t in candidates}
+    best = min(candidates, key=lambda t: (built[t].depth, built[t].size, candidates.index(t)))
     assert auto.topology == best
     profile = rc.depth_profile(model, lengths=[16, 64, 100])
     assert len(profile.rows) == 3
@@ -63,10 +63,12 @@ def test_measure_is_much_cheaper_than_building():
 def test_auto_picks_least_circuit_depth_then_size(name):
     model = LINEAR[name][0]
     cls = rc.classify(model)
+    candidates = TOPOLOGIES + ["segment-sum"]  # built with dense matrices
     for n in (6, 29, 61, 100):
         built = {t: lower_linear(model, cls, n, t, "all") for t in TOPOLOGIES}
-        best = min(TOPOLOGIES, key=lambda t: (built[t].depth, built[t].size,
-                                              TOPOLOGIES.index(t)))
+        built["segment-sum"] = rc.compile(model, n, topology="segment-sum")
+        best = min(candidates, key=lambda t: (built[t].depth, built[t].size,
+                                              candidates.index(t)))
         assert rc.compile(model, n).topology == best, n
 
 
@@ -78,9 +80,10 @@ def test_auto_on_deltanet_beats_the_shallowest_network():
     assert auto.topology == "brent-kung"
     low_rank = {t: rc.compile(model, 256, topology=t, objective="size") for t in TOPOLOGIES}
     assert low_rank["kogge-stone"].depth < low_rank["ladner-fischer"].depth
-    deepest_first = rc.compile(model, 256)
-    assert deepest_first.depth == min(rc.compile(model, 256, topology=t).depth
-                                      for t in TOPOLOGIES)
+    deepest_first = rc.compile(model, 256)  # by depth: its dense segment-sum, shallower
+    assert deepest_first.topology == "segment-sum"
+    assert deepest_first.depth < min(rc.compile(model, 256, topology=t).depth
+                                     for t in TOPOLOGIES)
 
 
 @pytest.mark.slow

@@ -206,10 +206,16 @@ def test_models_of_both_kinds_equal_their_run(name, outputs):
                                    else want[:, -1], rtol=1e-12, atol=1e-12)
 
 
+@rc.rnn(state=2, inputs=2)
+def rotation(h, x):  # complex-diagonal: a rotation-scaling, built by no segment-sum lowering
+    return np.array([[0.5, -0.2], [0.2, 0.5]]) @ h + x
+
+
 def test_other_kinds_are_refused_with_the_way_out():
-    model = LINEAR["dense"][0]
-    with pytest.raises(OptionError, match="scalar and diagonal"):
-        rc.compile(model, 8, topology="segment-sum")
+    assert rc.classify(rotation).kind == "complex-diagonal"
+    with pytest.raises(OptionError, match="scalar, diagonal, dense, .* permutation-diagonal "
+                                          "recurrences.*sklansky"):
+        rc.compile(rotation, 8, topology="segment-sum")
 
 
 def test_the_compile_report_without_formulas():

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnncirc as rc
-from rnncirc.lower import prefix, segment_sum, structure
+from rnncirc.lower import prefix, segment_matrix, segment_sum, structure
 
 from ..models import assert_circuits_equal_run, random_inputs
 
@@ -481,9 +481,13 @@ PARALLEL = tuple(t for t in prefix.TOPOLOGIES if t != "sequential")
 
 
 def _candidates(model, n: int) -> tuple[str, ...]:
-    """Every parallel topology that can build `model` at length n."""
-    if rc.classify(model).kind in segment_sum.KINDS and n >= 3:
+    """Every parallel topology that can build `model` at length n (a kind built with
+    matrices has one segment-sum construction, under either name)."""
+    kind = rc.classify(model).kind
+    if kind in segment_sum.KINDS and n >= 3:
         return PARALLEL + segment_sum.TOPOLOGIES
+    if kind in segment_matrix.KINDS and n >= 3:
+        return PARALLEL + ("segment-sum",)
     return PARALLEL
 
 
@@ -523,7 +527,7 @@ def test_kogge_stone_wins_where_it_is_shallower():
 
     from ..conftest import example
 
-    model = example("s5")  # permutation-diagonal: no segment-sum candidate
+    model = example("s5")  # permutation-diagonal: its dense segment-sum is deeper
     assert resolve_topology(model, rc.classify(model), 1000, "auto", "all") == "kogge-stone"
     for name in ("mamba", "s5"):
         assert _built(example(name), 1000, "kogge-stone")[0] \

@@ -201,15 +201,31 @@ def test_segment_sum_layers_in_a_program():
 
 
 def test_segment_sum_names_a_layer_it_cannot_build():
-    with pytest.raises(rc.RnncircError, match="layer dense0 is dense.*segment-sum"):
-        compile_model(random_program_with_dense(), 8, topology="segment-sum")
+    with pytest.raises(rc.RnncircError, match="layer rotation0 is complex-diagonal.*"
+                                              "segment-sum"):
+        compile_model(program_with_a_rotation(), 8, topology="segment-sum")
 
 
-def random_program_with_dense() -> rc.Program:
-    U = np.array([[0.5, 0.1], [0.2, 0.3]])
+def test_segment_sum_builds_a_dense_layer_with_matrices():
+    program = program_with_a_rotation(np.array([[0.5, 0.1], [0.2, 0.3]]))
+    xs = np.random.default_rng(5).normal(size=(2, 40, 2))
+    done = compile_model(program, 40, topology="segment-sum")
+    np.testing.assert_allclose(done.circuit.evaluate(xs), program.run(xs), rtol=1e-10,
+                               atol=1e-12)
+    assert done.circuit.depth < compile_model(program, 40, topology="sklansky").circuit.depth
 
-    @rc.rnn(state=2, inputs=2, name="dense0")
-    def dense0(h, x):
-        return U @ h + x
 
-    return rc.program(inputs=2)(lambda x: rc.scan(dense0, rc.scan(gated, x)))
+#: a rotation-scaling: complex-diagonal, which no segment-sum lowering builds
+ROTATION = np.array([[0.5, -0.2], [0.2, 0.5]])
+
+
+def program_with_a_rotation(matrix: np.ndarray = ROTATION) -> rc.Program:
+    """A gated layer, then h' = matrix h + x: complex-diagonal by default; dense for another
+    matrix."""
+    name = "rotation0" if matrix is ROTATION else "dense0"
+
+    @rc.rnn(state=2, inputs=2, name=name)
+    def layer(h, x):
+        return matrix @ h + x
+
+    return rc.program(inputs=2)(lambda x: rc.scan(layer, rc.scan(gated, x)))

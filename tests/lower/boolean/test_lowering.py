@@ -177,7 +177,8 @@ def test_adder_choice_changes_the_circuit_not_the_function():
 
 
 def test_linear_model_and_depth_grows_like_log_n():
-    depths = [compile_boolean(tiny_linear, n, 8, frac_bits=3).and_depth for n in (4, 8, 16, 32)]
+    depths = [compile_boolean(tiny_linear, n, 8, topology="sklansky", frac_bits=3).and_depth
+              for n in (4, 8, 16, 32)]
     steps = np.diff(depths)
     assert steps[0] > 0 and np.all(steps == steps[0])  # a constant per doubling of n
     unrolled = [compile_boolean(tiny_nonlinear, n, 8).and_depth for n in (4, 8, 16)]
