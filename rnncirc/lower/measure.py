@@ -32,7 +32,8 @@ by its consumers: a product with an entry that stays the constant 0 (a coordinat
 never reach, a structural zero of A) folds away, and the operand gates it would have read are
 dropped with it when nothing else reads them. One shape stands for values with different
 consumers, so where any stored entry is a constant 0, the liveness of a shape's gates is not
-one number and the circuit is built instead.
+one number and the circuit is built instead; so is it where a gather A leaves a coordinate
+unread (`_leaves_coordinates_unread`).
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ def measure_form(model: RNN, cls: Classification, length: int, topology: str,
     # are built. So are semiring ones: max(x, x) folds to x, so a combine of two values of one
     # shape (one set of ids in the scratch) would fold where the circuit's does not.
     dynamic = cls.linear.symbol_perm is not None or cls.linear.index is not None
-    if n > 2 and not dynamic and cls.kind not in ("max-plus", "min-plus"):
+    if n > 2 and not dynamic and cls.kind not in ("max-plus", "min-plus") \
+            and not _leaves_coordinates_unread(cls):
         net = net if net is not None else prefix.build(n, topology, outputs)
         shapes = _shapes(net)
         try:
@@ -149,6 +151,17 @@ def measure_form(model: RNN, cls: Classification, length: int, topology: str,
             size = scratch.leaf_gates(n) + scratch.combine_gates(net)
             return Measure(depth, size, scratch.builder_gates)
     return _built(model, cls, n, topology, outputs)
+
+
+def _leaves_coordinates_unread(cls: Classification) -> bool:
+    """A gather A (row j reads r[perm[j]]) that reads no row from some coordinate: the b
+    entries of that coordinate are read by the outputs of their own segment only, so their
+    gates live or die by which outputs are kept, not by their shape (the same reason as a
+    constant 0 entry)."""
+    linear = cls.linear
+    if linear.perm is None or linear.orient != "row":
+        return False
+    return len(np.unique(linear.perm)) < len(linear.perm)
 
 
 def _built(model: RNN, cls: Classification, n: int, topology: str, outputs: str) -> Measure:
