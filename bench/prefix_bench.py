@@ -15,7 +15,13 @@ every log-depth topology and segment-sum with the lower bound and depth/lower bo
 topologies measured exactly by `lower.measure`, segment-sum built); and its build rate at
 n = 65536, diagonal d = 64.
 
-Run: python bench/prefix_bench.py [--quick] [--segment-sum]
+Matrix segment-sum (issue 18 item 2): for dense d = 2 and 4 (A and b read from the inputs,
+the reference's setting), n = 2^8..2^16: depth and size of every log-depth topology (measured
+exactly) and of segment-sum, with the lower bound and depth/lower bound; segment-sum is built
+while its plan has at most 16 M gates, beyond that its depth is the DP's and its size the
+plan's gate count (exact here: no gate folds) up to 2^14, and the DP's depth alone above.
+
+Run: python bench/prefix_bench.py [--quick] [--segment-sum | --matrix]
 """
 
 from __future__ import annotations
@@ -177,15 +183,83 @@ def segment_topology_rows(d: int, lengths: list[int]) -> list[dict]:
     return rows
 
 
+def dense_model(d: int):
+    """h' = A h + b, every entry of A and b an input: leaves at level 0, as in the reference's
+    matrix table, so a segment-sum circuit's depth is its plan's."""
+
+    @rc.rnn(state=d, inputs=d * d + d)
+    def dense(h, x):
+        return x[:d * d].reshape(d, d) @ h + x[d * d:]
+
+    return dense
+
+
+#: matrix segment-sum circuits up to this many gates are built; their plans up to this length
+MATRIX_BUILD_GATES, MATRIX_PLAN_LENGTH = 16_000_000, 1 << 14
+
+
+def matrix_rows(d: int, lengths: list[int]) -> list[dict]:
+    """Every log-depth topology (`lower.measure`, exact) and segment-sum for `dense_model(d)`:
+    segment-sum built where its plan has at most MATRIX_BUILD_GATES gates ("built"), else its
+    depth the DP's and its size the plan's count ("plan"), or the DP's depth alone ("DP")."""
+    from rnncirc.lower import segment_matrix
+
+    model = dense_model(d)
+    cls = rc.classify(model)
+    c = segment_matrix.product_depth(d)
+    rows = []
+    for n in lengths:
+        bound, level = _lower_bound(n), (n - 1).bit_length()
+        common = {"d": d, "n": n, "lower_bound": bound, "c(L+1)+1": c * (level + 1) + 1}
+        for topology in TOPOLOGIES[1:]:
+            start = time.perf_counter()
+            exact = measure_linear(model, cls, n, topology)
+            rows.append({**common, "topology": topology, "depth": exact.depth,
+                         "size": exact.size, "depth/lower_bound": exact.depth / bound,
+                         "source": "measured", "seconds": time.perf_counter() - start})
+        start = time.perf_counter()
+        depth, size, source = segment_matrix.matrix_depth(n, d), None, "DP"
+        if n <= MATRIX_PLAN_LENGTH:
+            size = segment_matrix.plan_gates(segment_matrix.matrix_plan(n, "all", d), d, 1)
+            source = "plan"
+        if size is not None and size <= MATRIX_BUILD_GATES:
+            circuit = rc.compile(model, n, topology="segment-sum")
+            assert (circuit.depth, circuit.size) == (depth, size)
+            source = "built"
+            del circuit
+        rows.append({**common, "topology": "segment-sum", "depth": depth, "size": size,
+                     "depth/lower_bound": depth / bound, "source": source,
+                     "seconds": time.perf_counter() - start})
+    return rows
+
+
+def matrix_tables(quick: bool) -> dict:
+    lengths = [2**k for k in range(8, 13 if quick else 17)]
+    results = {}
+    for d in (2, 4):
+        rows = matrix_rows(d, lengths)
+        print(f"\ndense d={d} (A and b inputs), every log-depth topology and segment-sum "
+              "(fan-in-2 + and *)")
+        print(table(rows, list(rows[0])))
+        results[f"matrix_d{d}"] = rows
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     parser.add_argument("--segment-sum", action="store_true",
                         help="only the segment-sum tables and build rate")
+    parser.add_argument("--matrix", action="store_true",
+                        help="only the matrix segment-sum tables (dense d = 2, 4)")
     args = parser.parse_args()
-    results = {} if args.segment_sum else prefix_tables(args.quick)
-    results.update(segment_tables(args.quick))
-    name = "prefix_bench_segment_sum" if args.segment_sum else "prefix_bench"
+    if args.matrix:
+        results, name = matrix_tables(args.quick), "prefix_bench_matrix"
+    else:
+        results = {} if args.segment_sum else prefix_tables(args.quick)
+        results.update(segment_tables(args.quick))
+        results.update(matrix_tables(args.quick))
+        name = "prefix_bench_segment_sum" if args.segment_sum else "prefix_bench"
     print(f"wrote {write_json(name, results)}")
 
 

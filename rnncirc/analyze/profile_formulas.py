@@ -27,7 +27,7 @@ def cached_family_formulas(model: RNN, cls, family: str, outputs: str, measure=N
     `measure(n) -> (depth, size)` lets the fit reuse circuits the caller already built.
     """
     from rnncirc.analyze.formulas import prefix_formulas
-    from rnncirc.analyze.report import family_formulas, short_segments
+    from rnncirc.analyze.report import family_formulas, matrix_size, short_segments
 
     cache = _FORMULA_CACHE.setdefault(model, {})
     key = (family, outputs, objective)
@@ -36,7 +36,8 @@ def cached_family_formulas(model: RNN, cls, family: str, outputs: str, measure=N
     if family == "sequential" or measure is None:
         found = family_formulas(model, cls, family, outputs, objective)
     else:
-        found = prefix_formulas(measure, family, outputs, short_segments(cls))
+        found = prefix_formulas(measure, family, outputs, short_segments(cls),
+                                matrix_size(cls))
     cache[key] = found
     return found
 
@@ -132,7 +133,9 @@ def with_branches(formula, values: dict[int, int]):
 
 
 def _no_formula_note(cls, family: str) -> str:
-    if cls.kind == "dplr":
+    from rnncirc.lower import segment_sum
+
+    if cls.kind == "dplr" and family not in segment_sum.TOPOLOGIES:  # (those are dense)
         return (f"the {family} lowering of a DPLR model keeps each A = D + U V^T in low-rank "
                 f"form while its rank (which adds up along a segment) stays small, so a "
                 f"combine's cost depends on the lengths of its segments; no combination of "

@@ -59,9 +59,12 @@ def add_topology_option(parser: argparse.ArgumentParser, more: str = "",
     parser.add_argument(
         "--topology", metavar="T[,T...]" if several else "T", **kind,
         help="how the recurrence is built: auto (default: for a linear model the circuit "
-             "best by --objective among the prefix networks and, for scalar and diagonal "
-             "models, segment-sum; a nonlinear model is unrolled), sequential (the unrolled "
-             "baseline), a prefix network: "
+             "best by --objective among the prefix networks and segment-sum; a nonlinear "
+             "model is unrolled), sequential (the unrolled baseline), segment-sum for a "
+             "dense, DPLR or permutation-diagonal model (A as d x d matrices: c (log2 n + 1) "
+             "+ 1 levels against (c + 1) log2 n for a scan, c = 1 + ceil(log2 d), for 4 to 5 "
+             "times the gates of sklansky; segment-sum-optimal builds the same), a prefix "
+             "network: "
              + ", ".join(t for t in TOPOLOGIES if t not in ("auto", "sequential")
                          and not t.startswith("segment-sum"))
              + ", or segment-sum (scalar and diagonal models: about log2 n + sqrt(2 log2 n) "

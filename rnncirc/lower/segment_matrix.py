@@ -33,7 +33,8 @@ and A[x..y] = A_y ... A_x. A segment is split into consecutive parts S_1 ... S_k
    d = 1 this is the scalar table of `segment_optimal.optimal_table`; for d a power of two,
    d 2^(1 + r) = 2^(c + r) and it is the reference's matrix DP (depth c (L + 1) + 1 for
    8 <= L <= 12: 27 at d = 2, n = 4096 against 36 for a scan). For d = 3 the column
-   products make it 3 L (36 at n = 4096), where a matvec per term gives 3 L + 4.
+   products make it 3 L (36 at n = 4096), where a matvec per term gives 3 L + 4; a scan is
+   3 L deep there too (its 3 products and B add in 2 levels), so `auto` keeps the scan.
 
 The plan is made once per (n, outputs, d), independent of the model, and instantiated
 batch by batch: one vectorized call per batch over its nodes, the d x d entries and the

@@ -180,6 +180,11 @@ def test_auto_picks_it_where_it_is_shallower_and_only_there():
     assert (auto.topology, auto.circuit.depth) == ("segment-sum", 19)
     assert rc.compile(model, 256, topology="sklansky").depth == 24
     assert compile_model(model, 256, objective="size").topology != "segment-sum"
+    # d = 3: a scan's 3 products and b add in 2 levels, 3 ceil(log2 n) as deep as segment-sum
+    model = MODELS["dense3"]
+    auto = compile_model(model, 256)
+    assert auto.topology != "segment-sum"
+    assert auto.circuit.depth == rc.compile(model, 256, topology="segment-sum").depth == 24
     # a DFA's one-hot transitions as dense products: deeper than its permutation scan
     model = LINEAR["symbol_permutation"][0]
     auto = compile_model(model, 64)
@@ -191,6 +196,7 @@ def test_the_compile_report():
     done = compile_model(MODELS["dense4"], 64, topology="segment-sum")
     report = compile_report(done, False)
     assert (report["topology"], report["depth"]) == ("segment-sum", 22)
+    assert report["best_scan_depth"] == 24  # (c + 1) ceil(log2 n), c = 3
     assert report["depth_lower_bound"] == _ceil_log2(2 * 64 - 1)
     report = compile_report(compile_model(LINEAR["dplr"][0], 16, topology="segment-sum"),
                             False)
