@@ -198,8 +198,8 @@ class _Lowering:
                 if cls.kind not in SEGMENT_KINDS:
                     raise OptionError(
                         f"layer {layer.name} is {cls.kind}, but topology {topology!r} is "
-                        f"built for {' and '.join(SEGMENT_KINDS)} layers; use a prefix "
-                        "network (e.g. --topology sklansky) or auto")
+                        f"built for {', '.join(SEGMENT_KINDS[:-1])} and {SEGMENT_KINDS[-1]} "
+                        "layers; use a prefix network (e.g. --topology sklansky) or auto")
                 states, levels, _ = build_segment_sum(self.builder, feed, layer.model, cls,
                                                       wanted, topology)
             else:

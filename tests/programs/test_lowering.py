@@ -15,6 +15,7 @@ import rnncirc as rc
 from rnncirc.analyze.formula_eval import evaluate_formula
 from rnncirc.analyze.report import compile_report, program_family_formulas
 from rnncirc.compiler import TOPOLOGIES, compile_model
+from rnncirc.lower import segment_lower
 
 LAYER_KINDS = ("scalar", "diagonal", "dense", "tanh", "relu-gated")
 
@@ -74,8 +75,8 @@ def test_random_programs_evaluate_as_program_run(seed, n, topology, outputs):
     xs = np.random.default_rng(seed + 1).normal(size=(2, n, program.input_size))
     expected = program.run(xs)
     kinds = {cls.kind for _, cls in rc.classify(program).layers if cls.is_linear}
-    if topology.startswith("segment-sum") and not kinds <= {"scalar", "diagonal"}:
-        with pytest.raises(rc.RnncircError, match="is built for scalar and diagonal layers"):
+    if topology.startswith("segment-sum") and not kinds <= set(segment_lower.KINDS):
+        with pytest.raises(rc.RnncircError, match="is built for scalar, diagonal, dense"):
             compile_model(program, n, topology=topology, outputs=outputs)
         return
     circuit = compile_model(program, n, topology=topology, outputs=outputs).circuit
