@@ -274,8 +274,8 @@ ARCHITECTURES = {
 
 def render_gallery_table() -> str:
     """The markdown table of docs/gallery.md: kind, class, depth at n = 1024, formula."""
+    from rnncirc.analyze.formula_eval import format_formula
     from rnncirc.analyze.profile import depth_profile
-    from rnncirc.analyze.profile_view import formula_text
 
     lines = [
         "| Model | File | State | Kind | Class | Depth at n = 1024 | depth(n) |",
@@ -288,7 +288,7 @@ def render_gallery_table() -> str:
         row = profile.rows[0]
         kind = profile.kind + (f" (rank {rc.classify(model).rank})"
                                if profile.kind == "dplr" else "")
-        formula = formula_text(profile.depth_formula)
+        formula = format_formula(profile.depth_formula, style="math")
         if profile.depth_formula is None:
             formula = "n/a ¹"
             notes.append(profile.formula_note)

@@ -55,7 +55,7 @@ def summary(nb) -> dict[str, tuple[str, ...]]:
                       + formula + formula, page)
     # the lengths a formula skips depend on the lengths profiled (the test profiles fewer):
     # compared are kind, class and the formulas' general forms
-    general = [tuple(re.sub(r" \(n not in \{[^}]*\}[^)]*\)", "", cell) for cell in row)
+    general = [tuple(re.sub(r"  \(.*\)$", "", cell) for cell in row)
                for row in rows]
     return {row[0]: row[1:] for row in general}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from fractions import Fraction
 
 _RELATIONS = {
@@ -105,34 +106,69 @@ def evaluate_formula(expr, n: int, strict: bool = True) -> int | Fraction:
 #: small-n cases of a formula listed in its text; past this, the text says where they end
 _LISTED_CASES = 8
 
+#: ``style="math"``: how sympy's text of the log2 roundings and products reads in print
+_MATH = [(re.compile(r"ceil\(log2\(n\)\)"), "⌈log2 n⌉"),
+         (re.compile(r"floor\(log2\(n\)\)"), "⌊log2 n⌋"),
+         (re.compile(r"ceil\(log2\(([^()]*)\)\)"), r"⌈log2(\1)⌉"),
+         (re.compile(r"floor\(log2\(([^()]*)\)\)"), r"⌊log2(\1)⌋"),
+         (re.compile(r"(\d)\*(?=(n\b|[⌈⌊(]))"), r"\1"),
+         (re.compile(r"\*"), "·"),
+         (re.compile(r"size_ladner_fischer\(n\)"), "LF(n)")]
 
-def format_formula(expr) -> str:
-    """A formula as people write it: ceil(log2(n)) instead of ceiling(log(n)/log(2)), and
-    the small-n cases of a Piecewise listed after the general case."""
-    import re
 
+def format_formula(expr, style: str = "text") -> str:
+    """A depth or size formula as people read it: the one formatter of rnncirc's reports,
+    profiles, notebooks and figures.
+
+    ``style="text"`` (reports, JSON, the terminal) writes ``4*ceil(log2(n)) + 8``;
+    ``style="math"`` (notebooks, figures) writes ``4⌈log2 n⌉ + 8``. A Piecewise of exact
+    small-n values is its general branch followed by those values (a long run of them by
+    where it ends); Sklansky's size, an exact finite sum, is named Sk(n), and the names a
+    formula uses instead of a closed form are defined by `formulas.formula_definitions`.
+
+    >>> import sympy as sp
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> depth = sp.Piecewise((6, sp.Eq(n, 1)), (4 * sp.ceiling(sp.log(n) / sp.log(2)) + 8, True))
+    >>> format_formula(depth)
+    '4*ceil(log2(n)) + 8  (6 if n = 1)'
+    >>> format_formula(depth, style="math")
+    '4⌈log2 n⌉ + 8  (6 if n = 1)'
+    """
     import sympy as sp
 
     if expr is None:
         return "n/a"
     if isinstance(expr, sp.Piecewise) and expr.args[-1][1] is sp.true:
-        general = format_formula(expr.args[-1][0])
-        cases = []
-        for value, cond in expr.args[:-1]:
-            cases.append(f"{format_formula(value)} if {_condition(cond)}")
-        if len(cases) > _LISTED_CASES:  # a long run of small lengths: name where it ends
-            points = [int(cond.rhs) for _, cond in expr.args[:-1]
-                      if isinstance(cond, sp.Eq) and cond.rhs.is_Integer]
-            if len(points) == len(cases):
-                return (f"{general}  (n > {max(points)}; {len(cases)} smaller lengths "
-                        "differ: their exact values are in --json and the profile rows)")
-        return f"{general}  ({'; '.join(cases)})" if cases else general
+        general = format_formula(expr.args[-1][0], style)
+        cases = [(value, cond) for value, cond in expr.args[:-1]]
+        points = [int(cond.rhs) for _, cond in cases
+                  if isinstance(cond, sp.Eq) and cond.rhs.is_Integer]
+        if len(cases) > _LISTED_CASES and len(points) == len(cases):
+            if sorted(points) == list(range(1, max(points) + 1)):
+                where = f"n > {max(points)}; {len(cases)} smaller lengths differ"
+            else:
+                ordered = sorted(points)
+                where = (f"but n in {{{', '.join(map(str, ordered[:4]))}, ..., {ordered[-1]}}}:"
+                         f" {len(cases)} lengths")
+            return f"{general}  ({where}, exact in --json and the profile rows)"
+        listed = "; ".join(f"{format_formula(value, style)} if {_condition(cond)}"
+                           for value, cond in cases)
+        return f"{general}  ({listed})" if cases else general
+    if isinstance(expr, sp.Piecewise):
+        return "; ".join(f"{format_formula(v, style)} if {_condition(c)}" for v, c in expr.args)
+    if isinstance(expr, sp.Basic) and expr.has(sp.Sum):  # Sklansky's size: a finite sum
+        n = next(iter(expr.free_symbols), sp.Symbol("n"))
+        expr = expr.replace(lambda e: isinstance(e, sp.Sum), lambda e: sp.Function("Sk")(n))
     text = str(expr)
     text = re.sub(r"ceiling\(log\(([^()]*(?:\([^()]*\))?[^()]*)\)/log\(2\)\)", r"ceil(log2(\1))",
                   text)
     text = re.sub(r"floor\(log\(([^()]*(?:\([^()]*\))?[^()]*)\)/log\(2\)\)", r"floor(log2(\1))",
                   text)
-    return text.replace("**", "^")
+    text = text.replace("**", "^")
+    if style == "math":
+        for pattern, repl in _MATH:
+            text = pattern.sub(repl, text)
+    return text
 
 
 def _condition(cond) -> str:

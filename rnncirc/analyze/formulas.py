@@ -365,7 +365,7 @@ def formula_definitions(*texts: str) -> list[str]:
     """
     import re
 
-    pattern = r"(?<![A-Za-z_])(size_ladner_fischer|ladner_fischer_\w+|LF)\(n\)"
+    pattern = r"(?<![A-Za-z_])(size_ladner_fischer|ladner_fischer_\w+|LF|Sk)\(n\)"
     names = sorted({m for text in texts if text for m in re.findall(pattern, text)})
     segment = r"(?<![A-Za-z_])(segment_sum\w*)\(n(?: \+ 1)?\)"
     lines = []
@@ -384,7 +384,10 @@ def formula_definitions(*texts: str) -> list[str]:
         lines.append(f"{name}(n): the {what} {of}, from a dynamic program, no closed form "
                      f"(exact: rnncirc.lower.{plan})")
     for name in names:
-        if name in ("size_ladner_fischer", "LF"):
+        if name == "Sk":
+            lines.append("Sk(n): the combines of the Sklansky prefix network on n leaves, the "
+                         "number of one bits in 0..n-1 (an exact finite sum)")
+        elif name in ("size_ladner_fischer", "LF"):
             lines.append(f"{name}(n): the combines of the Ladner-Fischer prefix network on n "
                          "leaves (n - 1 to 4n; exact: rnncirc.lower.prefix.exact_size)")
         else:

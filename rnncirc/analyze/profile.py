@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnncirc.analyze.formula_eval import format_formula
 from rnncirc.analyze.profile_formulas import (
     profile_formulas,
     remember_choices,
@@ -41,7 +42,7 @@ from rnncirc.analyze.profile_rows import (
     remote,
     unrolled_rows,
 )
-from rnncirc.analyze.profile_view import _profile_html, _profiles_html, formula_text, plot_profiles
+from rnncirc.analyze.profile_view import _profile_html, _profiles_html, plot_profiles
 from rnncirc.errors import OptionError
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.program import Program, is_model
@@ -90,8 +91,8 @@ class DepthProfile:
             "family": self.family, "outputs": self.outputs,
             "depth_formula": _str_or_none(self.depth_formula),
             "size_formula": _str_or_none(self.size_formula),
-            "depth_formula_text": formula_text(self.depth_formula),
-            "size_formula_text": formula_text(self.size_formula),
+            "depth_formula_text": format_formula(self.depth_formula),
+            "size_formula_text": format_formula(self.size_formula),
             "formula_note": self.formula_note,
             "seconds": round(self.seconds, 3),
             "rows": [dict(row) for row in self.rows],
@@ -120,11 +121,11 @@ class DepthProfile:
                  + (f" -> {self.family}" if self.topology != self.family else "")
                  + f", outputs={self.outputs}"]
         if self.depth_formula is not None:
-            lines.append(f"  depth(n) = {formula_text(self.depth_formula)}")
+            lines.append(f"  depth(n) = {format_formula(self.depth_formula)}")
         if self.size_formula is not None:
-            lines.append(f"  size(n)  = {formula_text(self.size_formula)}")
+            lines.append(f"  size(n)  = {format_formula(self.size_formula)}")
             lines.extend(f"    where {definition}" for definition in formula_definitions(
-                formula_text(self.depth_formula), formula_text(self.size_formula)))
+                format_formula(self.depth_formula), format_formula(self.size_formula)))
         if self.formula_note:
             lines.append(f"  formulas: {self.formula_note}")
         return "\n".join(lines)
@@ -204,8 +205,8 @@ def depth_profile(model_or_models, lengths=None, *, topology: str = "auto",
     >>> profile = depth_profile(decay, [1, 2, 4, 8, 1024])
     >>> [row["depth"] for row in profile.rows]
     [0, 3, 5, 7, 21]
-    >>> formula_text(profile.depth_formula)
-    '2⌈log2 n⌉ + 1 (n >= 2)'
+    >>> format_formula(profile.depth_formula)
+    'segment_sum_optimal_depth(n) + 1  (0 if n = 1)'
     """
     from rnncirc.compiler import ensure_feasible
 

@@ -1,97 +1,22 @@
 """How a depth profile reads: formulas as text, the notebook table, the matplotlib figure.
 
 Where this sits: beside `analyze.profile`, which computes the rows and formulas; this module
-only presents them (``formula_text`` for the command line and reports, ``_repr_html_`` for
-notebooks, ``plot_profiles`` for figures).
+only presents them (formulas as `analyze.formula_eval.format_formula` writes them,
+``_repr_html_`` for notebooks, ``plot_profiles`` for figures).
 """
 
 from __future__ import annotations
 
 import html
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rnncirc.analyze.formula_eval import format_formula
 from rnncirc.errors import OptionError
 
 if TYPE_CHECKING:
     from rnncirc.analyze.profile import DepthProfile
-
-
-# -- readable formulas -------------------------------------------------------------------------
-_LOG2 = [(re.compile(r"ceiling\(log\(n\)/log\(2\)\)"), "⌈log2 n⌉"),
-         (re.compile(r"floor\(log\(n\)/log\(2\)\)"), "⌊log2 n⌋"),
-         (re.compile(r"ceiling\(log\(([^()]*)\)/log\(2\)\)"), r"⌈log2(\1)⌉"),
-         (re.compile(r"floor\(log\(([^()]*)\)/log\(2\)\)"), r"⌊log2(\1)⌋"),
-         (re.compile(r"(\d)\*(?=(n\b|[⌈⌊(]))"), r"\1"),
-         (re.compile(r"\*\*"), "^"),
-         (re.compile(r"\*"), "·")]
-
-
-#: lengths a formula's text lists where it does not hold; past this, the count
-_LISTED_POINTS = 12
-
-
-def formula_text(expr) -> str:
-    """A formula as short readable text: ``2⌈log2 n⌉ + 8 (n >= 2)``; "n/a" for None.
-
-    A Piecewise of exact small-n values followed by a general branch is shown as the general
-    branch and the length it holds from; anything else is shown in full.
-    """
-    import sympy as sp
-
-    if expr is None:
-        return "n/a"
-    if isinstance(expr, sp.Piecewise):
-        points, rest = [], []
-        for value, cond in expr.args:
-            at = _points(cond)
-            if at is None:
-                rest.append((value, cond))
-            else:
-                points.extend(at)
-        points = sorted(set(points))  # a length in two branches is one exception
-        if len(rest) == 1 and rest[0][1] is sp.true:
-            tail = _plain(rest[0][0])
-            if points and sorted(points) == list(range(1, max(points) + 1)):
-                return f"{tail} (n >= {max(points) + 1})"
-            if len(points) > _LISTED_POINTS:  # e.g. auto's other network off powers of two
-                ordered = sorted(points)
-                return (f"{tail} (n not in {{{', '.join(map(str, ordered[:4]))}, ..., "
-                        f"{ordered[-1]}}}: {len(ordered)} lengths, exact in the rows)")
-            if points:
-                return f"{tail} (n not in {{{', '.join(map(str, sorted(points)))}}})"
-            return tail
-        return "; ".join(f"{_plain(v)} if {_plain(c)}" if c is not sp.true else
-                         f"{_plain(v)} otherwise" for v, c in expr.args)
-    return _plain(expr)
-
-
-def _points(cond) -> list[int] | None:
-    """The lengths a condition such as ``Eq(n, 3) | Eq(n, 4)`` names, or None."""
-    import sympy as sp
-
-    if isinstance(cond, sp.Eq) and cond.rhs.is_Integer and cond.lhs.is_Symbol:
-        return [int(cond.rhs)]
-    if isinstance(cond, sp.Or):
-        parts = [_points(c) for c in cond.args]
-        return None if any(p is None for p in parts) else [k for p in parts for k in p]
-    return None
-
-
-def _plain(expr) -> str:
-    import sympy as sp
-
-    if isinstance(expr, sp.Basic) and expr.has(sp.Sum):  # Sklansky's size: a finite sum
-        n = next(iter(expr.free_symbols), sp.Symbol("n"))
-        expr = expr.replace(lambda e: isinstance(e, sp.Sum),
-                            lambda e: sp.Function("Sk")(n))
-    text = str(expr)
-    for pattern, repl in _LOG2:
-        text = pattern.sub(repl, text)
-    text = re.sub(r"Eq\(n, (\d+)\)", r"n = \1", text)
-    return text.replace("size_ladner_fischer(n)", "LF(n)")
 
 
 # -- notebook HTML -----------------------------------------------------------------------------
@@ -102,8 +27,9 @@ _STYLE = ("<style>.rc-prof td,.rc-prof th{padding:2px 8px;text-align:right}"
 def _formula_html(profile: DepthProfile) -> str:
     if profile.depth_formula is None and profile.size_formula is None:
         return f"<p><b>formulas:</b> n/a &mdash; {html.escape(profile.formula_note or '')}</p>"
-    parts = [f"<code>depth(n) = {html.escape(formula_text(profile.depth_formula))}</code>",
-             f"<code>size(n) = {html.escape(formula_text(profile.size_formula))}</code>"]
+    parts = [f"<code>{name}(n) = {html.escape(format_formula(formula, style='math'))}</code>"
+             for name, formula in (("depth", profile.depth_formula),
+                                   ("size", profile.size_formula))]
     note = f"<br><small>{html.escape(profile.formula_note)}</small>" if profile.formula_note \
         else ""
     size = str(profile.size_formula)
@@ -141,7 +67,9 @@ def _profile_html(profile: DepthProfile) -> str:
 
 
 def _formula_cell(expr) -> str:
-    return "n/a *" if expr is None else f"<code>{html.escape(formula_text(expr))}</code>"
+    if expr is None:
+        return "n/a *"
+    return f"<code>{html.escape(format_formula(expr, style='math'))}</code>"
 
 
 def _profiles_html(profiles: list[DepthProfile]) -> str:
@@ -215,7 +143,8 @@ def _draw(axis, profile: DepthProfile, metric: str, k: int, tagged: bool = False
     y = np.maximum(profile.column(metric), 0.5)  # a zero would vanish on the log axis
     linear = profile.kind != "nonlinear"
     formula = profile.depth_formula if metric == "depth" else profile.size_formula
-    text = formula_text(formula) if formula is not None else "no closed form (measured)"
+    text = format_formula(formula, style="math") if formula is not None else \
+        "no closed form (measured)"
     name = f"{profile.model} [{profile.family}]" if tagged else profile.model
     label = f"{name} ({profile.kind}): {text}"
     if len(label) > 70:

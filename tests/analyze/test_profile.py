@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import rnncirc as rc
 from rnncirc.analyze.counts import multiplicative_depth, nonconstant_multiplications
-from rnncirc.analyze.formula_eval import evaluate_formula
+from rnncirc.analyze.formula_eval import evaluate_formula, format_formula
+from rnncirc.analyze.formulas import formula_definitions
 from rnncirc.analyze.profile import DEFAULT_LENGTHS, DepthProfile, DepthProfiles, depth_profile
-from rnncirc.analyze.profile_view import formula_text
 from rnncirc.cli.profile_dot import add_profile_command, parse_lengths
 from rnncirc.errors import OptionError
 
@@ -71,7 +71,7 @@ def test_formulas_of_an_unrolled_model_at_every_default_length():
     profile = depth_profile(small_elman)
     assert profile.family == "sequential" and profile.kind == "nonlinear"
     _assert_formulas_hold(profile)
-    assert formula_text(profile.depth_formula) == "5n - 3"  # mul, 2 adds, add, tanh
+    assert format_formula(profile.depth_formula, style="math") == "5n - 3"  # mul, 2 adds, add, tanh
 
 
 @pytest.mark.parametrize("name", ["scalar", "diagonal", "permutation", "symbol_permutation",
@@ -141,7 +141,7 @@ def test_missing_formula_is_na_and_says_why(monkeypatch):
     profile_formulas._FORMULA_CACHE.clear()
     assert profile.depth_formula is None and profile.size_formula is None
     assert "DPLR" in profile.formula_note and "low-rank" in profile.formula_note
-    assert formula_text(None) == "n/a"
+    assert format_formula(None) == "n/a"
     data = profile.to_dict()
     assert data["size_formula"] is None and data["size_formula_text"] == "n/a"
     assert "n/a" in profile._repr_html_() and "DPLR" in profile._repr_html_()
@@ -154,7 +154,8 @@ def test_several_models_and_reprs():
     assert [p.model for p in profiles] == ["diagonal", "nonlinear"]
     page = profiles._repr_html_()
     assert "<table>" in page and "diagonal" in page and "TC0" in page
-    assert formula_text(profiles["diagonal"].depth_formula) in page.replace("&gt;", ">")
+    shown = format_formula(profiles["diagonal"].depth_formula, style="math")
+    assert shown in page.replace("&gt;", ">")
     text = repr(profiles)
     assert "depth(n) =" in text and "mult.depth" in text
     data = json.loads(json.dumps(profiles.to_dict()))
@@ -164,10 +165,18 @@ def test_several_models_and_reprs():
     assert depth_profile({"a": nonlinear}, [2])[0].model == "nonlinear"
 
 
-def test_formula_text():
+def test_one_formatter_in_two_styles():
     profile = depth_profile(LINEAR["diagonal"][0], [1, 2, 64], topology="ladner-fischer")
-    assert formula_text(profile.depth_formula).startswith("2⌈log2 n⌉")
-    assert "LF(n)" in formula_text(profile.size_formula)
+    assert format_formula(profile.depth_formula, style="math").startswith("2⌈log2 n⌉")
+    assert format_formula(profile.depth_formula).startswith("2*ceil(log2(n))")
+    assert "LF(n)" in format_formula(profile.size_formula, style="math")
+    text = format_formula(profile.size_formula)
+    assert "size_ladner_fischer(n)" in text and formula_definitions(text)
+    sklansky = depth_profile(LINEAR["diagonal"][0], [1, 2, 64], topology="sklansky")
+    for style in ("text", "math"):  # its size, a finite sum, is named and defined
+        text = format_formula(sklansky.size_formula, style=style)
+        assert "Sum" not in text and "Sk(n)" in text
+        assert formula_definitions(text)[0].startswith("Sk(n): the combines of the Sklansky")
 
 
 def test_bad_arguments():
@@ -231,7 +240,7 @@ def test_profile_command(tmp_path, capsys, examples_dir):
     _run(["profile", f"{examples_dir}/s5.py", "--lengths", "1:64", "--plot", str(plot),
           "--json", str(out), "--topology", "ladner-fischer"])
     printed = capsys.readouterr().out
-    assert "depth(n) = 4⌈log2 n⌉" in printed and "ladner-fischer" in printed
+    assert "depth(n) = 4*ceil(log2(n))" in printed and "ladner-fischer" in printed
     assert plot.stat().st_size > 10_000
     data = json.loads(out.read_text())
     assert data["model"] == "s5" and data["rows"][-1]["length"] == 64
