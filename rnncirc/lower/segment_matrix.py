@@ -5,12 +5,12 @@ Where this sits in the pipeline. Beside `lower.segment_optimal`, whose construct
 same splitting of segments and balanced range products (its `_split` and `_build_ranges`),
 a plan whose ready times count c = 1 + ceil(log2 d) levels per matrix product, and a dynamic
 program (`matrix_table`) that chooses the segments for that cost. `lower.segment_lower`
-calls `lower_matrix` / `build_matrix` here for the kinds in `KINDS`: dense, and DPLR and
-permutation-diagonal through their dense form (`classify.as_dense`): the product of two
-DPLR maps grows its rank, so a range product is a dense one after a few steps anyway.
-Both ``topology="segment-sum"`` and ``"segment-sum-optimal"`` build this one construction for
-those kinds (for matrices no cheaper aligned variant is shallower than a scan); ``auto``
-ranks it as ``"segment-sum"``.
+calls `build_matrix`, `plan_gates` and `estimate_gates_from_n` here for the kinds in
+`KINDS`: dense, and DPLR and permutation-diagonal through their dense form
+(`classify.as_dense`): the product of two DPLR maps grows its rank, so a range product is a
+dense one after a few steps anyway. Both ``topology="segment-sum"`` and
+``"segment-sum-optimal"`` build this one construction for those kinds (no aligned variant
+is built for matrices); ``auto`` ranks it as ``"segment-sum"``.
 
 Summary of the algorithm. Write B[x..y] for the state at y when the state before x is zero
 and A[x..y] = A_y ... A_x. A segment is split into consecutive parts S_1 ... S_k,
@@ -141,9 +141,9 @@ class MatrixPlanBuilder(PlanBuilder):
         self.bundle = np.zeros(n, dtype=bool)  # per B node: the first of a term's d
 
     def _bundles(self) -> np.ndarray:
-        """`bundle` grown to every B node made so far."""
+        """`bundle` grown to every B node made so far (doubling: one copy per doubling)."""
         if len(self.bundle) < self.count["b"]:
-            grown = np.zeros(self.count["b"], dtype=bool)
+            grown = np.zeros(max(self.count["b"], 2 * len(self.bundle)), dtype=bool)
             grown[:len(self.bundle)] = self.bundle
             self.bundle = grown
         return self.bundle
