@@ -8,12 +8,13 @@ size comes from its exact formula, fitted on small lengths: building it would ne
 gates). And the build rate of a diagonal d = 64 model at n = 65536 with Brent-Kung
 (target >= 5 M gates/s, median of 3).
 
-Segment-sum (issue 18; gates are fan-in-2 + and *): the depth of its plan for h = a h + b
-(a, b inputs: the reference table's model) against 2 ceil(log2 n) for a scan and the lower
+Segment-sum (issue 18; gates are fan-in-2 + and *): the depth and size of its plans for
+h = a h + b (a, b inputs: the reference table's model; segment-sum and segment-sum-optimal,
+the latter with the seconds its plan takes) against 2 ceil(log2 n) for a scan and the lower
 bound, n = 2^8..2^16; for the diagonal model (d = 16) at the same lengths, depth and size of
-every log-depth topology and segment-sum with the lower bound and depth/lower bound (prefix
-topologies measured exactly by `lower.measure`, segment-sum built); and its build rate at
-n = 65536, diagonal d = 64.
+every log-depth topology and both segment-sum topologies with the lower bound and depth/lower
+bound (prefix topologies measured exactly by `lower.measure`, segment-sum built); and their
+build rates at n = 65536, diagonal d = 64.
 
 Matrix segment-sum (issue 18 item 2): for dense d = 2 and 4 (A and b read from the inputs,
 the reference's setting), n = 2^8..2^16: depth and size of every log-depth topology (measured
@@ -37,9 +38,10 @@ import rnncirc as rc
 from rnncirc.analyze.formula_eval import evaluate_formula
 from rnncirc.analyze.formulas import prefix_formulas
 from rnncirc.compiler import lower
-from rnncirc.lower import prefix, segment_optimal, segment_sum
+from rnncirc.lower import prefix, segment_lower, segment_optimal, segment_sum
 from rnncirc.lower.classify import as_dense
 from rnncirc.lower.measure import measure_linear
+from rnncirc.lower.segment_hybrid import hybrid_plan
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from common import median_seconds, table, write_json  # noqa: E402
@@ -130,7 +132,8 @@ def dplr_versus_dense(n: int, d: int, topology: str) -> dict:
 def build_rate(n: int, d: int, topology: str = "brent-kung") -> dict:
     model = diagonal_model(d)
     rc.compile(model, 64, topology=topology)  # compile the Numba kernels first
-    segment_sum.plan(n)  # the plan is cached per n: time the build of the circuit
+    if topology in segment_sum.TOPOLOGIES:  # the plan is cached per n: time the circuit
+        segment_lower.plan_of(topology, n, "all")
     seconds, runs = median_seconds(lambda: rc.compile(model, n, topology=topology),
                                    repeats=3, warmup=0)
     size = rc.compile(model, n, topology=topology).size
@@ -144,33 +147,40 @@ def _lower_bound(n: int) -> int:
 
 
 def segment_plan_rows(lengths: list[int]) -> list[dict]:
-    """The plan of h = a h + b (every leaf an input, per channel): depth against the
-    family's optimum beta*(n) (segment-sum-optimal), the scan's 2 ceil(log2 n) and the lower
-    bound, size against the Sklansky circuit's."""
+    """The plans of h = a h + b (every leaf an input, per channel): segment-sum's depth
+    against the family's optimum beta*(n) (segment-sum-optimal's plan, with its size over
+    n log2 n and the seconds it takes, its table included), the scan's 2 ceil(log2 n) and the
+    lower bound, sizes against the Sklansky circuit's."""
     rows = []
     for n in lengths:
         plan, level = segment_sum.plan(n), (n - 1).bit_length()
         sklansky = 3 * prefix.exact_size("sklansky", "all", n) - (n - 1)
-        rows.append({"n": n, "segment_depth": plan.depth,
-                     "optimal_depth": segment_optimal.optimal_depth(n), "scan_depth": 2 * level,
-                     "L+sqrt(2L)+1": segment_sum.depth_bound(n),
+        start = time.perf_counter()
+        optimal = hybrid_plan(n)
+        optimal_s = time.perf_counter() - start
+        assert optimal.depth == segment_optimal.optimal_depth(n)
+        rows.append({"n": n, "segment_depth": plan.depth, "optimal_depth": optimal.depth,
+                     "scan_depth": 2 * level, "L+sqrt(2L)+1": segment_sum.depth_bound(n),
                      "lower_bound": _lower_bound(n),
                      "depth/lower_bound": plan.depth / _lower_bound(n),
                      "segment_size": plan.size, "sklansky_size": sklansky,
-                     "size/sklansky": plan.size / sklansky})
+                     "size/sklansky": plan.size / sklansky, "optimal_size": optimal.size,
+                     "optimal/(n log2 n)": optimal.size / (n * math.log2(n)),
+                     "optimal/sklansky": optimal.size / sklansky, "optimal_plan_s": optimal_s})
     return rows
 
 
 def segment_topology_rows(d: int, lengths: list[int]) -> list[dict]:
-    """Depth and size of every log-depth topology and segment-sum for the diagonal model."""
+    """Depth and size of every log-depth topology and both segment-sum topologies for the
+    diagonal model."""
     model = diagonal_model(d)
     cls = rc.classify(model)
     rows = []
     for n in lengths:
         bound = _lower_bound(n)
-        for topology in TOPOLOGIES[1:] + ["segment-sum"]:
+        for topology in TOPOLOGIES[1:] + list(segment_sum.TOPOLOGIES):
             start = time.perf_counter()
-            if topology == "segment-sum":
+            if topology in segment_sum.TOPOLOGIES:
                 circuit = rc.compile(model, n, topology=topology)
                 depth, size = circuit.depth, circuit.size
                 del circuit
@@ -285,13 +295,14 @@ def segment_tables(quick: bool) -> dict:
     segment_rows = segment_topology_rows(16, lengths)
     print("\ndiagonal d=16, every log-depth topology and segment-sum")
     print(table(segment_rows, list(segment_rows[0])))
-    segment_rate = build_rate(4096 if quick else 65536, 64, "segment-sum")
+    rates = [build_rate(4096 if quick else 65536, 64, topology)
+             for topology in segment_sum.TOPOLOGIES]
     print()
-    print(table([segment_rate], list(segment_rate)))
+    print(table(rates, list(rates[0])))
     print(f"\ntarget: build >= 5 M gates/s "
-          f"({'met' if segment_rate['Mgates_s'] >= 5 else 'MISSED'})")
+          f"({'met' if min(rate['Mgates_s'] for rate in rates) >= 5 else 'MISSED'})")
     return {"segment_plan": plan_rows, "segment_topologies": segment_rows,
-            "segment_rate": segment_rate}
+            "segment_rate": rates}
 
 
 if __name__ == "__main__":

@@ -124,7 +124,10 @@ def _segment_count_function(topology: str, outputs: str, count: str, matrix: int
 def _segment_count(topology: str, outputs: str, count: str, n: int, matrix: int = 0) -> int:
     from rnncirc.lower.segment_lower import plan_of
     from rnncirc.lower.segment_matrix import matrix_plan
+    from rnncirc.lower.segment_optimal import optimal_depth
 
+    if count == "depth" and topology == "segment-sum-optimal" and not matrix:
+        return optimal_depth(n)  # the plan's depth, beta*(n), read from the table
     plan = matrix_plan(n, outputs, matrix) if matrix else plan_of(topology, n, outputs)
     if count == "depth":
         return plan.depth
@@ -381,6 +384,11 @@ def formula_definitions(*texts: str) -> list[str]:
             if what != "depth":
                 of += (f" (an A product is {d * d * (2 * d - 1)} gates, a B product or sum "
                        "one per entry of the state)")
+        if "optimal" in name and what == "depth" and not matrix:
+            lines.append(f"{name}(n): beta*(n), the least depth of h_n in the segment-sum "
+                         "family and the plan's depth, from a dynamic program, no closed "
+                         "form (exact: rnncirc.lower.segment_optimal.optimal_depth)")
+            continue
         lines.append(f"{name}(n): the {what} {of}, from a dynamic program, no closed form "
                      f"(exact: rnncirc.lower.{plan})")
     for name in names:

@@ -4,7 +4,7 @@ Where this sits in the pipeline. The counterpart of `lower.linear` for
 ``topology="segment-sum"`` and ``"segment-sum-optimal"``: the leaves (A_t, b_t) are
 scalarized for all steps as there (`linear._leaves`), a non-zero h_0 becomes one more step
 in front, and then each batch of the position-level plan (`segment_sum.plan`,
-`segment_optimal.optimal_plan`) becomes one vectorized `GateBuilder.gates` call over its
+`segment_hybrid.hybrid_plan`) becomes one vectorized `GateBuilder.gates` call over its
 nodes and every channel: the entries of a diagonal A (one column for a scalar A) for
 products of a's, the entries of the state for the B values. The circuit is assembled and
 dead gates are dropped as for a prefix lowering. Scalar and diagonal kinds: there A is
@@ -32,12 +32,13 @@ from rnncirc.lower.linear import (
     _leaves,
     _reduced,
 )
+from rnncirc.lower.segment_hybrid import hybrid_plan
 from rnncirc.lower.segment_matrix import row_levels
-from rnncirc.lower.segment_optimal import optimal_plan
 from rnncirc.lower.segment_sum import Plan, plan
 
-#: the longest sequence whose optimal plan is made: its table is O(n^2) (a minute at 2^16)
-MAX_OPTIMAL_LENGTH = 1 << 16
+#: the longest sequence whose optimal plan is made: it takes about 10 s at 2^16 and its
+#: choice of terms a few GB at the lengths just below where beta* steps up, near 2^17
+MAX_OPTIMAL_LENGTH = 1 << 17
 
 #: the kinds a segment-sum lowering is built for: scalar and diagonal (`lower.segment_sum`),
 #: and those built as d x d matrices (`lower.segment_matrix`)
@@ -84,8 +85,9 @@ def estimate_gates_from_n(cls: Classification, n: int, topology: str, outputs: s
 
     Plan nodes per channel, from the measured plans (n <= 2^16): the aligned one is within
     1.03x Sklansky's circuit (3 combines' worth of gates per combine) for all outputs and
-    about 3.1 n for h_n; the optimum about 4.1 n for h_n and 0.9 n L^2 for all outputs
-    (L = ceil(log2 n)). Each node is at most max(width of A, entries of the state) gates.
+    about 3.1 n for h_n; the optimum (`lower.segment_hybrid`) at most 4.6 n for h_n and
+    4.1 n L for all outputs (L = ceil(log2 n); 1.7 to 2.1 n L except just below the lengths
+    where its depth steps up). Each node is at most max(width of A, entries of the state) gates.
     """
     if cls.kind in segment_matrix.KINDS:
         return n * _leaf_gates(cls) + segment_matrix.estimate_gates_from_n(cls, n, outputs)
@@ -94,7 +96,7 @@ def estimate_gates_from_n(cls: Classification, n: int, topology: str, outputs: s
     if outputs == "last":
         nodes = (5 if topology == "segment-sum-optimal" else 4) * n
     elif topology == "segment-sum-optimal":
-        nodes = n * level * level
+        nodes = int(4.5 * n * level)
     else:
         nodes = 4 * prefix.exact_size("sklansky", "all", n)
     return n * _leaf_gates(cls) + nodes * max(m, m * c)
@@ -129,10 +131,9 @@ def plan_of(topology: str, n: int, outputs: str) -> Plan:
     if topology != "segment-sum-optimal":
         return plan(n, outputs)
     if n > MAX_OPTIMAL_LENGTH:
-        raise OptionError(f"segment-sum-optimal plans up to {MAX_OPTIMAL_LENGTH:,} steps (its "
-                          f"table grows as n^2), got {n:,}; use --topology segment-sum, one "
-                          "or two levels deeper")
-    return optimal_plan(n, outputs)
+        raise OptionError(f"segment-sum-optimal plans up to {MAX_OPTIMAL_LENGTH:,} steps, "
+                          f"got {n:,}; use --topology segment-sum, one or two levels deeper")
+    return hybrid_plan(n, outputs)
 
 
 def build_segment_sum(builder: GateBuilder, inputs: np.ndarray, model: RNN,

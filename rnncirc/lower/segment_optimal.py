@@ -1,10 +1,9 @@
-"""The optimum of the segment-sum family: every output at depth beta*(t + 1).
+"""Optimal unaligned segments: the dynamic program of the segment-sum family and the
+segments and range products it asks for.
 
-Where this sits in the pipeline. A second plan for `lower.segment_lower` beside the aligned
-one of `lower.segment_sum` (``topology="segment-sum-optimal"``; construction U of
-``shared/reference/depth-below-2log.md``): one level shallower at n = 4096 (17 against 18)
-and two at 2^16 (22 against 23) for h_n, at a price in gates (h_n alone: about 3 n; all
-outputs: several times Sklansky's, growing with log n: use it where depth is all that counts).
+Where this sits in the pipeline. The building blocks of ``topology="segment-sum-optimal"``
+(`lower.segment_hybrid` builds its segment values with them; `lower.segment_matrix` its
+matrix version); construction U of ``shared/reference/depth-below-2log.md``.
 
 Summary of the algorithm. B[x..y] is split into consecutive segments S_1 ... S_k, and
 
@@ -13,13 +12,13 @@ Summary of the algorithm. B[x..y] is split into consecutive segments S_1 ... S_k
 Term i is ready at 1 + max(ceil(log2 |suffix|), beta(S_i)), and terms ready at r_i add up in
 depth ceil(log2 sum 2^r_i) (Kraft). K(x), the least Kraft sum covering the last x steps of a
 segment, is K(1) = 1 and K(x) = min_s K(x - s) + 2^(1 + max(ceil(log2(x - s)), beta(s))) with
-beta(x) = ceil(log2 K(x)) (`optimal_table`: O(N^2) numpy, once per power of two N). Its
-argmin s is the leftmost segment; the rest follows the same table, so a segment of length x
-splits into a chain of lengths fixed by x alone, ending in its last step. Segments recurse
-until one step; every multiplier A[x..y] is a balanced product split at the most aligned point
-of the window that keeps both halves within 2^(k-1) (k = ceil(log2 |x..y|)), so it is ready at
-exactly k and ranges are shared across segments and outputs. Segments are memoised on
-(start, end): h_t = B[0..t] for every t shares whatever sub-segments coincide.
+beta(x) = ceil(log2 K(x)) (`optimal_table`: O(N log N), once per power of two N). Its argmin
+s is the leftmost segment; the rest follows the same table, so a segment of length x splits
+into a chain of lengths fixed by x alone, ending in its last step. Segments recurse until one
+step (`_split`); every multiplier A[x..y] is a balanced product split at the most aligned
+point of the window that keeps both halves within 2^(k-1) (k = ceil(log2 |x..y|)), so it is
+ready at exactly k and ranges are shared (`_build_ranges`). Segments are memoised on (start,
+end) and built by beta ascending (`_build_segments`).
 
 Everything is done for all segments at once, in rounds: splitting by recursion depth, building
 range products by ceil(log2 length), and segments by beta (a segment's parts have smaller
@@ -32,39 +31,50 @@ import functools
 
 import numpy as np
 
-from rnncirc.lower.segment_sum import OUTPUTS, Plan, PlanBuilder
+from rnncirc.lower.segment_sum import PlanBuilder
 
 
 def _ceil_log2_array(x: np.ndarray) -> np.ndarray:
-    """ceil(log2 x) for integers x >= 1, exactly."""
-    x = np.asarray(x, dtype=np.int64)
-    out = np.zeros(x.shape, dtype=np.int64)
-    rest = x - 1
-    while np.any(rest > 0):
-        out += rest > 0
-        rest >>= 1
-    return out
+    """ceil(log2 x) for integers x < 2^53 (0 for x <= 1), exactly: the bit length of x - 1,
+    the exponent frexp gives (a float holds such integers exactly)."""
+    rest = np.maximum(np.asarray(x, dtype=np.int64) - 1, 0)
+    return np.frexp(rest.astype(np.float64))[1].astype(np.int64)
 
 
 @functools.lru_cache(maxsize=4)
 def optimal_table(limit: int) -> tuple[np.ndarray, np.ndarray]:
     """(beta, first) for lengths 0..limit: beta[x] the family's optimum depth for a segment
-    of x steps, first[x] the length of its leftmost part (0 for x <= 1). Read-only."""
-    beta = np.zeros(limit + 1, dtype=np.int64)
-    first = np.zeros(limit + 1, dtype=np.int64)
-    kraft = np.ones(limit + 1, dtype=np.int64)
-    log = _ceil_log2_array(np.arange(limit + 1).clip(1))
-    for x in range(2, limit + 1):  # the DP over lengths: each x one vector op over s
-        s = np.arange(x - 1, 0, -1)  # largest first: among equal sums, fewer parts
-        rest = x - s
-        candidate = kraft[rest] + (np.int64(2) << np.maximum(log[rest], beta[s]))
-        best = int(np.argmin(candidate))
-        kraft[x] = candidate[best]
-        beta[x] = int(kraft[x] - 1).bit_length()
-        first[x] = s[best]
-    for a in (beta, first):
+    of x steps, first[x] the length of its leftmost part (0 for x <= 1). Read-only.
+
+    K(x) = min_s K(x - s) + 2^(1 + max(ceil(log2(x - s)), beta(s))) is nondecreasing in x (a
+    pattern for x + 1 steps gives one for x by dropping a step from its leftmost part), and
+    so is beta. So among the s whose term is ready at 1 + m, the best leaves the shortest
+    rest r = x - s: s the longest length below x with beta(s) <= m, kept if r <= 2^m. That
+    is one candidate per m, O(log N), instead of every s: the table costs O(N log N), a plain
+    loop because each x reads the entries before it. Ties go to the longest s (fewest parts).
+    """
+    beta = [0] * (limit + 1)
+    first = [0] * (limit + 1)
+    kraft = [1] * (limit + 1)
+    longest = [1]  # longest[m]: the longest length so far whose beta is at most m
+    for x in range(2, limit + 1):
+        best = part = 0
+        for m, s in enumerate(longest):
+            rest = max(x - s, 1)
+            if rest <= 1 << m:
+                total = kraft[rest] + (2 << m)
+                if not best or total <= best:  # a larger m leaves a shorter rest
+                    best, part = total, x - rest
+        kraft[x], first[x] = best, part
+        beta[x] = b = (best - 1).bit_length()
+        if b >= len(longest):
+            longest.extend([longest[-1]] * (b + 1 - len(longest)))
+        for m in range(b, len(longest)):
+            longest[m] = x
+    tables = np.array(beta, dtype=np.int64), np.array(first, dtype=np.int64)
+    for a in tables:
         a.flags.writeable = False
-    return beta, first
+    return tables
 
 
 def _table_for(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -76,22 +86,26 @@ def optimal_depth(n: int) -> int:
     return int(_table_for(n)[0][n])
 
 
-@functools.lru_cache(maxsize=8)
-def optimal_plan(n: int, outputs: str = "all") -> Plan:
-    """The plan of the family's optimum for n steps: every output h_t at depth
-    beta*(t + 1), ``outputs="last"`` h_n alone (see the module docstring)."""
-    if n < 1 or outputs not in OUTPUTS:
-        raise ValueError(f"a segment-sum plan needs n >= 1 and outputs in {OUTPUTS}, got "
-                         f"n={n}, outputs={outputs!r}")
-    beta, first = _table_for(n)
-    ends = np.arange(n, dtype=np.int64) if outputs == "all" else np.array([n - 1])
-    segments, parts, ranges = _split(np.zeros(len(ends), dtype=np.int64), ends, first)
-    p = PlanBuilder(n)
-    range_ids = _build_ranges(p, ranges, n)
-    seg_ids = _build_segments(p, segments, parts, ranges, range_ids, beta, n)
-    found = np.searchsorted(segments, _key(0, ends, n)).clip(max=max(len(segments) - 1, 0))
-    result = np.where(ends == 0, 0, seg_ids[found] if len(segments) else 0)  # h_1 is b_1
-    return p.finish(outputs, result)
+def _unique(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (by sorting: numpy 2's hashing np.unique is ~50x slower on
+    large int64 keys)."""
+    keys = np.sort(keys, kind="stable")
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+
+
+def _unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values, the index of each key among them)."""
+    order = np.argsort(keys, kind="stable")
+    new = np.r_[True, keys[order][1:] != keys[order][:-1]] if len(keys) else np.zeros(0, bool)
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return keys[order][new], inverse
+
+
+def _member(keys: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """keys in sorted_set (sorted, distinct), elementwise."""
+    at = np.searchsorted(sorted_set, keys).clip(max=max(len(sorted_set) - 1, 0))
+    return sorted_set[at] == keys if len(sorted_set) else np.zeros(len(keys), dtype=bool)
 
 
 def _key(lo, hi, n: int):
@@ -99,12 +113,14 @@ def _key(lo, hi, n: int):
     return np.asarray(lo, dtype=np.int64) * n + hi
 
 
-def _split(lo: np.ndarray, hi: np.ndarray, first: np.ndarray):
+def _split(lo: np.ndarray, hi: np.ndarray, first: np.ndarray, n: int | None = None):
     """Every segment of length >= 2 reached from [lo..hi] by the table's chains, and each
     one's parts: (sorted segment keys; parts as (segment key, part lo, part hi); sorted keys
-    of the multiplier ranges [part hi + 1 .. segment hi])."""
-    n = int(hi.max()) + 1
-    todo = np.unique(_key(lo, hi, n))
+    of the multiplier ranges [part hi + 1 .. segment hi]). Keys are `_key(lo, hi, n)`, n by
+    default one past the last step of the segments."""
+    if n is None:
+        n = int(hi.max()) + 1
+    todo = _unique(_key(lo, hi, n))
     todo = todo[todo % n > todo // n]  # one step is a leaf, not a segment
     seen, part_rows, range_keys = [], [], []
     while len(todo):  # one round per recursion depth
@@ -123,13 +139,12 @@ def _split(lo: np.ndarray, hi: np.ndarray, first: np.ndarray):
         part_rows.append((keys, p_lo, p_hi))
         outer = p_hi < keys % n  # every part but the last has a multiplier
         range_keys.append(_key(p_hi[outer] + 1, (keys % n)[outer], n))
-        inner = np.unique(_key(p_lo, p_hi, n)[p_hi > p_lo])
-        done = np.concatenate(seen)
-        todo = inner[~np.isin(inner, done)]
-    segments = np.unique(np.concatenate(seen)) if seen else np.zeros(0, np.int64)
+        inner = _unique(_key(p_lo, p_hi, n)[p_hi > p_lo])
+        todo = inner[~_member(inner, _unique(np.concatenate(seen)))]
+    segments = _unique(np.concatenate(seen)) if seen else np.zeros(0, np.int64)
     parts = tuple(np.concatenate(c) for c in zip(*part_rows, strict=True)) if part_rows \
         else (np.zeros(0, np.int64),) * 3
-    ranges = np.unique(np.concatenate(range_keys)) if range_keys else np.zeros(0, np.int64)
+    ranges = _unique(np.concatenate(range_keys)) if range_keys else np.zeros(0, np.int64)
     return segments, parts, ranges
 
 
@@ -153,10 +168,10 @@ def _build_ranges(p: PlanBuilder, wanted: np.ndarray, n: int) -> dict:
     while len(todo):  # close the set under splitting, longest ranges first
         lo, hi = todo // n, todo % n
         z = _aligned_split(lo, hi)
-        halves = np.unique(np.concatenate([_key(lo, z - 1, n), _key(z, hi, n)]))
+        halves = _unique(np.concatenate([_key(lo, z - 1, n), _key(z, hi, n)]))
         found.append(halves)
         todo = halves[halves % n > halves // n]
-    keys = np.unique(np.concatenate(found))
+    keys = _unique(np.concatenate(found))
     ids = np.where(keys % n == keys // n, keys // n, -1)  # one step: the leaf a_t
     lo, hi = keys // n, keys % n
     log = _ceil_log2_array(hi - lo + 1)
@@ -177,7 +192,7 @@ def _build_segments(p: PlanBuilder, segments: np.ndarray, parts, ranges: np.ndar
     owner_key, p_lo, p_hi = parts
     owner = np.searchsorted(segments, owner_key)
     s_beta = beta[segments % n - segments // n + 1]
-    for r in np.unique(s_beta):  # one round per depth value
+    for r in _unique(s_beta):  # one round per depth value
         rows = np.flatnonzero(s_beta[owner] == r)
         lo, hi, seg = p_lo[rows], p_hi[rows], owner[rows]
         single = lo == hi
@@ -188,6 +203,6 @@ def _build_segments(p: PlanBuilder, segments: np.ndarray, parts, ranges: np.ndar
         outer = hi < end
         mult[outer] = range_ids["ids"][np.searchsorted(range_ids["keys"],
                                                        _key(hi[outer] + 1, end[outer], n))]
-        groups, group = np.unique(seg, return_inverse=True)
+        groups, group = _unique_inverse(seg)
         ids[groups] = p.greedy_sum(group, p.term(mult, sub), len(groups))
     return ids

@@ -128,17 +128,18 @@ def test_progress_flag_on_a_real_run(run, tmp_path, capsys):
 
 
 def test_hint_when_auto_picks_many_more_gates_than_brent_kung(run, tmp_path):
-    mamba = str(ROOT / "examples" / "mamba.py")  # auto: segment-sum-optimal, least depth
-    np.save(tmp_path / "xs.npy", np.random.default_rng(0).normal(size=(2, 256, 4)))
-    status, out, err = run("run", mamba, "--length", 256, "--input", tmp_path / "xs.npy")
+    # auto: segment-sum-optimal, least depth, 1.75x Brent-Kung's gates at n = 300
+    mamba = str(ROOT / "examples" / "mamba.py")
+    np.save(tmp_path / "xs.npy", np.random.default_rng(0).normal(size=(2, 300, 4)))
+    status, out, err = run("run", mamba, "--length", 300, "--input", tmp_path / "xs.npy")
     assert status == 0, err
     hint = [line for line in out.splitlines() if line.startswith("hint: ")]
     assert len(hint) == 1 and "--topology brent-kung gives" in hint[0], out
     assert "--objective size" in hint[0]
-    bk = rc.compile(rc.frontend.loader.pick_model(mamba), 256, topology="brent-kung")
+    bk = rc.compile(rc.frontend.loader.pick_model(mamba), 300, topology="brent-kung")
     assert f"{bk.size:,} gates" in hint[0] and f"depth {bk.depth} " in hint[0]
     for option in (("--topology", "brent-kung"), ("--objective", "size")):
-        status, out, err = run("run", mamba, "--length", 256, "--input", tmp_path / "xs.npy",
+        status, out, err = run("run", mamba, "--length", 300, "--input", tmp_path / "xs.npy",
                                *option)
         assert status == 0 and "hint:" not in out, err
 
