@@ -299,7 +299,8 @@ def render_gallery_table() -> str:
                      f"`{formula}` |")
     text = "\n".join(lines)
     text += ("\n\nDepth is measured on the circuit `rc.compile(model, 1024)` builds (topology "
-             "auto: a prefix network for linear models, the unroll for nonlinear ones); "
+             "auto: a prefix network or segment-sum for linear models, the unroll for nonlinear "
+             "ones); "
              "`depth(n)` is exact for every n in its range (`rc.depth_profile`; "
              "⌈log2 n⌉ is the ceiling of log2 n). Class: where the paper (Merrill et al. 2026, "
              "Fig. 1) places the kind.")

@@ -141,16 +141,15 @@ def format_formula(expr, style: str = "text") -> str:
     if isinstance(expr, sp.Piecewise) and expr.args[-1][1] is sp.true:
         general = format_formula(expr.args[-1][0], style)
         cases = [(value, cond) for value, cond in expr.args[:-1]]
-        points = [int(cond.rhs) for _, cond in cases
-                  if isinstance(cond, sp.Eq) and cond.rhs.is_Integer]
-        if len(cases) > _LISTED_CASES and len(points) == len(cases):
-            if sorted(points) == list(range(1, max(points) + 1)):
-                where = f"n > {max(points)}; {len(cases)} smaller lengths differ"
+        named = [_points(cond) for _, cond in cases]
+        points = sorted({k for at in named if at is not None for k in at})
+        if len(points) > _LISTED_CASES and all(at is not None for at in named):
+            if points == list(range(1, max(points) + 1)):
+                where = f"n > {max(points)}; the {len(points)} smaller lengths"
             else:
-                ordered = sorted(points)
-                where = (f"but n in {{{', '.join(map(str, ordered[:4]))}, ..., {ordered[-1]}}}:"
-                         f" {len(cases)} lengths")
-            return f"{general}  ({where}, exact in --json and the profile rows)"
+                where = (f"but n in {{{', '.join(map(str, points[:4]))}, ..., {points[-1]}}}:"
+                         f" {len(points)} lengths")
+            return f"{general}  ({where}: exact in --json and the profile rows)"
         listed = "; ".join(f"{format_formula(value, style)} if {_condition(cond)}"
                            for value, cond in cases)
         return f"{general}  ({listed})" if cases else general
@@ -169,6 +168,18 @@ def format_formula(expr, style: str = "text") -> str:
         for pattern, repl in _MATH:
             text = pattern.sub(repl, text)
     return text
+
+
+def _points(cond) -> list[int] | None:
+    """The lengths a condition such as ``Eq(n, 3) | Eq(n, 4)`` names, or None."""
+    import sympy as sp
+
+    if isinstance(cond, sp.Eq) and cond.rhs.is_Integer and cond.lhs.is_Symbol:
+        return [int(cond.rhs)]
+    if isinstance(cond, sp.Or):
+        parts = [_points(c) for c in cond.args]
+        return None if any(p is None for p in parts) else [k for p in parts for k in p]
+    return None
 
 
 def _condition(cond) -> str:
