@@ -122,7 +122,7 @@ def test_every_length_to_64_mod_p_and_in_float64(name):
     model = MODELS[name]
     d = model.state_shape[0]
     front = int(np.any(np.asarray(model.init) != 0))
-    for n in range(1, 65) if d == 2 else (1, 2, 3, 4, 5, 8, 13, 31, 64):
+    for n in range(1, 65) if name == "dense2" else (1, 2, 3, 4, 5, 8, 13, 31, 64):
         circuit = _check_mod_p(model, n)
         _check_float(model, n)
         if name in BARE:
@@ -203,6 +203,7 @@ def test_the_compile_report():
     assert (report["kind"], report["combine_form"]) == ("dplr", "dense")
 
 
+@pytest.mark.slow  # the formula fits build about 100 circuits per topology
 def test_depth_profile_with_the_scans():
     profiles = rc.depth_profile(MODELS["dense2"], [4, 16, 64],
                                 topology=["sklansky", "segment-sum"])
