@@ -46,7 +46,7 @@ KINDS = segment_sum.KINDS + segment_matrix.KINDS
 
 
 def check_kind(cls: Classification, topology: str) -> None:
-    """Refuse, with the way out, a kind whose A is not one number per channel."""
+    """Refuse, with the way out, a kind no segment-sum lowering builds (`KINDS`)."""
     if cls.kind not in KINDS:
         raise OptionError(f"topology {topology!r} is built for {', '.join(KINDS[:-1])} and "
                           f"{KINDS[-1]} recurrences, but this model's A is {cls.kind}; use a "
@@ -55,7 +55,8 @@ def check_kind(cls: Classification, topology: str) -> None:
 
 def lower_segment_sum(model: RNN, cls: Classification, length: int, topology: str,
                       outputs: str = "all") -> Circuit:
-    """The segment-sum circuit of a scalar or diagonal linear model."""
+    """The segment-sum circuit of a linear model of one of `KINDS` (a dense, DPLR or
+    permutation-diagonal A as d x d matrices, `lower.segment_matrix`)."""
     check_kind(cls, topology)
     n = length
 
