@@ -2,8 +2,9 @@
 
 Where this sits: under `segment_kernels`, whose affine segments apply one of these to
 ``gates x lanes`` contiguous elements in a loop LLVM vectorizes (the transcendental ops are
-scalar anyway). Semantics follow `rnncirc.ir.ops` bit for bit, except that tanh may differ
-from numpy's by an ulp; the ``_p`` forms compute exactly modulo a prime p < 2^31 on int64
+scalar anyway). Semantics follow `rnncirc.ir.ops` bit for bit, except that the math-library ops
+(`rnncirc.ir.ops.LIBM_OPS`: tanh, exp, log, ...) call the C library and may differ from numpy's
+by a few ulps; the ``_p`` forms compute exactly modulo a prime p < 2^31 on int64
 (a product of residues fits).
 """
 
