@@ -32,12 +32,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from rnncirc.ir.kernel_cache import cached
 from rnncirc.ir.ops import ARITY, N_OPS, OP_NAMES, Op
 
 _INPUT, _MUL, _DIV, _SELECT = int(Op.INPUT), int(Op.MUL), int(Op.DIV), int(Op.SELECT)
 
 
-@numba.njit(cache=True, nogil=True)
+@cached
+@numba.njit(nogil=True)
 def _multiplicative_scan(op, a, b, c, arity):
     """Per row: (multiplicative level, is a non-constant multiplication)."""
     rows = len(op)

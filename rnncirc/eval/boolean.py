@@ -16,12 +16,14 @@ import numba
 import numpy as np
 
 from rnncirc.ir.aig import AND, BooleanCircuit
+from rnncirc.ir.kernel_cache import cached
 
 #: node values (uint64 words) held per block; bounds each thread's buffer to 32 MiB
 _BLOCK_VALUES = 1 << 22
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@cached
+@numba.njit(nogil=True, parallel=True)
 def simulate_words(kinds, a, b, num_inputs, inputs, outputs, block):
     """Words of the output literals ``(len(outputs), W)`` for input words ``(I, W)``."""
     n = len(kinds)

@@ -9,7 +9,7 @@ how a schedule is built. Tuning choices of the scheduler live elsewhere
 agree on.
 
 Numba freezes these constants into the compiled code; the kernels' on-disk cache is keyed by
-this file too (`rnncirc.eval.kernel_cache`), so a change here recompiles them.
+this file too (`rnncirc.ir.kernel_cache`), so a change here recompiles them.
 """
 
 from __future__ import annotations

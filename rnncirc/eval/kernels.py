@@ -54,10 +54,10 @@ from rnncirc.eval.isa import (
     SEG_OUT,
     STREAMED,
 )
-from rnncirc.eval.kernel_cache import cached
 from rnncirc.eval.segment_kernels import block_kernel, gates_kernel, stream_kernel
 from rnncirc.eval.tree_kernels import group_kernel
 from rnncirc.eval.vector_ops import prefetch_line, vcopy_from
+from rnncirc.ir.kernel_cache import cached
 
 
 # -- copies between the caller's arrays and the registers -----------------------------------------

@@ -1,4 +1,4 @@
-"""The kernels' on-disk cache is stamped by every file they compile from (eval/kernel_cache.py):
+"""The kernels' on-disk cache is stamped by every file they compile from (ir/kernel_cache.py):
 an edit to a leaf kernel in another file than `kernels.run`'s recompiles `run`."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from rnncirc.eval import kernel_cache, kernels
+from rnncirc.eval import kernels
+from rnncirc.ir import kernel_cache
 
 PACKAGE = pathlib.Path(kernels.__file__).resolve().parents[1]
 

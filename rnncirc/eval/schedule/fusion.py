@@ -21,6 +21,7 @@ import numba
 import numpy as np
 
 from rnncirc.eval.isa import DOT2, DOT4, MAX_FOLD, MULADD, OUT, PROGRAM
+from rnncirc.ir.kernel_cache import cached
 from rnncirc.ir.ops import N_OPS, Op
 
 _ADD, _SUB, _MUL = int(Op.ADD), int(Op.SUB), int(Op.MUL)
@@ -42,7 +43,8 @@ def _need2(nx, ny):
     return max(nx, ny) if nx != ny else nx + 1
 
 
-@numba.njit(cache=True, nogil=True)
+@cached
+@numba.njit(nogil=True)
 def fuse_trees(op, a, b, c, arity, live, out_flat, max_need, max_size):
     """Fuse add/sub/mul trees whose inner values have one reader into one evaluator op.
 
@@ -127,7 +129,8 @@ def fuse_trees(op, a, b, c, arity, live, out_flat, max_need, max_size):
     return absorbed, eop, fold, need, size, n_instr
 
 
-@numba.njit(cache=True, nogil=True)
+@cached
+@numba.njit(nogil=True)
 def emit_program(g, reg, sbase, op, a, b, absorbed, fold, need, fi, fi_op, at, stack):
     """Instructions of the tree rooted at g into fi/fi_op from row `at`; returns the next row.
 

@@ -28,6 +28,7 @@ from rnncirc.eval.isa import (
     N_FIELDS,
     PROGRAMS,
 )
+from rnncirc.ir.kernel_cache import cached
 
 
 @numba.njit(inline="always")
@@ -58,7 +59,8 @@ def _continues(p, prog_ptr, fi):
     return True
 
 
-@numba.njit(cache=True, nogil=True)
+@cached
+@numba.njit(nogil=True)
 def group_programs(run_kind, run_ptr, run_idx, prog_ptr, fi, fi_op, sbase, gmax, min_strided):
     """Runs of up to `gmax` same-shaped programs of a segment (a matmul's dot products) as
     *groups*, evaluated instruction-major: instruction j of every program of the group, then

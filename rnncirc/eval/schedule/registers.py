@@ -21,9 +21,8 @@ Order within a step: gates sorted by ``(op, id)`` (two stable counting sorts) so
 into runs of one op; fused trees last, by their leftmost leaf, so the trees of a matmul row
 share operands and their rows move by constant strides (`grouping`).
 
-Numba caches `allocate_registers` with `fusion.emit_program` and `fusion.gate_operands`
-compiled into it, and checks only this file for changes: after editing those two, touch
-this file too (or delete the cache under ``__pycache__``) so it is compiled anew.
+`allocate_registers` is compiled with `fusion.emit_program` and `fusion.gate_operands` in
+it, so its on-disk cache is stamped by those files too (`rnncirc.ir.kernel_cache`).
 """
 
 from __future__ import annotations
@@ -33,11 +32,13 @@ import numpy as np
 
 from rnncirc.eval.isa import MULADD, N_EVAL_OPS, N_FIELDS, PROGRAM
 from rnncirc.eval.schedule.fusion import emit_program, gate_operands
+from rnncirc.ir.kernel_cache import cached
 
 _NEVER = np.iinfo(np.int32).max
 
 
-@numba.njit(cache=True, nogil=True)
+@cached
+@numba.njit(nogil=True)
 def allocate_registers(op, a, b, c, arity, level, live, in_rows, slot_row, out_flat, out_pos,
                        n_levels, fused, out_base, work_base):
     """The gates of every step in order, with rows, in linear passes (see the module

@@ -34,9 +34,11 @@ from rnncirc.eval.isa import (
     STREAMED,
     STRIDED,
 )
+from rnncirc.ir.kernel_cache import cached
 
 
-@numba.njit(cache=True, nogil=True)
+@cached
+@numba.njit(nogil=True)
 def _stride_end(ga, gb, gc, go, i, end):
     """The end j of the longest stretch i..j-1 whose registers all move by a constant stride
     (one per operand) from gate to gate."""
@@ -50,7 +52,8 @@ def _stride_end(ga, gb, gc, go, i, end):
     return j
 
 
-@numba.njit(cache=True, nogil=True)
+@cached
+@numba.njit(nogil=True)
 def cut_segments(ga, gb, gc, go, gate_op, arity, level_gate_ptr, min_affine, min_strided):
     """Cut each step into runs of one op, and runs into segments of three kinds.
 
@@ -118,7 +121,8 @@ def cut_segments(ga, gb, gc, go, gate_op, arity, level_gate_ptr, min_affine, min
     return seg_op, seg_kind, seg_ptr, level_seg_ptr
 
 
-@numba.njit(cache=True, nogil=True)
+@cached
+@numba.njit(nogil=True)
 def stream_segments(run_op, run_kind, run_ptr, unread, streamable):
     """Affine segments of a `streamable` op whose every result is an output that nothing
     reads back become STREAMED: their results are stored past the caches (non-temporal
@@ -133,7 +137,8 @@ def stream_segments(run_op, run_kind, run_ptr, unread, streamable):
             run_kind[q] = STREAMED
 
 
-@numba.njit(cache=True, nogil=True)
+@cached
+@numba.njit(nogil=True)
 def copy_blocks(x, y, level_ptr):
     """Copies i: x[i] <-> y[i], grouped into blocks where both count up by one (within a
     step). Returns (x start, y start, length) per block and the CSR of blocks per step."""
@@ -164,7 +169,8 @@ def copy_blocks(x, y, level_ptr):
     return bx, by, bn, ptr
 
 
-@numba.njit(cache=True, nogil=True)
+@cached
+@numba.njit(nogil=True)
 def compact_segments(ga, gb, gc, go, run_kind, run_ptr):
     """Per segment: first registers and strides (affine, strided) or the offset of its
     indices (indexed); the index arrays keep only the gates of indexed segments."""

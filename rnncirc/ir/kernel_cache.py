@@ -1,14 +1,18 @@
-"""Numba's on-disk cache for the evaluator's kernels, stamped by every file they compile from.
+"""Numba's on-disk cache for rnncirc's kernels, stamped by every file they compile from.
 
-Where this sits: under `rnncirc.eval.kernels`, whose cached entry points (`kernels.run`,
-`kernels.fill_rows`) are compiled together with the leaf kernels they call in other files
-(`segment_kernels`, `tree_kernels`, `vector_ops`, `scalar_ops`) and the constants of `isa`,
-all frozen into one piece of machine code. Numba's own cache (``cache=True``) stamps an entry
-with the source of the file that defines the cached function only, so an edit to a callee in
-another file would leave the caller's stale machine code in the cache, and the next process
-would run it. `cached` gives a dispatcher the same cache (same directory, same file names)
-with a stamp that also covers the source of every rnncirc module the defining file imports at
-module level, transitively: an edit to any of them recompiles on next use.
+Where this sits: in the ground floor, under every disk-cached Numba function of any layer
+that compiles code or constants of another file into its own machine code: the evaluator's
+entry points (`eval.kernels.run`, `fill_rows`, with the leaf kernels of `segment_kernels`,
+`tree_kernels`, `vector_ops`, `scalar_ops`), the scheduler's passes (`eval.schedule.fusion`,
+`registers`, `segments`, `grouping`, with the constants of `eval.isa`), `eval.boolean` (with
+`ir.aig`'s) and `analyze.counts` (with `ir.ops`'). Numba's own cache (``cache=True``) stamps
+an entry with the source of the file that defines the cached function only, so an edit to a
+callee or a constant in another file would leave the caller's stale machine code in the
+cache, and the next process would run it (tests/ir/test_kernel_cache.py checks that no
+``cache=True`` function is compiled from another module). `cached` gives a dispatcher the
+same cache (same directory, same file names) with a stamp that also covers the source of
+every rnncirc module the defining file imports at module level, transitively: an edit to any
+of them recompiles on next use.
 
 (The stamp is Numba's own, the defining file's content hash, next to a hash of those sources.
 Numba's ``NUMBA_CACHE_LOCATOR_CLASSES`` setting replaces the locators, and with them this
