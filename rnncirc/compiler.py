@@ -17,7 +17,6 @@ from rnncirc.errors import NotLinearError, OptionError
 from rnncirc.frontend.model import RNN
 from rnncirc.frontend.program import Program, check_model
 from rnncirc.ir.circuit import Circuit
-from rnncirc.ir.ops import Op
 from rnncirc.lower import prefix, segment_sum
 from rnncirc.lower.objective import check_objective, rank
 
@@ -205,8 +204,10 @@ def compile_boolean(model: RNN, length: int, width: int = 8, topology: str = "au
     return to_boolean(circuit, width, **options)
 
 
-#: the length of the sample whose boolean lowering gives the nodes per arithmetic gate
-_BOOLEAN_SAMPLE_LENGTH = 16
+#: the lengths of the samples whose boolean lowerings give the nodes per arithmetic gate:
+#: the first alone judges a request far too large (cheaply: a sample at 64 steps of a
+#: 12-bit lowering is itself tens of MB), both judge one that may fit
+_BOOLEAN_SAMPLES = (16, 64)
 
 
 def _ensure_boolean_fits(model: RNN, length: int, topology: str, outputs: str, width: int,
@@ -215,58 +216,36 @@ def _ensure_boolean_fits(model: RNN, length: int, topology: str, outputs: str, w
     under "auto" on a linear RNN return which networks auto may choose (those whose boolean
     circuit is estimated to fit), else None.
 
-    A W-bit word op costs from a few gates (an add) to thousands (a lookup table at 12 bits),
-    and constant operands fold, so the estimate comes from the model itself: its circuit at a
-    short length on the network of fewest gates is lowered, and its AND/XOR nodes per
-    arithmetic gate scale each network's arithmetic size estimated from n
-    (`lower.linear.estimate_gates_from_n`, or the unroll's rows). The sample's leaves (lookup
-    tables) are the dearest gates and its share of them the largest, so the estimate is high
-    rather than low for the networks with more combines. The bytes are those the builder
-    peaks at (`ir.aig.PEAK_BYTES_PER_NODE`), not those of the finished circuit.
+    The estimate (`lower.boolean.estimate`) lowers the model's circuit at short lengths on
+    the network asked for (under "auto" the one of fewest gates). The bytes are those the
+    builder peaks at (`ir.aig.PEAK_BYTES_PER_NODE`), not those of the finished circuit; the
+    builder still refuses its own growth should the estimate be low.
     """
     from rnncirc.ir.aig import PEAK_BYTES_PER_NODE
     from rnncirc.ir.memory import ensure_fits, fits
-    from rnncirc.ir.ops import ARITY
-    from rnncirc.lower.boolean.lowering import nodes_per_gate
-    from rnncirc.lower.linear import estimate_gates_from_n
-    from rnncirc.lower.segment_lower import estimate_gates_from_n as segment_gates_from_n
+    from rnncirc.lower.boolean.estimate import NodeEstimate
 
-    if length <= _BOOLEAN_SAMPLE_LENGTH:
-        return None
+    if length <= _BOOLEAN_SAMPLES[-1]:
+        return None  # the samples would be as large as the circuit
     cls = classify_model(model)
-    chosen = "sequential" if topology == "sequential" or not cls.is_linear else \
+    # the network asked for (its samples are built, so a segment-sum one needs no stand-in)
+    chosen = "sequential" if not cls.is_linear else topology if topology != "auto" else \
         _fewest_gates(cls, length, topology, outputs)
-    small = compile(model, _BOOLEAN_SAMPLE_LENGTH, topology=chosen, outputs=outputs)
-    costs = nodes_per_gate(small, width, **options)
-    dearest = max(costs.values(), default=1.0)
 
     @functools.cache
-    def per_gate(network: str) -> float:
-        """Nodes per arithmetic gate of `network`: its own mix of ops at the sample length
-        (a segment-sum circuit is mostly products, a scan's leaves weigh more), each op at
-        what it cost in the lowered sample."""
-        sample = small if network == chosen else compile(
-            model, _BOOLEAN_SAMPLE_LENGTH, topology=network, outputs=outputs)
-        ops = sample.op[ARITY[sample.op] > 0]
-        return sum(costs.get(Op(op), dearest) for op in ops.tolist()) / max(1, len(ops))
+    def sample(k: int, network: str) -> Circuit:
+        return compile(model, k, topology=network, outputs=outputs)
 
-    def arithmetic(k: int, network: str) -> int:
-        if network == "sequential":
-            return k * small.size // _BOOLEAN_SAMPLE_LENGTH
-        if network in segment_sum.TOPOLOGIES:
-            return segment_gates_from_n(cls, k, network, outputs)
-        return estimate_gates_from_n(cls, k, network, outputs)
-
-    def nodes(k: int, network: str = chosen) -> int:
-        return int(per_gate(network) * arithmetic(k, network))
-
-    ensure_fits(nodes(length), PEAK_BYTES_PER_NODE,
-                f"the {width}-bit boolean lowering of {model.name} over {length:,} steps "
-                f"(about {per_gate(chosen):,.0f} AND/XOR nodes per arithmetic gate)",
-                "use a smaller --length or --width", rows_at=nodes, length=length)
+    for lengths in (_BOOLEAN_SAMPLES[:1], _BOOLEAN_SAMPLES):
+        estimate = NodeEstimate(sample, cls, chosen, outputs, width, options, lengths)
+        ensure_fits(estimate.nodes(length), PEAK_BYTES_PER_NODE,
+                    f"the {width}-bit boolean lowering of {model.name} over {length:,} steps "
+                    f"(about {estimate.per_gate(length):,.0f} AND/XOR nodes per arithmetic "
+                    f"gate)", "use a smaller --length or --width", rows_at=estimate.nodes,
+                    length=length, unit="AND/XOR nodes", rows_at_least=len(lengths) == 1)
     if topology != "auto" or not cls.is_linear:
         return None
-    return lambda network: fits(nodes(length, network), PEAK_BYTES_PER_NODE)
+    return lambda network: fits(estimate.nodes(length, network), PEAK_BYTES_PER_NODE)
 
 
 def ensure_feasible(model: RNN, length: int, topology: str = "auto",

@@ -27,7 +27,7 @@ def small_machine(monkeypatch):
 
 
 def _largest(message: str) -> int:
-    found = re.search(r"the largest length that fits is ([\d,]+)", message)
+    found = re.search(r"the largest length that fits is (?:at most )?([\d,]+)", message)
     assert found, message
     return int(found.group(1).replace(",", ""))
 
@@ -109,8 +109,40 @@ def test_boolean_lowering_is_estimated_before_it_is_built(monkeypatch):
     model = example("mamba")
     with pytest.raises(CircuitTooLargeError, match="boolean lowering") as refused:
         rnncirc.compiler.compile_boolean(model, 10**5, 12)
-    largest = _largest(str(refused.value))
-    assert 16 < largest < 10**5
+    # far too long: judged on the first (cheap) sample alone, whose largest length is a bound
+    assert "fits is at most" in str(refused.value)
+    bound = _largest(str(refused.value))
+    assert 64 < bound < 10**5
+    with pytest.raises(CircuitTooLargeError):
+        rnncirc.compiler._ensure_boolean_fits(model, bound + 1, "auto", "all", 12, {})
+    # near the bound both samples judge (each op costs more at 500 steps than at 16), and
+    # their largest length is the boundary
+    with pytest.raises(CircuitTooLargeError) as closer:
+        rnncirc.compiler._ensure_boolean_fits(model, bound, "auto", "all", 12, {})
+    assert "fits is at most" not in str(closer.value)
+    largest = _largest(str(closer.value))
+    assert 64 < largest < bound
     rnncirc.compiler._ensure_boolean_fits(model, largest, "auto", "all", 12, {})
     with pytest.raises(CircuitTooLargeError):
         rnncirc.compiler._ensure_boolean_fits(model, largest + 1, "auto", "all", 12, {})
+
+
+@pytest.mark.parametrize("topology,width,length", [("segment-sum", 4, 1024),
+                                                   ("sklansky", 8, 512)])
+def test_boolean_estimate_covers_what_the_builder_makes(monkeypatch, topology, width, length):
+    # an op costs more nodes the longer the circuit (fewer operands fold to constants): an
+    # estimate from one short sample was 0.6x the builder's nodes at these lengths
+    from rnncirc.ir.aig import PEAK_BYTES_PER_NODE
+    from rnncirc.lower.boolean.lowering import _lower
+    from rnncirc.lower.boolean.semantics import IntSemantics
+
+    model = example("mamba")
+    circuit = rc.compile(model, length, topology=topology)
+    built = _lower(circuit, IntSemantics(width, True, 0), "sklansky", "dadda", "binary")[0].count
+    needed = built * PEAK_BYTES_PER_NODE / rnncirc.ir.memory.BUDGET
+    monkeypatch.setattr(rnncirc.ir.memory, "available_bytes", lambda: int(0.999 * needed))
+    with pytest.raises(CircuitTooLargeError):
+        rnncirc.compiler._ensure_boolean_fits(model, length, topology, "all", width, {})
+    # and not far above it: twice the builder's nodes fit
+    monkeypatch.setattr(rnncirc.ir.memory, "available_bytes", lambda: int(2 * needed))
+    rnncirc.compiler._ensure_boolean_fits(model, length, topology, "all", width, {})

@@ -66,12 +66,15 @@ def ensure_bytes(need: float, what: str, advice: str) -> None:
 def ensure_fits(rows: int, bytes_per_row: float, what: str,
                 advice: str = "use a smaller --length",
                 rows_at: Callable[[int], int] | None = None, length: int | None = None,
-                extra_at: Callable[[int], float] | None = None) -> None:
+                extra_at: Callable[[int], float] | None = None, unit: str = "gates",
+                rows_at_least: bool = False) -> None:
     """Raise `CircuitTooLargeError` if `rows` rows would not fit in memory (or in int32 ids).
 
     With `rows_at` (rows as a function of the sequence length, increasing) and the `length`
     asked for, the message also names the largest length that would fit; `extra_at` gives
-    the bytes held beside the rows at a length (a prefix network's index arrays).
+    the bytes held beside the rows at a length (a prefix network's index arrays). `unit`
+    names the rows; `rows_at_least` says that `rows_at` may be low (a first, cheap estimate),
+    so the largest length it gives is only an upper bound, and is said to be one.
     """
     extra = extra_at(length) if extra_at is not None else 0
     if fits(rows, bytes_per_row, extra):
@@ -82,10 +85,11 @@ def ensure_fits(rows: int, bytes_per_row: float, what: str,
     if rows_at is not None and length is not None:
         k = largest_length(lambda n: fits(rows_at(n), bytes_per_row,
                                           extra_at(n) if extra_at is not None else 0), length)
-        largest = (f"; the largest length that fits is {k:,}" if k else
-                   "; no length fits")
+        largest = (f"; the largest length that fits is {'at most ' * rows_at_least}{k:,}"
+                   if k else "; no length fits")
     raise CircuitTooLargeError(
-        f"{what} would have about {rows:,} gates and need about {_human(need)} of memory; "
+        f"{what} would have about {rows:,} {unit} "
+        f"and need about {_human(need)} of memory; "
         + ("gate ids are limited to 2^31; " if rows > MAX_ROWS else "")
         + f"{_budget_text(free)}{largest}; {advice}")
 
