@@ -11,10 +11,11 @@ gates). And the build rate of a diagonal d = 64 model at n = 65536 with Brent-Ku
 Segment-sum (issue 18; gates are fan-in-2 + and *): the depth and size of its plans for
 h = a h + b (a, b inputs: the reference table's model; segment-sum and segment-sum-optimal,
 the latter with the seconds its plan takes) against 2 ceil(log2 n) for a scan and the lower
-bound, n = 2^8..2^16; for the diagonal model (d = 16) at the same lengths, depth and size of
-every log-depth topology and both segment-sum topologies with the lower bound and depth/lower
-bound (prefix topologies measured exactly by `lower.measure`, segment-sum built); and their
-build rates at n = 65536, diagonal d = 64.
+bound, n = 2^8..2^16; segment-sum-optimal's plan at the lengths n = S(m) where beta* is
+about to step up (the most gates per step), 2^8..2^17; for the diagonal model (d = 16) at
+the powers of two, depth and size of every log-depth topology and both segment-sum
+topologies with the lower bound and depth/lower bound (prefix topologies measured exactly by
+`lower.measure`, segment-sum built); and their build rates at n = 65536, diagonal d = 64.
 
 Matrix segment-sum (issue 18 item 2): for dense d = 2 and 4 (A and b read from the inputs,
 the reference's setting), n = 2^8..2^16: depth and size of every log-depth topology (measured
@@ -170,6 +171,23 @@ def segment_plan_rows(lengths: list[int]) -> list[dict]:
     return rows
 
 
+def step_up_rows(limit: int) -> list[dict]:
+    """segment-sum-optimal's plan at n = S(m), the longest lengths of depth m (beta*(n + 1) =
+    beta*(n) + 1) from 2^8 to `limit`: the most gates per step, where the outputs near the
+    end have no room to spare."""
+    beta = segment_optimal.optimal_table(1 << (limit - 1).bit_length())[0]
+    rows = []
+    for n in [int(x) for x in np.flatnonzero(np.diff(beta) > 0) if 256 <= x < limit]:
+        start = time.perf_counter()
+        optimal = hybrid_plan(n)
+        seconds = time.perf_counter() - start
+        hybrid_plan.cache_clear()  # its plans are large: keep none
+        assert optimal.depth == beta[n]
+        rows.append({"n": n, "depth": optimal.depth, "size": optimal.size,
+                     "size/(n log2 n)": optimal.size / (n * math.log2(n)), "plan_s": seconds})
+    return rows
+
+
 def segment_topology_rows(d: int, lengths: list[int]) -> list[dict]:
     """Depth and size of every log-depth topology and both segment-sum topologies for the
     diagonal model."""
@@ -292,6 +310,9 @@ def segment_tables(quick: bool) -> dict:
     plan_rows = segment_plan_rows(lengths)
     print("\nsegment-sum plan, h = a h + b (fan-in-2 + and *; leaves are inputs)")
     print(table(plan_rows, list(plan_rows[0])))
+    step_rows = step_up_rows(1 << (12 if quick else 17))
+    print("\nsegment-sum-optimal where beta* steps up (n = S(m), the longest of depth m)")
+    print(table(step_rows, list(step_rows[0])))
     segment_rows = segment_topology_rows(16, lengths)
     print("\ndiagonal d=16, every log-depth topology and segment-sum")
     print(table(segment_rows, list(segment_rows[0])))
@@ -301,7 +322,8 @@ def segment_tables(quick: bool) -> dict:
     print(table(rates, list(rates[0])))
     print(f"\ntarget: build >= 5 M gates/s "
           f"({'met' if min(rate['Mgates_s'] for rate in rates) >= 5 else 'MISSED'})")
-    return {"segment_plan": plan_rows, "segment_topologies": segment_rows,
+    return {"segment_plan": plan_rows, "segment_step_ups": step_rows,
+            "segment_topologies": segment_rows,
             "segment_rate": rates}
 
 

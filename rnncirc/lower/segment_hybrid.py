@@ -2,11 +2,11 @@
 
 Where this sits in the pipeline. The plan behind ``topology="segment-sum-optimal"``, built by
 `lower.segment_lower` like the aligned plan of `lower.segment_sum`: every output at depth
-beta*(n), the least depth of h_n over the segment-sum family (17 at n = 4096, 19 at 16384, 22
-at 65536), one or two levels below `segment-sum`, for 1.2 to 2.7 times its gates (at most
-3.5 n log2 n per channel at n = 2^8 .. 2^14; about 4 n log2 n just below the lengths where
-beta* steps up). The derivation and the reference numbers are in
-``shared/reference/depth-below-2log.md`` (sections 5 and 8).
+beta*(n), the least depth of h_n over the segment-sum family, one or two levels below
+`segment-sum`, for more gates (measured in ``bench/README.md``, `prefix_bench.py
+--segment-sum`; most per step at the lengths where beta* is about to step up). The
+derivation and the reference numbers are in ``shared/reference/depth-below-2log.md``
+(sections 5 and 8).
 
 Summary of the algorithm. B[x..y] is the state at y when the state before x is zero,
 A[x..y] = a_x ... a_y, and h_t = sum over a partition of [0..t] into segments S of
@@ -33,9 +33,12 @@ have a Kraft sum <= 2^D.
    binary search: the Kraft sum grows with the penalty); then, while its budget allows,
    pairs of terms that are the two halves of a block merge into it, cheapest first
    (`_merge_siblings`: the sweep takes merges of equal rate all or none).
-4. Build: range products (balanced, split at the most aligned point, shared), unaligned
-   segments, blocks by size, then every output; every sum greedy, earliest-ready first
-   (`PlanBuilder.greedy_sum`).
+4. Build: range products, unaligned segments, blocks by size, then every output; every sum
+   greedy, earliest-ready first (`PlanBuilder.greedy_sum`). A range product is balanced,
+   split at the most aligned point that keeps it at depth ceil(log2 length), and shared;
+   where its term's unaligned segment is ready later than that, it splits at the most
+   aligned point of the whole range instead, into two widely shared ranges
+   (`_multipliers`): each output term then costs about one new gate of each kind.
 
 Depth. Route (b) with every root part whole is the optimal chain of [0..n-1], so h_{n-1}
 fits 2^beta*(n); an output inside root part c takes parts 0..c-1 (each ready no later than
@@ -61,6 +64,8 @@ from rnncirc.lower.segment_optimal import (
     _build_segments,
     _ceil_log2_array,
     _key,
+    _member,
+    _most_aligned,
     _split,
     _table_for,
     _unique,
@@ -434,10 +439,11 @@ def _build(n: int, outputs: str, ends: np.ndarray, terms) -> Plan:
     unaligned = ~_aligned(every[1], every[2])
     wanted = _unique(_key(every[1][unaligned], every[2][unaligned], n))
     segments, parts, ranges = _split(wanted // n, wanted % n, first, n)
-    outer = every[2] < every[3]
-    multipliers = _key(every[2][outer] + 1, every[3][outer], n)
+    owner, p_lo, p_hi = parts  # the segments' own terms, unaligned too
     p = PlanBuilder(n)
-    range_ids = _build_ranges(p, _unique(np.r_[ranges, multipliers]), n)
+    range_ids = _multipliers(p, np.r_[every[1], p_lo], np.r_[every[2], p_hi],
+                             np.r_[every[3], owner % n], np.r_[unaligned, p_lo >= 0],
+                             beta, n)
     segment_ids = _build_segments(p, segments, parts, ranges, range_ids, beta, n)
     block_ids = [np.arange(n, dtype=np.int64)]  # block_ids[j][k]: block k of 2^j (leaves)
 
@@ -460,6 +466,37 @@ def _build(n: int, outputs: str, ends: np.ndarray, terms) -> Plan:
     for k, j in enumerate(blocks):  # blocks by size: their parts are smaller
         block_ids.append(sum_of(*sums[k + 1], n >> int(j)))
     return p.finish(outputs, sum_of(*sums[0], m))
+
+
+def _multipliers(p: PlanBuilder, lo, hi, end, unaligned, beta, n: int) -> dict:
+    """A nodes of every term's multiplier A[hi + 1 .. end] (the term's segment [lo..hi]),
+    as (sorted keys, ids).
+
+    A multiplier is built balanced, at depth ceil(log2 length) (`_build_ranges`), except
+    where the term's unaligned segment is ready later than that: then one more level is
+    free, and the product splits at the most aligned point z of the whole range. Its right
+    part A[z..end] lies in an aligned block (z is the most aligned point), a range every
+    output's multipliers share, and its left part A[hi + 1 .. z - 1] is shared by the terms
+    of that segment whose end passes the same z: one new gate per term, where a balanced
+    split of a range from an unaligned start shares little."""
+    outer = hi < end
+    length = end - hi
+    loose = outer & unaligned & (length > 1) & (beta[hi - lo + 1] > _ceil_log2_array(length))
+    exact = _unique(_key(hi[outer & ~loose] + 1, end[outer & ~loose], n))
+    wanted = _unique(_key(hi[loose] + 1, end[loose], n))
+    wanted = wanted[~_member(wanted, exact)]
+    w_lo, w_hi = wanted // n, wanted % n
+    z = _most_aligned(w_lo + 1, w_hi)
+    built = _build_ranges(p, _unique(np.r_[exact, _key(w_lo, z - 1, n), _key(z, w_hi, n)]), n)
+
+    def ids(keys):
+        return built["ids"][np.searchsorted(built["keys"], keys)]
+
+    made = (p.op("aa", ids(_key(w_lo, z - 1, n)), ids(_key(z, w_hi, n))) if len(wanted)
+            else wanted)
+    keys = np.r_[built["keys"], wanted]
+    order = np.argsort(keys, kind="stable")
+    return {"keys": keys[order], "ids": np.r_[built["ids"], made][order]}
 
 
 def _aligned(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -152,9 +152,13 @@ def _aligned_split(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """The first step z of the right half of [lo..hi], each half within 2^(k-1) steps: the
     most aligned z (most trailing zeros) in the window [hi + 1 - 2^(k-1), lo + 2^(k-1)]."""
     half = np.int64(1) << (_ceil_log2_array(hi - lo + 1) - 1)
-    low, high = np.maximum(hi + 1 - half, lo + 1), np.minimum(lo + half, hi)
-    z = np.full(len(lo), -1, dtype=np.int64)
-    for bit in range(int(hi.max(initial=1)).bit_length(), -1, -1):  # over bit positions
+    return _most_aligned(np.maximum(hi + 1 - half, lo + 1), np.minimum(lo + half, hi))
+
+
+def _most_aligned(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The point of each window [low..high] (not empty) with the most trailing zeros."""
+    z = np.full(len(low), -1, dtype=np.int64)
+    for bit in range(int(high.max(initial=1)).bit_length(), -1, -1):  # over bit positions
         candidate = ((low + (1 << bit) - 1) >> bit) << bit
         fits = (z < 0) & (candidate <= high)
         z[fits] = candidate[fits]

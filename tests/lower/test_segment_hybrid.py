@@ -1,6 +1,7 @@
 """segment-sum-optimal (construction H, `lower.segment_hybrid`): every output equal to the
 sequential recurrence (exactly mod p and in float64), at depth beta*(n), the optimum of the
-segment-sum family, and within 3.5 n log2 n gates per channel at n = 2^8 .. 2^14."""
+segment-sum family, and within 3.5 n log2 n gates per channel at n = 2^8 .. 2^14 and at the
+lengths where beta* is about to step up, to 9768."""
 
 from __future__ import annotations
 
@@ -152,8 +153,17 @@ def test_size_within_3_5_n_log2_n(k):
     n = 2**k
     plan = hybrid_plan(n)
     assert plan.size <= 3.5 * n * k
-    if k == 12:  # the reference's H: 124,227 gates at depth 17 (this one: 102,356)
+    if k == 12:  # the reference's H: 124,227 gates at depth 17
         assert plan.size <= 124_227
+
+
+@pytest.mark.parametrize("n", [321, 573, 993, 1729, 3060, 5490, 9768])
+def test_size_within_3_5_n_log2_n_where_beta_steps_up(n):
+    """The most gates per step: at n = S(m), the longest length of depth m, the outputs near
+    the end have no room to spare and take the root parts, one term each."""
+    assert optimal_depth(n + 1) == optimal_depth(n) + 1
+    for length in (n - 1, n):
+        assert hybrid_plan(length).size <= 3.5 * length * math.log2(length), length
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 100, 1000, 3060, 4096])
