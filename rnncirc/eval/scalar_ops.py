@@ -38,6 +38,9 @@ def _softplus(x):
 
 # -- scalar forms of every op, for the long loops over affine segments -----------------------------
 # Each takes the modulus p (ignored by the float ops) so that one loop template serves all.
+# One named function per op, though only its body differs: `segment_kernels._block1/2/3`
+# take the op as a compile-time argument and compile one loop per op with it inlined, which
+# LLVM vectorizes; a factory would make the same functions nameless in Numba's messages.
 @numba.njit(error_model="numpy")
 def s_add(x, y, z, p):
     return x + y

@@ -129,6 +129,10 @@ def _block3(f, V, oo, oa, ob, oc, n, p):
         V[o + u] = f(V[x + u], V[y + u], V[z + u], p)
 
 
+# The op -> function chains below (and `_gates_float`'s) are the price of specialization:
+# each branch hands the loop its op as a compile-time argument, so every op gets a loop of its
+# own with the op inlined (and vectorized); a table indexed by the op at run time would be a
+# call through a function pointer per element.
 @numba.njit(nogil=True, error_model="numpy", _nrt=False)
 def _block_float(op, n, oo, oa, ob, oc, V, p):  # noqa: C901
     if op == MULADD:  # (first: the combine of every linear scan, a*h + b)
@@ -235,77 +239,41 @@ def stream_kernel(op, n, oo, oa, ob, oc, V, p, lanes):
 def _gates_float(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes):  # noqa: C901
     W = len(lanes)
     if op == ADD:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vadd(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vadd, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == MUL:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vmul(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vmul, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == SUB:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vsub(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vsub, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == DIV:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vdiv(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vdiv, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == MAX:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vmax(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vmax, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == MIN:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vmin(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vmin, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == LT:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vlt(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vlt, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == LE:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vle(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vle, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == GT:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vgt(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vgt, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == GE:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vge(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vge, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == EQ:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            veq(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(veq, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == NE:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vne(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vne, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == NEG:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vneg(V, ro, ra, 0, 0, p, lanes)
+        _each_gate(vneg, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == ABS:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vabs(V, ro, ra, 0, 0, p, lanes)
+        _each_gate(vabs, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == SQRT:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vsqrt(V, ro, ra, 0, 0, p, lanes)
+        _each_gate(vsqrt, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == RELU:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vrelu(V, ro, ra, 0, 0, p, lanes)
+        _each_gate(vrelu, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == SELECT:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vselect(V, ro, ra, rb, rc, p, lanes)
+        _each_gate(vselect, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == MULADD:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vmuladd(V, ro, ra, rb, rc, p, lanes)
+        _each_gate(vmuladd, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     else:  # the transcendental ops are scalar anyway: W lanes as a block, gate by gate
         for g in range(g0, g1):
             ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
@@ -316,17 +284,11 @@ def _gates_float(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes):  # noqa:
 def _gates_modp(op, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes):
     W = len(lanes)
     if op == ADD:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vadd_p(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vadd_p, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == SUB:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vsub_p(V, ro, ra, rb, 0, p, lanes)
+        _each_gate(vsub_p, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == NEG:
-        for g in range(g0, g1):
-            ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
-            vneg_p(V, ro, ra, 0, 0, p, lanes)
+        _each_gate(vneg_p, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes)
     elif op == MUL or op == MULADD:
         for g in range(g0, g1):
             ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
@@ -341,6 +303,16 @@ def _regs(g, ga, gb, gc, go, st, Bp, col):
         return ga[g] * Bp + col, gb[g] * Bp + col, gc[g] * Bp + col, go[g] * Bp + col
     return ((st[0] + g * st[1]) * Bp + col, (st[2] + g * st[3]) * Bp + col,
             (st[4] + g * st[5]) * Bp + col, (st[6] + g * st[7]) * Bp + col)
+
+
+@numba.njit(inline="always", nogil=True, error_model="numpy")
+def _each_gate(vop, g0, g1, col, V, Bp, ga, gb, gc, go, st, p, lanes):
+    """The `vector_ops` intrinsic `vop` on gates g0..g1-1 (its type is one op's own, so this
+    loop is compiled apart for each op, with the op inlined; `vop` ignores the registers past
+    its arity)."""
+    for g in range(g0, g1):
+        ra, rb, rc, ro = _regs(g, ga, gb, gc, go, st, Bp, col)
+        vop(V, ro, ra, rb, rc, p, lanes)
 
 
 @numba.njit(nogil=True, error_model="numpy", _nrt=False)
