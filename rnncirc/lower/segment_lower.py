@@ -163,16 +163,11 @@ def build_segment_sum(builder: GateBuilder, inputs: np.ndarray, model: RNN,
     if front:
         b_ids[0] = builder.const(h0)
     levels = []
-    for batch in the_plan.batches:
-        side = "a" if batch.kind == "aa" else "b"
-        used = np.flatnonzero(the_plan.live[side][batch.first:batch.first + len(batch.x)])
-        if not len(used):
-            continue
-        x, y, nodes = batch.x[used], batch.y[used], batch.first + used
+    for kind, side, _, x, y, nodes in the_plan.live_batches():
         before = builder.n
-        if batch.kind == "aa":
+        if kind == "aa":
             made = a_ids[nodes] = builder.gates(Op.MUL, a_ids[x], a_ids[y])
-        elif batch.kind == "ab":
+        elif kind == "ab":
             scale = np.broadcast_to(a_ids[x][:, :, None], (len(x), m, c))
             made = b_ids[nodes] = builder.gates(Op.MUL, scale, b_ids[y])
         else:

@@ -78,43 +78,13 @@ def check_length(n: int) -> None:
                           f"got {n:,}; use a prefix network (e.g. --topology sklansky)")
 
 
-@functools.lru_cache(maxsize=8)
 def matrix_table(limit: int, d: int) -> tuple[np.ndarray, np.ndarray]:
     """(beta, first) for lengths 0..limit and d x d matrices: beta[x] the least depth of a
     segment of x steps (leaves at level 0), first[x] the length of its leftmost part (0 for
-    x <= 1). Read-only. d = 1 is `segment_optimal.optimal_table`, and this is its algorithm
-    with the matrix costs:
-
-    K(x) = min_s K(x - s) + d 2^(1 + max(c ceil(log2(x - s)), beta(s))) is nondecreasing in
-    x, and so is beta (a pattern for x + 1 steps gives one for x by dropping a step from its
-    leftmost part). Among the s whose term is ready at 1 + m, the best leaves the shortest
-    rest r = x - s: s the longest length below x with beta(s) <= m, kept if c ceil(log2 r)
-    <= m. One candidate per m, O(N beta(N)) in all; ties go to the longest s (fewest parts).
-    Python integers: the Kraft sums pass 64 bits where c L does.
-    """
-    c = product_depth(d)
-    beta = [0] * (limit + 1)
-    first = [0] * (limit + 1)
-    kraft = [1] * (limit + 1)
-    longest = [1]  # longest[m]: the longest length so far whose beta is at most m
-    for x in range(2, limit + 1):
-        best = part = 0
-        for m, s in enumerate(longest):
-            rest = x - s
-            if rest <= 1 << (m // c):
-                total = kraft[rest] + (d << (1 + m))
-                if not best or total <= best:  # a larger m leaves a shorter rest
-                    best, part = total, s
-        kraft[x], first[x] = best, part
-        beta[x] = b = (best - 1).bit_length()
-        if b >= len(longest):
-            longest.extend([longest[-1]] * (b + 1 - len(longest)))
-        for m in range(b, len(longest)):
-            longest[m] = x
-    tables = np.array(beta, dtype=np.int64), np.array(first, dtype=np.int64)
-    for a in tables:
-        a.flags.writeable = False
-    return tables
+    x <= 1). Read-only. `segment_optimal.segment_table` with the matrix costs: a range
+    product takes c = 1 + ceil(log2 d) levels, and a term's Kraft weight counts d products
+    (d = 1 is `segment_optimal.optimal_table`)."""
+    return segment_optimal.segment_table(limit, product_depth(d), d)
 
 
 def _table_for(n: int, d: int) -> tuple[np.ndarray, np.ndarray]:
@@ -242,15 +212,10 @@ def build_matrix(builder: GateBuilder, inputs: np.ndarray, model: RNN, cls: Clas
     if front:
         b_ids[0] = builder.const(_reduced(np.asarray(model.init), form.affine.side))
     levels = []
-    for batch in the_plan.batches:
-        side = "a" if batch.kind == "aa" else "b"
-        used = np.flatnonzero(the_plan.live[side][batch.first:batch.first + len(batch.x)])
-        if not len(used):
-            continue
-        x, y, nodes = batch.x[used], batch.y[used], batch.first + used
+    for kind, side, used, x, y, nodes in the_plan.live_batches():
         level = the_plan.level[side][nodes]
         before = builder.n
-        if batch.kind == "aa":  # A[y] A[x], x the older range: a chunk at a time
+        if kind == "aa":  # A[y] A[x], x the older range: a chunk at a time
             step = max(1, _BATCH_ENTRIES // m**3)
             for lo in range(0, len(nodes), step):
                 part = slice(lo, lo + step)
@@ -258,7 +223,7 @@ def build_matrix(builder: GateBuilder, inputs: np.ndarray, model: RNN, cls: Clas
             # a product's gates (multiplies and sums) all carry the level it is ready at
             levels.append(np.full(builder.n - before, level.max(), dtype=np.int32))
             continue
-        if batch.kind == "ab":  # column k of A[x] times row k of B[y]
+        if kind == "ab":  # column k of A[x] times row k of B[y]
             k = used % m
             made = b_ids[nodes] = builder.gates(
                 Op.MUL, np.broadcast_to(a_ids[x, :, k][:, :, None], (len(x), m, c)),

@@ -12,7 +12,7 @@ Summary of the algorithm. B[x..y] is split into consecutive segments S_1 ... S_k
 Term i is ready at 1 + max(ceil(log2 |suffix|), beta(S_i)), and terms ready at r_i add up in
 depth ceil(log2 sum 2^r_i) (Kraft). K(x), the least Kraft sum covering the last x steps of a
 segment, is K(1) = 1 and K(x) = min_s K(x - s) + 2^(1 + max(ceil(log2(x - s)), beta(s))) with
-beta(x) = ceil(log2 K(x)) (`optimal_table`: O(N log N), once per power of two N). Its argmin
+beta(x) = ceil(log2 K(x)) (`segment_table`: O(N log N), once per power of two N). Its argmin
 s is the leftmost segment; the rest follows the same table, so a segment of length x splits
 into a chain of lengths fixed by x alone, ending in its last step. Segments recurse until one
 step (`_split`); every multiplier A[x..y] is a balanced product split at the most aligned
@@ -41,17 +41,29 @@ def _ceil_log2_array(x: np.ndarray) -> np.ndarray:
     return np.frexp(rest.astype(np.float64))[1].astype(np.int64)
 
 
-@functools.lru_cache(maxsize=4)
 def optimal_table(limit: int) -> tuple[np.ndarray, np.ndarray]:
     """(beta, first) for lengths 0..limit: beta[x] the family's optimum depth for a segment
-    of x steps, first[x] the length of its leftmost part (0 for x <= 1). Read-only.
+    of x steps, first[x] the length of its leftmost part (0 for x <= 1). Read-only: the
+    table of `segment_table` for scalars."""
+    return segment_table(limit, 1, 1)
 
-    K(x) = min_s K(x - s) + 2^(1 + max(ceil(log2(x - s)), beta(s))) is nondecreasing in x (a
-    pattern for x + 1 steps gives one for x by dropping a step from its leftmost part), and
-    so is beta. So among the s whose term is ready at 1 + m, the best leaves the shortest
-    rest r = x - s: s the longest length below x with beta(s) <= m, kept if r <= 2^m. That
-    is one candidate per m, O(log N), instead of every s: the table costs O(N log N), a plain
-    loop because each x reads the entries before it. Ties go to the longest s (fewest parts).
+
+@functools.lru_cache(maxsize=8)
+def segment_table(limit: int, product_depth: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(beta, first) for lengths 0..limit when a product of two range values takes
+    `product_depth` levels (c) and a term is a sum over `width` (d) products: 1 and 1 for
+    scalars, 1 + ceil(log2 d) and d for d x d matrices (`lower.segment_matrix`). beta[x] is
+    the least depth of a segment of x steps (leaves at level 0), first[x] the length of its
+    leftmost part (0 for x <= 1). Read-only.
+
+    K(x) = min_s K(x - s) + d 2^(1 + max(c ceil(log2(x - s)), beta(s))) is nondecreasing in
+    x (a pattern for x + 1 steps gives one for x by dropping a step from its leftmost part),
+    and so is beta. So among the s whose term is ready at 1 + m, the best leaves the
+    shortest rest r = x - s: s the longest length below x with beta(s) <= m, kept if
+    c ceil(log2 r) <= m. That is one candidate per m, O(log N), instead of every s: the
+    table costs O(N log N), a plain loop because each x reads the entries before it. Ties go
+    to the longest s (fewest parts). Python integers: the Kraft sums pass 64 bits where
+    c L does.
     """
     beta = [0] * (limit + 1)
     first = [0] * (limit + 1)
@@ -59,12 +71,11 @@ def optimal_table(limit: int) -> tuple[np.ndarray, np.ndarray]:
     longest = [1]  # longest[m]: the longest length so far whose beta is at most m
     for x in range(2, limit + 1):
         best = part = 0
-        for m, s in enumerate(longest):
-            rest = max(x - s, 1)
-            if rest <= 1 << m:
-                total = kraft[rest] + (2 << m)
+        for m, s in enumerate(longest):  # s < x, so the rest is at least one step
+            if x - s <= 1 << (m // product_depth):
+                total = kraft[x - s] + (width << (1 + m))
                 if not best or total <= best:  # a larger m leaves a shorter rest
-                    best, part = total, x - rest
+                    best, part = total, s
         kraft[x], first[x] = best, part
         beta[x] = b = (best - 1).bit_length()
         if b >= len(longest):

@@ -249,6 +249,16 @@ class Plan:
         """Gates per channel of a model whose a and b leaves are its inputs."""
         return sum(self.gates(kind) for kind in ("aa", "ab", "bb"))
 
+    def live_batches(self):
+        """The batches to build, in order, with their live nodes only (a batch with none is
+        left out): (kind, side "a" or "b" of the nodes made, the nodes' indices in the
+        batch, their operands x and y, their ids)."""
+        for batch in self.batches:
+            side = "a" if batch.kind == "aa" else "b"
+            used = np.flatnonzero(self.live[side][batch.first:batch.first + len(batch.x)])
+            if len(used):
+                yield batch.kind, side, used, batch.x[used], batch.y[used], batch.first + used
+
 
 @functools.lru_cache(maxsize=8)
 def plan(n: int, outputs: str = "all") -> Plan:
