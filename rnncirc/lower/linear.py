@@ -355,7 +355,8 @@ def estimate_gates_from_n(cls: Classification, n: int, topology: str, outputs: s
     if cls.kind == "dplr":
         r = 2 * cls.rank
         compose_cost = min(compose_cost, 2 * m * cls.rank**2 + m * r + m)
-    return size * apply_cost + n * (leaf_cost + m * c) + with_a * compose_cost
+    return size * apply_cost + n * _step_leaf_gates(cls, leaf_cost, m, c) + \
+        with_a * compose_cost
 
 
 def _unit_costs(cls: Classification, m: int, c: int) -> tuple[int, int, int]:
@@ -390,9 +391,17 @@ def _unit_costs(cls: Classification, m: int, c: int) -> tuple[int, int, int]:
     return apply_cost, compose_cost, leaf_cost
 
 
+def _step_leaf_gates(cls: Classification, leaf_cost: int, m: int, c: int) -> int:
+    """Gates that make one step's leaves (A_t, b_t from x_t): the model's own one-step
+    template (a Mamba step spends hundreds on projections, softplus and exp), never fewer
+    than one per leaf entry."""
+    rows = _leaf_template(cls.linear.affine, list(_leaf_tensors(cls).values()))[0]
+    return max(leaf_cost + m * c, int(np.count_nonzero(ARITY[rows["op"]] > 0)))
+
+
 def _estimate(cls: Classification, net, m: int, c: int) -> int:
     apply_cost, compose_cost, leaf_cost = _unit_costs(cls, m, c)
-    total = net.size * apply_cost + net.n * (leaf_cost + m * c)
+    total = net.size * apply_cost + net.n * _step_leaf_gates(cls, leaf_cost, m, c)
     for level in net.levels:
         with_a = level.left_lo > 0
         if cls.kind != "dplr":
