@@ -42,9 +42,13 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def write_json(name: str, payload: dict) -> str:
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, f"{name}.json")
+def write_json(name: str, payload: dict | list, path: str | None = None) -> str:
+    """Write `payload` with the machine it ran on to `path` (default
+    ``bench/results/<name>.json``; a list goes under "rows"); returns the path."""
+    path = path or os.path.join(RESULTS, f"{name}.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if isinstance(payload, list):
+        payload = {"rows": payload}
     payload = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                            "platform": platform.platform()}, **payload}
     with open(path, "w") as out:

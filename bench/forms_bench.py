@@ -22,7 +22,6 @@ Models:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -30,8 +29,10 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import rnncirc as rc  # noqa: E402
+from common import write_json  # noqa: E402
 from rnncirc.lower.classify import as_dense  # noqa: E402
 from rnncirc.lower.measure import best_form, measure_form  # noqa: E402
 
@@ -78,8 +79,8 @@ def models() -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=1024, help="sequence length (default 1024)")
-    parser.add_argument("--json", default=os.path.join(ROOT, "bench", "results",
-                                                       "forms_bench.json"))
+    parser.add_argument("--json", default=None, help="where the rows go (default "
+                                                     "bench/results/forms_bench.json)")
     args = parser.parse_args()
     rows = []
     for model in models():
@@ -99,10 +100,7 @@ def main() -> None:
         print(f"{r['model']:<15} {r['kind']:<21} {r['topology']:<12} "
               f"{r['own_depth']:>5} / {r['own_size']:>12,} {r['dense_depth']:>5} / "
               f"{r['dense_size']:>12,}  {r['depth']}, {r['size']}, {r['balanced']}")
-    os.makedirs(os.path.dirname(args.json), exist_ok=True)
-    with open(args.json, "w") as out:
-        json.dump(rows, out, indent=2)
-    print(f"wrote {args.json}")
+    print(f"wrote {write_json('forms_bench', rows, args.json)}")
 
 
 if __name__ == "__main__":

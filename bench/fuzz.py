@@ -80,19 +80,8 @@ def main(argv=None) -> int:
     tally = run_campaign(args.seed, seconds=20.0 if args.quick else args.seconds,
                          corpus=args.corpus, first=args.first)
     print(summary(tally))
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    path = write_json("fuzz", tally.to_dict()) if not args.json else _write(args.json, tally)
-    print(f"wrote {path}")
+    print(f"wrote {write_json('fuzz', tally.to_dict(), args.json)}")
     return 1 if tally.failures else 0
-
-
-def _write(path: str, tally: Tally) -> str:
-    import json
-
-    with open(path, "w") as out:
-        json.dump(tally.to_dict(), out, indent=2, default=str)
-    return path
 
 
 if __name__ == "__main__":

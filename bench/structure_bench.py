@@ -23,7 +23,6 @@ n x leaf gates) / combines, leaf gates being one step's scalarized A(x) and b(x)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -31,8 +30,10 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import rnncirc as rc  # noqa: E402
+from common import write_json  # noqa: E402
 from rnncirc.ir.ops import ARITY  # noqa: E402
 from rnncirc.lower import prefix  # noqa: E402
 from rnncirc.lower.classify import as_dense  # noqa: E402
@@ -80,8 +81,8 @@ def row(model, name: str, form_name: str, cls, n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=1024, help="sequence length (default 1024)")
-    parser.add_argument("--json", default=os.path.join(ROOT, "bench", "results",
-                                                       "structure_bench.json"))
+    parser.add_argument("--json", default=None, help="where the rows go (default "
+                                                     "bench/results/structure_bench.json)")
     args = parser.parse_args()
     n = args.n
     rows = []
@@ -108,10 +109,7 @@ def main() -> None:
         per = "" if r["gates_per_combine"] is None else f"{r['gates_per_combine']:,}"
         print(f"{r['model']:<22} {r['case']:<7} {r['form']:<38} {r['topology']:<11} "
               f"{r['depth']:>6} {r['size']:>12,} {per:>12}")
-    os.makedirs(os.path.dirname(args.json), exist_ok=True)
-    with open(args.json, "w") as out:
-        json.dump(rows, out, indent=2)
-    print(f"wrote {args.json}")
+    print(f"wrote {write_json('structure_bench', rows, args.json)}")
 
 
 if __name__ == "__main__":
