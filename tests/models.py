@@ -80,6 +80,17 @@ def slow_fill_in(h, x):
     return x[0] * (CYCLE @ h) + x[1] * (SWAP @ h) + W2 @ x
 
 
+# the plainest scalar recurrence, and three channels with h_0 != 0 (the segment-sum tests)
+@rc.rnn(state=1, inputs=2)
+def affine(h, x):
+    return x[0] * h + x[1]
+
+
+@rc.rnn(state=3, inputs=6, init=np.array([2.0, -1.0, 3.0]))
+def channels(h, x):
+    return x[:3] * h + x[3:]
+
+
 @rc.rnn(state=4, inputs=K)
 def nonlinear(h, x):
     return rc.tanh(h) * 0.5 + W2 @ x

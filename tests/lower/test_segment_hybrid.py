@@ -15,19 +15,9 @@ from rnncirc.lower import segment_lower
 from rnncirc.lower.segment_hybrid import hybrid_plan
 from rnncirc.lower.segment_optimal import optimal_depth, optimal_table
 
-from ..models import LINEAR, random_inputs
+from ..models import LINEAR, affine, channels, random_inputs
 
 P = 2**31 - 1
-
-
-@rc.rnn(state=1, inputs=2)
-def affine(h, x):
-    return x[0] * h + x[1]
-
-
-@rc.rnn(state=3, inputs=6, init=np.array([2.0, -1.0, 3.0]))
-def channels(h, x):
-    return x[:3] * h + x[3:]
 
 
 def _evaluate(plan, a: np.ndarray, b: np.ndarray, modulus: int | None = None) -> np.ndarray:

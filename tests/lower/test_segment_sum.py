@@ -12,19 +12,9 @@ from rnncirc.compiler import compile_model
 from rnncirc.errors import OptionError
 from rnncirc.lower import prefix, segment_lower, segment_sum
 
-from ..models import LINEAR, random_inputs
+from ..models import LINEAR, affine, channels, random_inputs
 
 P = 2**31 - 1
-
-
-@rc.rnn(state=1, inputs=2)
-def affine(h, x):
-    return x[0] * h + x[1]
-
-
-@rc.rnn(state=3, inputs=6, init=np.array([2.0, -1.0, 3.0]))
-def channels(h, x):
-    return x[:3] * h + x[3:]
 
 
 def _ceil_log2(x: int) -> int:
