@@ -310,9 +310,12 @@ def build_linear(builder: GateBuilder, inputs: np.ndarray, model: RNN, cls: Clas
 
 
 def estimate_gates(cls: Classification, net) -> int:
-    """Upper estimate of the gate count of a prefix lowering, before building anything."""
+    """Upper estimate of the gate count of a prefix lowering, before building anything: of
+    the largest of the forms the lowering could combine A in (see `estimate_gates_from_n`,
+    which never exceeds this)."""
     m, c = cls.linear.offset.shape
-    return _estimate(cls, net, m, c)
+    return max(_estimate(form, net, m, c)
+               for form in _possible_forms(cls, net.n, net.topology, net.outputs))
 
 
 _ADVICE = ("use a smaller --length, --outputs last, or a topology of fewer combines "
@@ -340,11 +343,42 @@ def ensure_lowering_fits(model: RNN, cls: Classification, n: int, topology: str,
 def estimate_gates_from_n(cls: Classification, n: int, topology: str, outputs: str) -> int:
     """`estimate_gates` from closed forms in n alone, before any network is built (O(log n)).
 
+    The lowering may combine A in another form than its kind's own (`lowering_forms`;
+    `lower.measure.best_form` picks one by depth at a probe length, never one that would not
+    fit), so this is the largest estimate of the forms it could pick: for any n, it fits
+    exactly where the kind's own form fits.
+    """
+    return max(_form_gates_from_n(form, n, topology, outputs)
+               for form in _possible_forms(cls, n, topology, outputs))
+
+
+def _possible_forms(cls: Classification, n: int, topology: str,
+                    outputs: str) -> list[Classification]:
+    """The forms `lower.measure.best_form` may pick for this lowering: the kind's own, and
+    each other form that it probes (its probe is small enough) and that would fit at n."""
+    from rnncirc.ir.memory import fits
+    from rnncirc.lower.measure import FORM_PROBE_LENGTH, PROBE_GATES
+
+    forms = lowering_forms(cls)
+    if len(forms) == 1 or topology not in _NETWORKS:
+        return [cls]
+    return [cls] + [form for form in forms[1:]
+                    if _form_gates_from_n(form, FORM_PROBE_LENGTH, topology, outputs)
+                    <= PROBE_GATES and fits(_form_gates_from_n(form, n, topology, outputs))]
+
+
+#: the prefix networks (the others lower without one, or by unrolling)
+_NETWORKS = frozenset(t for t in prefix.TOPOLOGIES if t != "sequential")
+
+
+def _form_gates_from_n(cls: Classification, n: int, topology: str, outputs: str) -> int:
+    """The estimate from n of A combined exactly in the form `cls` describes.
+
     The network's size is `prefix.exact_size`. A combine builds an A part unless its segment
     starts at step 0: with ``outputs="all"`` the n - 1 prefixes, each built once, and with
     "last" at most one per level of the tree. A DPLR compose is counted at the rank of two
-    single steps, its cheapest. So this never exceeds `estimate_gates` (it equals it for "all"
-    but DPLR): a refusal on it is one the lowering would make too.
+    single steps, its cheapest. So this never exceeds `_estimate` of the form (it equals it
+    for "all" but DPLR).
     """
     m, c = cls.linear.offset.shape
     size = prefix.exact_size(topology, outputs, n)
@@ -355,12 +389,51 @@ def estimate_gates_from_n(cls: Classification, n: int, topology: str, outputs: s
     if cls.kind == "dplr":
         r = 2 * cls.rank
         compose_cost = min(compose_cost, 2 * m * cls.rank**2 + m * r + m)
-    return size * apply_cost + n * _step_leaf_gates(cls, leaf_cost, m, c) + \
+    applies = min(size, prefixes) if _zero_offset(cls) else size
+    return applies * apply_cost + n * _step_leaf_gates(cls, leaf_cost, m, c) + \
         with_a * compose_cost
+
+
+def _template_constants(cls: Classification) -> tuple[np.ndarray, np.ndarray]:
+    """Per output of the one-step leaf template (b's entries first, then A's tensors):
+    whether it is a constant, and its value (0 where it is not one)."""
+    rows, consts, out = _leaf_template(cls.linear.affine, list(_leaf_tensors(cls).values()))
+    is_const = rows["op"][out] == Op.CONST
+    value = np.zeros(len(out))
+    value[is_const] = consts[rows["a"][out][is_const]]
+    return is_const, value
+
+
+def _zero_offset(cls: Classification) -> bool:
+    """b(x) is the constant 0 (a DFA, a group word problem: only h_0 is nonzero), so the B
+    of a segment not starting at step 0 is the constant 0 and its apply folds away: only
+    the prefixes' applies are built. Not counted so for the kinds whose apply moves A by
+    circuit values (per-symbol or gathered permutations)."""
+    form = cls.linear
+    if form.symbol_perm is not None or form.index is not None or cls.kind in SEMIRING_JOIN:
+        return False  # (over a semiring 0 is no zero: max(A + 0, 0) does not fold)
+    is_const, value = _template_constants(cls)
+    b = form.offset.size
+    return bool(is_const[:b].all() and not value[:b].any())
+
+
+def _constant_a(cls: Classification) -> float | None:
+    """The one value of every entry of A where A is that constant for every input, scalar
+    or diagonal (a linear attention's A = 1): its products fold. None otherwise."""
+    if cls.kind not in ("scalar", "diagonal"):
+        return None
+    is_const, value = _template_constants(cls)
+    b = cls.linear.offset.size
+    if not is_const[b:].all() or len(set(value[b:].tolist())) != 1:
+        return None
+    return float(value[b])
 
 
 def _unit_costs(cls: Classification, m: int, c: int) -> tuple[int, int, int]:
     """Upper gate counts of one apply (A X + B), one compose (A A) and one leaf."""
+    constant = _constant_a(cls)
+    if constant is not None:  # A A folds; A X is X itself where A = 1
+        return (m * c if constant == 1 else 2 * m * c), 0, m
     if cls.kind in SEMIRING_JOIN and cls.linear.dense is not None:  # (max, +) matrices:
         return 2 * m * m * c, 2 * m**3, 2 * m * m  # m ADD and m - 1 MAX per entry
     if cls.kind in SEMIRING_JOIN:  # an ADD and a MAX per entry; an ADD per entry
@@ -368,9 +441,10 @@ def _unit_costs(cls: Classification, m: int, c: int) -> tuple[int, int, int]:
     apply_cost = {"scalar": 2 * m * c, "diagonal": 2 * m * c, "complex-diagonal": 4 * m * c,
                   "permutation-diagonal": 3 * m * m + 2 * m * c, "dplr": 2 * m * m * c,
                   "dense": 2 * m * m * c}[cls.kind]
+    # a dense product: m^3 MUL and m^2 (m - 1) ADD
     compose_cost = {"scalar": 1, "diagonal": m, "complex-diagonal": 3 * m,
-                    "permutation-diagonal": 3 * m * m, "dplr": 2 * m**3,
-                    "dense": 2 * m**3}[cls.kind]
+                    "permutation-diagonal": 3 * m * m, "dplr": 2 * m**3 - m * m,
+                    "dense": 2 * m**3 - m * m}[cls.kind]
     leaf_cost = {"scalar": 1, "diagonal": m, "complex-diagonal": 2 * m,
                  "permutation-diagonal": 2 * m, "dplr": m * (2 * (cls.rank or 1) + 1),
                  "dense": m * m}[cls.kind]
@@ -401,9 +475,12 @@ def _step_leaf_gates(cls: Classification, leaf_cost: int, m: int, c: int) -> int
 
 def _estimate(cls: Classification, net, m: int, c: int) -> int:
     apply_cost, compose_cost, leaf_cost = _unit_costs(cls, m, c)
-    total = net.size * apply_cost + net.n * _step_leaf_gates(cls, leaf_cost, m, c)
+    zero_offset = _zero_offset(cls)
+    total = net.n * _step_leaf_gates(cls, leaf_cost, m, c)
     for level in net.levels:
         with_a = level.left_lo > 0
+        total += (len(level) - int(np.count_nonzero(with_a)) if zero_offset
+                  else len(level)) * apply_cost
         if cls.kind != "dplr":
             total += int(np.count_nonzero(with_a)) * compose_cost
             continue

@@ -73,7 +73,7 @@ def measure_linear(model: RNN, cls: Classification, length: int, topology: str,
 #: the length at which A's forms are compared, and the most gates a probe of another form
 #: than the kind's own may have
 FORM_PROBE_LENGTH = 64
-_PROBE_GATES = 4_000_000
+PROBE_GATES = 4_000_000
 
 
 def best_form(model: RNN, cls: Classification, length: int, topology: str,
@@ -102,7 +102,7 @@ def best_form(model: RNN, cls: Classification, length: int, topology: str,
                                                                outputs))), k)
                   for k, form in enumerate(forms)
                   if k == 0 or estimate_gates_from_n(form, probe, topology, outputs)
-                  <= _PROBE_GATES]
+                  <= PROBE_GATES]
         decided[key] = min(ranked)[1]
     chosen = forms[decided[key]]
     # another form only where its circuit could be built: the kind's own is the one the
