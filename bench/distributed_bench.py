@@ -32,6 +32,13 @@ Run: python bench/distributed_bench.py             # n = 2^22, 512 chunks of 2^1
      python bench/distributed_bench.py --components --chunk 13
      python bench/distributed_bench.py --summary-bytes   # bytes per chunk summary, per kind
      python bench/distributed_bench.py --alphabet-chunks # alphabet chunk circuits vs own
+     python bench/distributed_bench.py --profile examples/lstm.py  # depth_profile(client=)
+
+--profile MODEL.py: ``rc.depth_profile(model)`` at the default lengths (1 ... 4096) on this
+machine, then with ``client=`` on a LocalCluster of ``--workers`` single-threaded worker
+processes (started inside the timing: what ``rnncirc profile --scheduler local:2`` pays),
+twice (the second on warm workers), with the rows phase alone (every length a task, and
+the same rows computed here one after another) and the sum of the tasks' compute times.
 """
 
 from __future__ import annotations
@@ -239,6 +246,54 @@ def alphabet_chunks() -> list[dict]:
     return rows
 
 
+def profile_times(path: str, workers: int) -> dict:
+    """Phases of ``rc.depth_profile(model, client=)`` against the same profile here."""
+    import logging
+
+    from distributed import Client, LocalCluster, get_task_stream
+
+    from rnncirc.analyze.profile import DEFAULT_LENGTHS
+    from rnncirc.analyze.profile_rows import measured_row, remote
+    from rnncirc.frontend.loader import pick_model
+
+    def fresh():  # a model of its own per run: no formulas or choices cached from another
+        return pick_model(path, None)
+
+    def timed(fn):
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    lengths = list(DEFAULT_LENGTHS)
+    out = {"model": path, "lengths": f"{lengths[0]}..{lengths[-1]} ({len(lengths)})",
+           "workers": workers}
+    for run in ("first", "second"):  # the first in a fresh process: the kernels load
+        model = fresh()
+        out[f"local_{run}_profile_s"] = timed(lambda m=model: rc.depth_profile(m))
+    model = fresh()
+    out["local_rows_s"] = timed(lambda: [measured_row(model, n, "auto", "all")
+                                         for n in lengths])
+    start = time.perf_counter()
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
+            Client(cluster) as client:
+        out["cluster_start_s"] = time.perf_counter() - start
+        for run in ("first", "second"):
+            model = fresh()
+            with get_task_stream(client) as stream:
+                out[f"{run}_profile_s"] = timed(
+                    lambda m=model: rc.depth_profile(m, client=client))
+            out[f"{run}_tasks_compute_s"] = sum(
+                part["stop"] - part["start"] for task in stream.data
+                for part in task["startstops"] if part["action"] == "compute")
+        model = fresh()
+        out["rows_remote_s"] = timed(lambda m=model: remote(client, [
+            (measured_row, m, n, "auto", "all") for n in lengths]))
+        start = time.perf_counter()
+    out["cluster_close_s"] = time.perf_counter() - start
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--length", type=int, default=22, help="log2 n (default 22)")
@@ -257,8 +312,15 @@ def main() -> None:
                         help="only measure the bytes shipped per chunk summary, per kind")
     parser.add_argument("--alphabet-chunks", action="store_true",
                         help="only compare alphabet models' chunk circuits with their own")
+    parser.add_argument("--profile", metavar="MODEL.py",
+                        help="only time depth_profile(client=) against one machine")
     parser.add_argument("--one-machine-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profile:
+        found = profile_times(args.profile, args.workers)
+        print(json.dumps(found, indent=1))
+        write_json("distributed_bench_profile", found)
+        return None
     if args.one_machine_child:
         return one_machine_child(args.one_machine_child)
     if args.alphabet_chunks:

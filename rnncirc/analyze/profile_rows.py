@@ -11,13 +11,16 @@ import numba
 import numpy as np
 
 from rnncirc.frontend.model import RNN
-from rnncirc.frontend.program import Program
+from rnncirc.frontend.program import Program, is_model
 from rnncirc.ir.ops import ARITY, OP_NAMES
 
 
 def program_row(program: Program, n: int, topology: str, outputs: str,
-                 keep: bool, objective: str = "depth") -> tuple[dict, object]:
-    """A program's row at length n (with its layers), and its compilation when `keep`."""
+                 keep: bool, objective: str = "depth") -> tuple[dict, tuple | None]:
+    """A program's row at length n (with its layers), and when `keep` its compilation's
+    topology and the layers it lists (``circuit.info.extra["layers"]``): what the family
+    formulas need, not the compilation, whose circuit a profile task would send back whole
+    (200 MiB for a two-layer LSTM at n = 4096)."""
     from rnncirc.analyze.report import layer_rows
     from rnncirc.compiler import compile_model
 
@@ -26,7 +29,7 @@ def program_row(program: Program, n: int, topology: str, outputs: str,
     row["layers"] = [{key: layer[key] for key in ("name", "kind", "topology", "gates",
                                                   "depth_added")}
                      for layer in layer_rows(done.circuit)]
-    return row, done if keep else None
+    return row, (done.topology, done.circuit.info.extra["layers"]) if keep else None
 
 
 def measured_row(model: RNN, n: int, topology: str, outputs: str,
@@ -40,13 +43,34 @@ def measured_row(model: RNN, n: int, topology: str, outputs: str,
 
 def remote(client, calls: list[tuple]) -> list:
     """``[f(*args) for f, *args in calls]`` as tasks on a Dask client's workers, in order; an
-    interrupt (Ctrl-C) cancels them."""
-    futures = [client.submit(f, *args, pure=False) for f, *args in calls]
+    interrupt (Ctrl-C) cancels them.
+
+    A model among the arguments travels once, as a task of its own that the others depend
+    on: a worker then holds one copy for all its rows, and the model's caches (its traced
+    step, its class, "auto"'s choices and the tables behind them) are built once per worker,
+    not once per row as they were when every task carried its own unpickled copy."""
+    shipped: dict[int, object] = {}
+
+    def travel(value):
+        if not is_model(value):
+            return value
+        if id(value) not in shipped:
+            shipped[id(value)] = client.submit(_same, value, pure=False)
+        return shipped[id(value)]
+
+    futures = [client.submit(f, *map(travel, args), pure=False) for f, *args in calls]
     try:
         return client.gather(futures)
     except KeyboardInterrupt:
         client.cancel(futures)
         raise
+    finally:  # the workers' copies of the model go with their rows
+        client.cancel(list(shipped.values()))
+
+
+def _same(value):
+    # (the eval layer's `ship` does this for circuits; analyze may not import eval)
+    return value
 
 
 def measure_circuit(circuit) -> dict:

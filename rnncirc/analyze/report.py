@@ -127,12 +127,17 @@ def program_family_formulas(compilation: Compilation):
     """(depth, size) of a program's family, each layer kept on the network it was compiled
     with, as sympy expressions in n (None where no exact closed form was found); cached per
     program while it lives."""
+    return layers_family_formulas(compilation.model, compilation.outputs,
+                                  compilation.circuit.info.extra["layers"])
+
+
+def layers_family_formulas(program: Program, outputs: str, layers: list[dict]):
+    """`program_family_formulas` from the layers a compilation lists (its circuit's
+    ``info.extra["layers"]``): all a profile task sends back of its compilation."""
     from rnncirc.analyze.program_formulas import program_formulas
     from rnncirc.compiler import compile_program
 
-    program, outputs = compilation.model, compilation.outputs
-    layers = [layer for layer in compilation.circuit.info.extra["layers"]
-              if layer["kind"] != "position-wise"]
+    layers = [layer for layer in layers if layer["kind"] != "position-wise"]
     chosen = {layer["name"]: layer["topology"] for layer in layers}
     for layer in program.layers:  # dead layers are not in the circuit: keep them sequential
         chosen.setdefault(layer.name, "sequential")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 import rnncirc as rc
+from rnncirc.analyze.profile_rows import program_row
 
 from ..models import LINEAR, nonlinear
 from .ring_models import ring_program
+
+distributed = pytest.importorskip("distributed")
 
 
 @pytest.mark.parametrize("models, lengths", [
@@ -23,3 +28,21 @@ def test_profile_rows_as_tasks(client, models, lengths):
         assert str(a.size_formula) == str(b.size_formula)
         assert a.formula_note == b.formula_note
 
+
+
+def test_unrolled_lengths_are_one_task_and_the_model_travels_once(client):
+    """A nonlinear model is unrolled at every length: one task builds the longest unroll (as
+    a local profile does) instead of a task per length; the rows are the local ones."""
+    lengths = [1, 2, 3, 5, 8, 13]
+    with distributed.get_task_stream(client) as stream:
+        there = rc.depth_profile(nonlinear, lengths, client=client)
+    names = sorted(task["key"].split("-")[0] for task in stream.data)
+    assert names == ["_same", "unrolled_rows"]
+    assert there.rows == rc.depth_profile(nonlinear, lengths).rows
+
+
+def test_a_program_task_sends_back_its_layers_not_its_circuit():
+    """What the longest length's task returns for the formulas does not grow with n."""
+    sizes = [len(pickle.dumps(program_row(ring_program, n, "auto", "all", True)))
+             for n in (5, 400)]
+    assert sizes[1] < sizes[0] + 2000, sizes
