@@ -31,8 +31,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import rnncirc as rc  # noqa: E402
 from common import write_json  # noqa: E402
+
+import rnncirc as rc  # noqa: E402
 from rnncirc.lower.classify import as_dense  # noqa: E402
 from rnncirc.lower.measure import best_form, measure_form  # noqa: E402
 

@@ -32,8 +32,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import rnncirc as rc  # noqa: E402
 from common import write_json  # noqa: E402
+
+import rnncirc as rc  # noqa: E402
 from rnncirc.ir.ops import ARITY  # noqa: E402
 from rnncirc.lower import prefix  # noqa: E402
 from rnncirc.lower.classify import as_dense  # noqa: E402
