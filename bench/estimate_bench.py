@@ -7,7 +7,11 @@ memory at that length, one far above refuses lengths that would fit. For every l
 model (examples/*.py), prefix topology and outputs, this prints the estimate over the size of
 the circuit `rc.compile` builds, and the range of those ratios per model.
 
+``--own-form``: the kind's own form of A against its own estimate, whichever form `best_form`
+picks (the lowering builds it where the other form would not fit, at long n).
+
 Run: python bench/estimate_bench.py [--lengths 256,2048] [--topologies T,...] [--models M,...]
+     [--own-form]
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import sys
 import rnncirc as rc
 from rnncirc.compiler import classify_model
 from rnncirc.frontend.loader import load_models
-from rnncirc.lower.linear import estimate_gates_from_n
+from rnncirc.lower.linear import _form_gates_from_n, estimate_gates_from_n, lower_form
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from common import table, write_json  # noqa: E402
@@ -50,6 +54,7 @@ def main() -> None:
     parser.add_argument("--lengths", default="256,2048")
     parser.add_argument("--topologies", default=",".join(TOPOLOGIES))
     parser.add_argument("--models", default="")
+    parser.add_argument("--own-form", action="store_true")
     args = parser.parse_args()
     lengths = [int(k) for k in args.lengths.split(",")]
     rows, summary = [], []
@@ -59,8 +64,12 @@ def main() -> None:
         for topology in args.topologies.split(","):
             for outputs in ("all", "last"):
                 for n in lengths:
-                    built = rc.compile(model, n, topology=topology, outputs=outputs).size
-                    estimate = estimate_gates_from_n(cls, n, topology, outputs)
+                    if args.own_form:
+                        built = lower_form(model, cls, n, topology, outputs).size
+                        estimate = _form_gates_from_n(cls, n, topology, outputs)
+                    else:
+                        built = rc.compile(model, n, topology=topology, outputs=outputs).size
+                        estimate = estimate_gates_from_n(cls, n, topology, outputs)
                     ratios.append(estimate / built)
                     rows.append({"model": name, "kind": cls.kind, "topology": topology,
                                  "outputs": outputs, "n": n, "built": built,

@@ -311,11 +311,13 @@ def build_linear(builder: GateBuilder, inputs: np.ndarray, model: RNN, cls: Clas
 
 def estimate_gates(cls: Classification, net) -> int:
     """Upper estimate of the gate count of a prefix lowering, before building anything: of
-    the largest of the forms the lowering could combine A in (see `estimate_gates_from_n`,
-    which never exceeds this)."""
+    the largest of the forms the lowering could combine A in (see `estimate_gates_from_n`),
+    per level of the network, and never below `estimate_gates_from_n` (a DPLR product's rank
+    is counted per level here, so a refusal from n is one this would make too)."""
     m, c = cls.linear.offset.shape
-    return max(_estimate(form, net, m, c)
-               for form in _possible_forms(cls, net.n, net.topology, net.outputs))
+    return max([_estimate(form, net, m, c) for form in
+                _possible_forms(cls, net.n, net.topology, net.outputs)]
+               + [estimate_gates_from_n(cls, net.n, net.topology, net.outputs)])
 
 
 _ADVICE = ("use a smaller --length, --outputs last, or a topology of fewer combines "
@@ -341,13 +343,9 @@ def ensure_lowering_fits(model: RNN, cls: Classification, n: int, topology: str,
 
 
 def estimate_gates_from_n(cls: Classification, n: int, topology: str, outputs: str) -> int:
-    """`estimate_gates` from closed forms in n alone, before any network is built (O(log n)).
-
-    The lowering may combine A in another form than its kind's own (`lowering_forms`;
-    `lower.measure.best_form` picks one by depth at a probe length, never one that would not
-    fit), so this is the largest estimate of the forms it could pick: for any n, it fits
-    exactly where the kind's own form fits.
-    """
+    """`estimate_gates` from closed forms in n alone, before any network is built (O(log n)):
+    the largest of the forms the lowering could combine A in (`lowering_forms`; `best_form`
+    never picks one that would not fit), so it fits exactly where the kind's own form fits."""
     return max(_form_gates_from_n(form, n, topology, outputs)
                for form in _possible_forms(cls, n, topology, outputs))
 
@@ -376,9 +374,10 @@ def _form_gates_from_n(cls: Classification, n: int, topology: str, outputs: str)
 
     The network's size is `prefix.exact_size`. A combine builds an A part unless its segment
     starts at step 0: with ``outputs="all"`` the n - 1 prefixes, each built once, and with
-    "last" at most one per level of the tree. A DPLR compose is counted at the rank of two
-    single steps, its cheapest. So this never exceeds `_estimate` of the form (it equals it
-    for "all" but DPLR).
+    "last" at most one per level of the tree. A DPLR compose is counted dense (no product
+    exceeds that) but for the n // 2 - 1 pairs of single steps that every network composes on
+    its first level (the pair of steps 1, 2 is a prefix), which stay low-rank. `estimate_gates`
+    counts the rank of each, and never goes below this.
     """
     m, c = cls.linear.offset.shape
     size = prefix.exact_size(topology, outputs, n)
@@ -386,12 +385,13 @@ def _form_gates_from_n(cls: Classification, n: int, topology: str, outputs: str)
     prefixes = n - 1 if outputs == "all" else (n - 1).bit_length()
     with_a = max(size - prefixes, 0)
     apply_cost, compose_cost, leaf_cost = _unit_costs(cls, m, c)
+    composes = with_a * compose_cost
     if cls.kind == "dplr":
-        r = 2 * cls.rank
-        compose_cost = min(compose_cost, 2 * m * cls.rank**2 + m * r + m)
+        cheap = min(with_a, max(n // 2 - 1, 0))
+        low = 2 * m * cls.rank**2 + 2 * m * cls.rank + m
+        composes -= cheap * max(compose_cost - low, 0)
     applies = min(size, prefixes) if _zero_offset(cls) else size
-    return applies * apply_cost + n * _step_leaf_gates(cls, leaf_cost, m, c) + \
-        with_a * compose_cost
+    return applies * apply_cost + n * _step_leaf_gates(cls, leaf_cost, m, c) + composes
 
 
 def _template_constants(cls: Classification) -> tuple[np.ndarray, np.ndarray]:
@@ -405,10 +405,8 @@ def _template_constants(cls: Classification) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _zero_offset(cls: Classification) -> bool:
-    """b(x) is the constant 0 (a DFA, a group word problem: only h_0 is nonzero), so the B
-    of a segment not starting at step 0 is the constant 0 and its apply folds away: only
-    the prefixes' applies are built. Not counted so for the kinds whose apply moves A by
-    circuit values (per-symbol or gathered permutations)."""
+    """b(x) is the constant 0 (a DFA: only h_0 is not), so only the prefixes' applies are
+    built, the others fold; not so where the apply moves A by circuit values (sorting)."""
     form = cls.linear
     if form.symbol_perm is not None or form.index is not None or cls.kind in SEMIRING_JOIN:
         return False  # (over a semiring 0 is no zero: max(A + 0, 0) does not fold)
@@ -468,9 +466,18 @@ def _unit_costs(cls: Classification, m: int, c: int) -> tuple[int, int, int]:
 def _step_leaf_gates(cls: Classification, leaf_cost: int, m: int, c: int) -> int:
     """Gates that make one step's leaves (A_t, b_t from x_t): the model's own one-step
     template (a Mamba step spends hundreds on projections, softplus and exp), never fewer
-    than one per leaf entry."""
+    than one per leaf entry, and per-symbol permutations' tables (a sum of products each)."""
     rows = _leaf_template(cls.linear.affine, list(_leaf_tensors(cls).values()))[0]
-    return max(leaf_cost + m * c, int(np.count_nonzero(ARITY[rows["op"]] > 0)))
+    gates = max(leaf_cost + m * c, int(np.count_nonzero(ARITY[rows["op"]] > 0)))
+    form = cls.linear
+    if form.symbol_perm is not None:  # the tables read per step (`_leaves`): per entry, a sum
+        # over the symbols of one-hot times table value (times 0 and 1 fold)
+        for table in (_complete_permutations(form.symbol_perm, form.symbol_coef) + 1,
+                      np.asarray(form.symbol_coef)):
+            nonzero = np.count_nonzero(table, axis=0)
+            gates += int(np.count_nonzero((table != 0) & (table != 1))
+                         + np.maximum(nonzero - 1, 0).sum())
+    return gates
 
 
 def _estimate(cls: Classification, net, m: int, c: int) -> int:
