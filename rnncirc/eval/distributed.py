@@ -96,11 +96,20 @@ def _value(value):
     return value
 
 
+@contextlib.contextmanager
+def large_tasks() -> Iterator[None]:
+    """Submit tasks that carry their data (a circuit, a shard of the inputs) without Dask's
+    "Sending large graph" warning: they are large by design (see `ship`, `evaluate`), and the
+    warning's advice (scatter the data) would lose the rerun of a dead worker's task."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+        yield
+
+
 def ship(client, value):
     """A future of `value` for tasks to depend on: a worker fetches it once and keeps it, and
     unlike scattered data the scheduler can make it again when the workers holding it die."""
-    with warnings.catch_warnings():  # a circuit is a large task by design: said once, here
-        warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+    with large_tasks():
         return client.submit(_value, value, pure=False)
 
 
@@ -228,9 +237,10 @@ def evaluate_batch(circuit: Circuit, xs, client, *, dtype: str = "float64",
         bounds = shard_bounds(len(batch), lane_bytes, fixed, worker_memory(client), workers)
         # each shard travels inside its task, not scattered: a task whose worker dies is
         # rerun elsewhere only if the scheduler still holds its data
-        tasks = [client.submit(_evaluate_shard, shipped, batch[lo:hi], dtype, modulus,
-                               pure=False)
-                 for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        with large_tasks():
+            tasks = [client.submit(_evaluate_shard, shipped, batch[lo:hi], dtype, modulus,
+                                   pure=False)
+                     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
         futures += tasks
         values = np.concatenate(gather(client, tasks))
     except KeyboardInterrupt:

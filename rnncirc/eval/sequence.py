@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnncirc.errors import NotLinearError, OptionError
-from rnncirc.eval.distributed import gather, require_dask, ship
+from rnncirc.eval.distributed import gather, large_tasks, require_dask, ship
 from rnncirc.eval.summaries import DIAGONAL_KINDS, compress, probes, scan_summaries, summary_form
 from rnncirc.frontend.model import RNN, rnn
 from rnncirc.frontend.program import Program
@@ -361,11 +361,12 @@ class ShardedScan:
             return self._states(full, pieces, [init], lengths, batch, futures)
         last, chunk_depth = self._circuits(lengths, "last")
         futures += last.values()
-        first = client.submit(_first_chunk, last[lengths[0]], model.alphabet, pieces[0], init,
-                              dtype, modulus, pure=False)
-        summaries = [client.submit(_summary, last[lengths[k]], model.alphabet, pieces[k],
-                                   self.summary, self.orient, dtype, modulus, pure=False)
-                     for k in range(1, self.chunks)]
+        with large_tasks():  # each chunk's inputs travel in its task
+            first = client.submit(_first_chunk, last[lengths[0]], model.alphabet, pieces[0],
+                                  init, dtype, modulus, pure=False)
+            summaries = [client.submit(_summary, last[lengths[k]], model.alphabet, pieces[k],
+                                       self.summary, self.orient, dtype, modulus, pure=False)
+                         for k in range(1, self.chunks)]
         futures += [first] + summaries
         first, *done = gather(client, [first] + summaries)
         carries, scan_depth = scan_summaries(first, done, self.summary, self.orient,
@@ -385,9 +386,10 @@ class ShardedScan:
     def _states(self, full: dict, pieces: list, entering: list, lengths: list[int],
                 batch: int, futures: list) -> list:
         """Phase 3: futures of every chunk's states from the state entering it."""
-        states = [self.client.submit(_states, full[lengths[k]], self.model.alphabet, pieces[k],
-                                     np.broadcast_to(entering[k], (batch, entering[k].shape[-1])),
-                                     self.dtype, self.modulus, pure=False)
-                  for k in range(self.chunks)]
+        with large_tasks():
+            states = [self.client.submit(
+                _states, full[lengths[k]], self.model.alphabet, pieces[k],
+                np.broadcast_to(entering[k], (batch, entering[k].shape[-1])), self.dtype,
+                self.modulus, pure=False) for k in range(self.chunks)]
         futures += states
         return states

@@ -51,11 +51,13 @@ def _wait(predicate, seconds: float) -> bool:
 
 
 def test_ctrl_c_on_a_local_cluster(tmp_path):
-    # 2000 sequences of 256 steps: several seconds of evaluation on 2 workers, so that the
-    # interrupt lands while the tasks run (the circuit is compiled before the cluster starts)
-    np.save(tmp_path / "xs.npy", np.random.default_rng(0).normal(size=(2000, 256, 4)))
+    # 2000 sequences of 1024 steps: several seconds of evaluation on 2 workers even on an idle
+    # machine (256 steps took 1.6 s, and the run could end before the workers looked busy), so
+    # that the interrupt lands while the tasks run (the circuit is compiled before the cluster
+    # starts)
+    np.save(tmp_path / "xs.npy", np.random.default_rng(0).normal(size=(2000, 1024, 4)))
     command = [sys.executable, "-m", "rnncirc", "run", os.path.join(EXAMPLES, "mamba.py"),
-               "-n", "256", "-i", str(tmp_path / "xs.npy"), "--scheduler", "local:2"]
+               "-n", "1024", "-i", str(tmp_path / "xs.npy"), "--scheduler", "local:2"]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     parent = psutil.Process(child.pid)
