@@ -183,15 +183,16 @@ def test_every_length_to_300(n):
     assert segment_sum.plan(n).depth == _dp_depth(n)
 
 
+@pytest.mark.parametrize("topology", ["segment-sum", "segment-sum-optimal"])
 @pytest.mark.parametrize("name", ["scalar", "diagonal", "gated_matrix"])
 @pytest.mark.parametrize("outputs", ["all", "last"])
-def test_models_of_both_kinds_equal_their_run(name, outputs):
+def test_models_of_both_kinds_equal_their_run(name, outputs, topology):
     model, kind, _ = LINEAR[name]
     assert kind in segment_sum.KINDS
     for n in (1, 2, 17, 64):
         xs = random_inputs(model, n, seed=n)
         want = model.run(xs)
-        circuit = rc.compile(model, n, topology="segment-sum", outputs=outputs)
+        circuit = rc.compile(model, n, topology=topology, outputs=outputs)
         np.testing.assert_allclose(circuit.evaluate(xs), want if outputs == "all"
                                    else want[:, -1], rtol=1e-12, atol=1e-12)
 
