@@ -72,12 +72,14 @@ def open_client(address: str, *, timeout: float = CONNECT_TIMEOUT,
             raise SchedulerError(f"--scheduler local:N needs a worker count N >= 1, got "
                                  f"{address!r}")
         options = {} if memory_limit is None else {"memory_limit": memory_limit}
-        # the workers' warnings (a cancelled task, say) would interleave with our one line
-        # (its HTTP server starts with or without a dashboard: a free port, not 8787, which
-        # another cluster may hold, said in a warning)
+        # the workers' logs would interleave with our one line: warnings (a cancelled task,
+        # say) and errors too, as a worker whose heartbeat meets the scheduler closing after a
+        # Ctrl-C logs a traceback; a failed task or a dead worker still reaches the client as
+        # its exception (its HTTP server starts with or without a dashboard: a free port, not
+        # 8787, which another cluster may hold, said in a warning)
         with distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
                                       processes=True, dashboard_address=":0",
-                                      silence_logs=logging.ERROR, **options) as cluster, \
+                                      silence_logs=logging.CRITICAL, **options) as cluster, \
                 distributed.Client(cluster) as client:
             yield client
         return
