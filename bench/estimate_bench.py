@@ -1,8 +1,8 @@
 """Memory estimates against built sizes: how honest the refusal of a prefix lowering is.
 
 `rc.compile` refuses a prefix lowering that would not fit in memory from
-`lower.linear.estimate_gates_from_n` (closed forms in n, no building), and names the largest
-length that fits by it: an estimate below the built size lets a user build past the planned
+`lower.linear_estimate.estimate_gates_from_n` (closed forms in n, no building), and names the
+largest length that fits by it: an estimate below the built size lets a user build past the planned
 memory at that length, one far above refuses lengths that would fit. For every linear example
 model (examples/*.py), prefix topology and outputs, this prints the estimate over the size of
 the circuit `rc.compile` builds, and the range of those ratios per model.
@@ -23,7 +23,8 @@ import sys
 import rnncirc as rc
 from rnncirc.compiler import classify_model
 from rnncirc.frontend.loader import load_models
-from rnncirc.lower.linear import _form_gates_from_n, estimate_gates_from_n, lower_form
+from rnncirc.lower.linear import lower_form
+from rnncirc.lower.linear_estimate import _form_gates_from_n, estimate_gates_from_n
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from common import table, write_json  # noqa: E402

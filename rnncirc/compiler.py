@@ -256,7 +256,7 @@ def ensure_feasible(model: RNN, length: int, topology: str = "auto",
     unroll), so a profile can check its longest length before it compiles the shorter ones.
     Under "auto" the candidate of fewest gates is the one that must fit.
     """
-    from rnncirc.lower.linear import ensure_lowering_fits
+    from rnncirc.lower.linear_estimate import ensure_lowering_fits
     from rnncirc.lower.unroll import ensure_unroll_fits
 
     check_options(model, length, topology, outputs)
@@ -290,7 +290,7 @@ def _ensure_program_fits(program: Program, length: int, topology: str, outputs: 
 def _program_gates(program: Program, topology: str, outputs: str):
     """Gates of `program` as a function of n: its layers' estimates (each as `ensure_feasible`
     estimates a single RNN) plus its position-wise gates per position times n."""
-    from rnncirc.lower.linear import estimate_gates_from_n
+    from rnncirc.lower.linear_estimate import estimate_gates_from_n
     from rnncirc.lower.program import position_wise_gates
     from rnncirc.lower.unroll import template_pair
 
@@ -317,7 +317,7 @@ def _fewest_gates(cls, length: int, topology: str, outputs: str) -> str:
     """`topology` itself, or under "auto" the network whose circuit has fewest estimated gates:
     auto never builds fewer, so an estimate on it is one the build would exceed too (nor
     does segment-sum, which stands in for it here)."""
-    from rnncirc.lower.linear import estimate_gates_from_n
+    from rnncirc.lower.linear_estimate import estimate_gates_from_n
 
     if topology != "auto" and topology not in segment_sum.TOPOLOGIES:
         return topology
@@ -361,7 +361,7 @@ def resolve_topology(model: RNN, cls, length: int, topology: str, outputs: str,
     if length == 1:
         return "sequential"
     from rnncirc.ir.memory import fits
-    from rnncirc.lower.linear import (
+    from rnncirc.lower.linear_estimate import (
         ensure_lowering_fits,
         estimate_gates,
         estimate_gates_from_n,

@@ -87,7 +87,8 @@ def best_form(model: RNN, cls: Classification, length: int, topology: str,
     report's formulas) where a choice per n would switch back and forth near ties.
     """
     from rnncirc.ir.memory import fits
-    from rnncirc.lower.linear import estimate_gates_from_n, lowering_forms
+    from rnncirc.lower.linear import lowering_forms
+    from rnncirc.lower.linear_estimate import estimate_gates_from_n
 
     forms = lowering_forms(cls)
     if len(forms) == 1 or topology in segment_sum.TOPOLOGIES or topology == "sequential":

@@ -11,7 +11,7 @@ import pytest
 
 import rnncirc as rc
 from rnncirc.compiler import classify_model
-from rnncirc.lower.linear import estimate_gates, estimate_gates_from_n
+from rnncirc.lower.linear_estimate import estimate_gates, estimate_gates_from_n
 from rnncirc.lower.prefix import build
 from tests.conftest import example, rnn_examples
 
@@ -49,7 +49,8 @@ def test_estimate_within_band_of_built_size(name):
 def test_dplr_own_form_estimate_within_band(name):
     """A DPLR model's own form is built where its dense form would not fit (long n), so its
     estimate from n must hold by itself: compose ranks grow with the segments."""
-    from rnncirc.lower.linear import _form_gates_from_n, lower_form
+    from rnncirc.lower.linear import lower_form
+    from rnncirc.lower.linear_estimate import _form_gates_from_n
 
     model = example(name)
     cls = classify_model(model)

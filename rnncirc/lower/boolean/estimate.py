@@ -8,7 +8,7 @@ A W-bit word op costs from a few nodes (an add) to thousands (a lookup table at 
 constant operands fold, so the estimate comes from the model itself: its circuit is lowered
 at one or two short lengths (`nodes_per_gate`), and those nodes per arithmetic gate scale a
 network's gates at the longest sample, grown to n as the network's closed-form estimate grows
-(`lower.linear.estimate_gates_from_n`; an unroll grows as n). That closed form counts the
+(`lower.linear_estimate.estimate_gates_from_n`; an unroll grows as n). That closed form counts the
 combines, not the model's own gates that make each step's leaves, so it is a growth rate here,
 never a size. An op costs more the longer the circuit (longer products quantize to constants
 and repeat less often, so fewer fold or hash to an existing node): its growth between two
@@ -27,7 +27,7 @@ from rnncirc.ir.circuit import Circuit
 from rnncirc.ir.ops import ARITY, Op
 from rnncirc.lower import segment_sum
 from rnncirc.lower.boolean.lowering import nodes_per_gate
-from rnncirc.lower.linear import estimate_gates_from_n
+from rnncirc.lower.linear_estimate import estimate_gates_from_n
 from rnncirc.lower.segment_lower import estimate_gates_from_n as segment_gates_from_n
 
 #: a circuit of the model at a length on a network (the compiler's `compile`, cached)
