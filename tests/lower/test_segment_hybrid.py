@@ -1,7 +1,7 @@
-"""segment-sum-optimal (construction H, `lower.segment_hybrid`): every output equal to the
-sequential recurrence (exactly mod p and in float64), at depth beta*(n), the optimum of the
-segment-sum family, and within 3.5 n log2 n gates per channel at n = 2^8 .. 2^14 and at the
-lengths where beta* is about to step up, to 9768."""
+"""segment-sum-optimal (construction H, `lower.segment_hybrid` and `lower.segment_cover`):
+every output equal to the sequential recurrence (exactly mod p and in float64), at depth
+beta*(n), the optimum of the segment-sum family, and within 3.5 n log2 n gates per channel at
+n = 2^8 .. 2^14 and at the lengths where beta* is about to step up, to 9768."""
 
 from __future__ import annotations
 
@@ -117,9 +117,9 @@ def test_lengths_where_beta_steps_up(n):
 def test_the_fallback_chain_keeps_the_depth(monkeypatch):
     """Where neither aligned blocks nor root parts fit (none seen), a target sums its own
     optimal chain: forced here for every target that aligned blocks cannot serve."""
-    from rnncirc.lower import segment_hybrid
+    from rnncirc.lower import segment_cover, segment_hybrid
 
-    monkeypatch.setattr(segment_hybrid, "ROOT_CHOICES", 0)
+    monkeypatch.setattr(segment_cover, "ROOT_CHOICES", 0)
     segment_hybrid.hybrid_plan.cache_clear()
     try:
         for n in (13, 100, 321, 1000):
