@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -55,8 +56,9 @@ def test_diagrams_of_a_program(tmp_path):
     assert block.count("subgraph cluster_block") == 4  # two layers, two position-wise blocks
     gate = rc.to_dot(rc.compile(integer_program, 3), view="gate").to_string()
     assert "mixing" in gate
-    rc.to_dot(integer_program, tmp_path / "cell.svg", view="cell")
-    assert (tmp_path / "cell.svg").read_text().startswith("<?xml")
+    if shutil.which("dot") or os.environ.get("CI"):  # (CI installs Graphviz)
+        rc.to_dot(integer_program, tmp_path / "cell.svg", view="cell")
+        assert (tmp_path / "cell.svg").read_text().startswith("<?xml")
 
 
 def test_every_command_takes_a_program_file(tmp_path, capsys):
