@@ -17,10 +17,11 @@ have a Kraft sum <= 2^D.
 
 1. Sums. Every output h_t (B[0..t], budget 2^D); every aligned dyadic block size 2^j (one
    pattern for all blocks [k 2^j, (k + 1) 2^j), shifted, budget 2^beta*(2^j)); and every
-   unaligned segment some sum takes whole (budget 2^beta*(length)): the parts of the optimal
-   chain of [0..n-1] ("root parts", for the outputs just below a length where beta* steps
-   up), of a block's chain (the sizes 2^3, 2^9, 2^14, ... that two halves do not fit), and
-   of a segment's own chain, in rounds until no new segment appears.
+   unaligned segment some sum takes whole (budget 2^beta*(length)): the parts of the root
+   chain, the optimal chain of S, the longest length of depth D (for the outputs near the
+   end, which aligned blocks cannot serve), of a block's chain (the sizes 2^3, 2^9, 2^14,
+   ... that two halves do not fit), and of a segment's own chain, in rounds until no new
+   segment appears.
 2. Terms. `lower.segment_cover` gives each sum the fewest terms it finds within its budget:
    aligned blocks where they fit, the first parts of a chain whole where they do not. A
    segment built this way takes blocks every sum shares where its own chain would take
@@ -33,13 +34,12 @@ have a Kraft sum <= 2^D.
    instead, into two widely shared ranges (`_multipliers`): each output term then costs
    about one new gate of each kind.
 
-Depth. Route (b) of `segment_cover` with every root part whole is the optimal chain of
-[0..n-1], so h_{n-1} fits 2^beta*(n); an output inside root part c takes parts 0..c-1 (each
-ready no later than for h_{n-1}) and covers the rest with aligned blocks, which fits at every
-n tested (every n <= 8192, and the lengths S(m) - 1, S(m), S(m) + 1 to 2^17, S(m) the longest
-of depth m). A target that no cover fits (none seen) sums its own optimal chain instead,
-whose Kraft sum K(x) <= 2^beta*(x) always fits, as does a segment's own chain: the depth is
-beta*(n) at every n, only the gates would grow.
+Depth. Every part of the root chain whole fits h_{S-1} within 2^D; an output t takes the
+parts that end by t (each ready no later than for h_{S-1}) and covers the rest with aligned
+blocks, which fits at every n tested (every n <= 8192, and the lengths S(m) - 1, S(m),
+S(m) + 1 to 2^17, S(m) the longest of depth m). A target that no cover fits (none seen) sums
+its own optimal chain instead, whose Kraft sum K(x) <= 2^beta*(x) always fits, as does a
+segment's own chain: the depth is beta*(n) at every n, only the gates would grow.
 
 Everything runs over all sums at once: Python loops run over levels, rounds, depths, chain
 lengths and penalties, never over outputs, blocks, segments or gates.
@@ -85,10 +85,14 @@ def _choose(n: int, ends: np.ndarray):
     blocks = np.arange(1, n.bit_length(), dtype=np.int64)  # sizes 2^j <= n
     size = np.int64(1) << blocks
     m, zeros = len(ends), np.zeros(len(ends) + len(blocks), dtype=np.int64)
+    # the root chain: of the longest length of depth beta*(n) the table holds (beta is
+    # nondecreasing), whose parts are the longest of their depths, S(m), the most steps per
+    # Kraft unit; the chain of n itself takes shorter ones just below such a length
+    root = int(np.searchsorted(beta, beta[n], side="right")) - 1
     roots = Targets(start=zeros, end=np.r_[ends, size - 1],
                     budget=np.int64(1) << np.r_[np.full(m, int(beta[n])), beta[size]],
                     top=np.r_[np.full(m, levels + 1), blocks],
-                    chain_len=np.r_[np.full(m, n), size], chain_at=zeros)
+                    chain_len=np.r_[np.full(m, root), size], chain_at=zeros)
     target, lo, hi = choose(roots, n, beta, first)
     # the unaligned segments taken whole, where they lie: block patterns in every block
     found = [(lo[target < m], hi[target < m])]
