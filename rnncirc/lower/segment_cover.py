@@ -15,10 +15,11 @@ of its own.
 1. Routes. A target is covered either (a) by the maximal aligned blocks of [start..end],
    each kept whole or split into halves (a block below the target's `top` level: a block
    target's cover is its two halves), or (b) by the first c + 1 parts of a chain whole (the
-   optimal chain of `chain_len` steps from `chain_at`, `lower.segment_optimal`) and the
-   maximal aligned blocks of the rest, split likewise. (b) is tried where (a) cannot fit at
-   all, and where neither fits (none seen for an output; never for a segment, whose own
-   chain fits by definition) the target sums its own optimal chain.
+   optimal chain of `chain_len` steps from `chain_at`, `lower.segment_optimal`, or of
+   `other_len` steps where given) and the maximal aligned blocks of the rest, split
+   likewise. (b) is tried where (a) cannot fit at all, and where neither fits (none seen for
+   an output; never for a segment, whose own chain fits by definition) the target sums its
+   own optimal chain.
 2. Fewest terms within budget. Aligned blocks nest, so the best cover of a block of 2^i steps
    ending x steps before the target's end depends on (i, x) alone: one table per level,
    vectorized over x (`_Tables`), for a given penalty per term. Each target takes the largest
@@ -66,6 +67,7 @@ class Targets:
     top: np.ndarray
     chain_len: np.ndarray
     chain_at: np.ndarray
+    other_len: np.ndarray  # a second chain from chain_at (0: none)
 
 
 def choose(targets: Targets, n: int, beta: np.ndarray, first: np.ndarray):
@@ -88,10 +90,13 @@ def choose(targets: Targets, n: int, beta: np.ndarray, first: np.ndarray):
     routes = _blocks_route(everyone, targets.start, targets.end, targets.top, levels)
     _, kraft = _Candidates(**routes).best(tables(0), 0, everyone)
     short = np.flatnonzero(kraft > budget)  # route (a) cannot fit: route (b) too
-    if len(short):
-        more = _chain_routes(short, targets, targets.chain_len[short], targets.chain_at[short],
-                             chains, beta, n, levels)
-        routes = _Candidates.join(routes, _first_fitting(more, tables(0), budget, ROOT_CHOICES))
+    for length in (targets.chain_len, targets.other_len):  # route (b) along each chain
+        along = short[length[short] > 0]
+        if len(along):
+            more = _chain_routes(along, targets, length[along], targets.chain_at[along], chains,
+                                 beta, n, levels)
+            routes = _Candidates.join(routes, _first_fitting(more, tables(0), budget,
+                                                             ROOT_CHOICES))
     missing = np.setdiff1d(short, routes["target"][routes["parts"] > 0])
     if len(missing):  # the target's own optimal chain, whose Kraft sum K(x) <= 2^beta*(x)
         length = targets.end[missing] - targets.start[missing] + 1  # fits

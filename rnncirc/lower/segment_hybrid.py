@@ -19,9 +19,9 @@ have a Kraft sum <= 2^D.
    pattern for all blocks [k 2^j, (k + 1) 2^j), shifted, budget 2^beta*(2^j)); and every
    unaligned segment some sum takes whole (budget 2^beta*(length)): the parts of the root
    chain, the optimal chain of S, the longest length of depth D (for the outputs near the
-   end, which aligned blocks cannot serve), of a block's chain (the sizes 2^3, 2^9, 2^14,
-   ... that two halves do not fit), and of a segment's own chain, in rounds until no new
-   segment appears.
+   end, which aligned blocks cannot serve), of a block's chain (its own or that of the
+   longest length of its depth, for the sizes 2^3, 2^9, 2^14, ... that two halves do not
+   fit), and of a segment's own chain, in rounds until no new segment appears.
 2. Terms. `lower.segment_cover` gives each sum the fewest terms it finds within its budget:
    aligned blocks where they fit, the first parts of a chain whole where they do not. A
    segment built this way takes blocks every sum shares where its own chain would take
@@ -85,14 +85,16 @@ def _choose(n: int, ends: np.ndarray):
     blocks = np.arange(1, n.bit_length(), dtype=np.int64)  # sizes 2^j <= n
     size = np.int64(1) << blocks
     m, zeros = len(ends), np.zeros(len(ends) + len(blocks), dtype=np.int64)
-    # the root chain: of the longest length of depth beta*(n) the table holds (beta is
-    # nondecreasing), whose parts are the longest of their depths, S(m), the most steps per
-    # Kraft unit; the chain of n itself takes shorter ones just below such a length
-    root = int(np.searchsorted(beta, beta[n], side="right")) - 1
+    # chains of the longest length of each depth the table holds (beta is nondecreasing),
+    # S(m), whose parts are the longest of their depths, the most steps per Kraft unit: the
+    # chain of n takes shorter ones just below such a length; a block tries its own chain
+    # too (whose parts may be cheaper to build)
+    longest = np.searchsorted(beta, beta[np.r_[n, size]], side="right") - 1
     roots = Targets(start=zeros, end=np.r_[ends, size - 1],
                     budget=np.int64(1) << np.r_[np.full(m, int(beta[n])), beta[size]],
                     top=np.r_[np.full(m, levels + 1), blocks],
-                    chain_len=np.r_[np.full(m, root), size], chain_at=zeros)
+                    chain_len=np.r_[np.full(m, longest[0]), longest[1:]], chain_at=zeros,
+                    other_len=np.r_[np.zeros(m, dtype=np.int64), size])
     target, lo, hi = choose(roots, n, beta, first)
     # the unaligned segments taken whole, where they lie: block patterns in every block
     found = [(lo[target < m], hi[target < m])]
@@ -112,7 +114,8 @@ def _choose(n: int, ends: np.ndarray):
         s_lo, s_hi = new // n, new % n
         length = s_hi - s_lo + 1
         segments = Targets(start=s_lo, end=s_hi, budget=np.int64(1) << beta[length],
-                           top=np.full(len(new), levels + 1), chain_len=length, chain_at=s_lo)
+                           top=np.full(len(new), levels + 1), chain_len=length, chain_at=s_lo,
+                           other_len=np.zeros(len(new), dtype=np.int64))
         owner, s_lo, s_hi = choose(segments, n, beta, first)
         rounds.append((new[owner], s_lo, s_hi))
     seg = tuple(np.concatenate(c) for c in zip(*rounds, strict=True)) if rounds \
