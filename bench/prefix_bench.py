@@ -17,13 +17,17 @@ the powers of two, depth and size of every log-depth topology and both segment-s
 topologies with the lower bound and depth/lower bound (prefix topologies measured exactly by
 `lower.measure`, segment-sum built); and their build rates at n = 65536, diagonal d = 64.
 
+Bound check (issue 18, `--bound START STOP STEP`): segment-sum-optimal planned at every
+STEP-th length from START to STOP, its depth against beta*(n), the largest size/(n log2 n),
+the lengths over 3.5 n log2 n, and how many targets needed the fallback chain.
+
 Matrix segment-sum (issue 18 item 2): for dense d = 2 and 4 (A and b read from the inputs,
 the reference's setting), n = 2^8..2^16: depth and size of every log-depth topology (measured
 exactly) and of segment-sum, with the lower bound and depth/lower bound; segment-sum is built
 while its plan has at most 16 M gates, beyond that its depth is the DP's and its size the
 plan's gate count (exact here: no gate folds) up to 2^14, and the DP's depth alone above.
 
-Run: python bench/prefix_bench.py [--quick] [--segment-sum | --matrix]
+Run: python bench/prefix_bench.py [--quick] [--segment-sum | --matrix | --bound START STOP STEP]
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import rnncirc as rc
 from rnncirc.analyze.formula_eval import evaluate_formula
 from rnncirc.analyze.formulas import prefix_formulas
 from rnncirc.compiler import lower
-from rnncirc.lower import prefix, segment_lower, segment_optimal, segment_sum
+from rnncirc.lower import prefix, segment_cover, segment_lower, segment_optimal, segment_sum
 from rnncirc.lower.classify import as_dense
 from rnncirc.lower.measure import measure_linear
 from rnncirc.lower.segment_hybrid import hybrid_plan
@@ -188,6 +192,37 @@ def step_up_rows(limit: int) -> list[dict]:
     return rows
 
 
+def bound_check(start: int, stop: int, step: int) -> dict:
+    """segment-sum-optimal at n = start, start + step, ... <= stop: every plan's depth against
+    beta*(n), its largest size/(n log2 n), the lengths over 3.5 n log2 n (issue 18's bound),
+    and how many targets fell back on their own chain (`segment_cover._own_chains`: none
+    expected)."""
+    fallbacks = []
+    own_chains = segment_cover._own_chains
+
+    def counted(missing, *args):
+        fallbacks.append(len(missing))
+        return own_chains(missing, *args)
+
+    segment_cover._own_chains = counted
+    try:
+        ratios, over, wrong = [], [], []
+        for n in range(max(2, start), stop + 1, step):
+            plan = hybrid_plan(n)
+            hybrid_plan.cache_clear()  # its plans are large: keep none
+            ratios.append((plan.size / (n * math.log2(n)), n))
+            if ratios[-1][0] > 3.5:
+                over.append(n)
+            if plan.depth != segment_optimal.optimal_depth(n):
+                wrong.append(n)
+    finally:
+        segment_cover._own_chains = own_chains
+    worst = max(ratios)
+    return {"start": start, "stop": stop, "step": step, "lengths": len(ratios),
+            "worst_ratio": worst[0], "worst_n": worst[1], "over_3.5": over,
+            "depth_not_beta*": wrong, "fallback_targets": sum(fallbacks)}
+
+
 def segment_topology_rows(d: int, lengths: list[int]) -> list[dict]:
     """Depth and size of every log-depth topology and both segment-sum topologies for the
     diagonal model."""
@@ -280,8 +315,15 @@ def main() -> None:
                         help="only the segment-sum tables and build rate")
     parser.add_argument("--matrix", action="store_true",
                         help="only the matrix segment-sum tables (dense d = 2, 4)")
+    parser.add_argument("--bound", nargs=3, type=int, metavar=("START", "STOP", "STEP"),
+                        help="only segment-sum-optimal's depth and size/(n log2 n) at every "
+                             "STEP-th length from START to STOP")
     args = parser.parse_args()
-    if args.matrix:
+    if args.bound:
+        check = bound_check(*args.bound)
+        print(table([check], list(check)))
+        results, name = {"bound": check}, f"prefix_bench_bound_{args.bound[0]}_{args.bound[1]}"
+    elif args.matrix:
         results, name = matrix_tables(args.quick), "prefix_bench_matrix"
     else:
         results = {} if args.segment_sum else prefix_tables(args.quick)

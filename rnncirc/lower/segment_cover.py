@@ -98,12 +98,9 @@ def choose(targets: Targets, n: int, beta: np.ndarray, first: np.ndarray):
             routes = _Candidates.join(routes, _first_fitting(more, tables(0), budget,
                                                              ROOT_CHOICES))
     missing = np.setdiff1d(short, routes["target"][routes["parts"] > 0])
-    if len(missing):  # the target's own optimal chain, whose Kraft sum K(x) <= 2^beta*(x)
-        length = targets.end[missing] - targets.start[missing] + 1  # fits
-        own = _chain_routes(missing, targets, length, targets.start[missing], chains, beta,
-                            n, levels)
-        whole = own["parts"] == chains.count(own["chain"])
-        routes = _Candidates.join(routes, _subset(own, whole))
+    if len(missing):
+        routes = _Candidates.join(routes, _own_chains(missing, targets, chains, beta, n,
+                                                      levels))
     candidates = _Candidates(**routes)
     penalties = [0] + [round(_SCALE * 2 ** (q / PENALTY_STEPS))
                        for q in range(PENALTY_STEPS * (int(block_beta.max()) + 2))]
@@ -122,6 +119,16 @@ def choose(targets: Targets, n: int, beta: np.ndarray, first: np.ndarray):
               for index in np.unique(low)]
     target, lo, hi = (np.concatenate(c) for c in zip(*pieces, strict=True))
     return _merge_siblings(target, lo, hi, targets.end, budget, targets.top, beta)
+
+
+def _own_chains(missing: np.ndarray, targets: Targets, chains: _Chains, beta: np.ndarray,
+                n: int, levels: int) -> dict:
+    """The fallback of the targets that no cover fits (none seen for an output; never for a
+    segment): each one's own optimal chain whole, whose Kraft sum K(x) <= 2^beta*(x) fits."""
+    length = targets.end[missing] - targets.start[missing] + 1
+    own = _chain_routes(missing, targets, length, targets.start[missing], chains, beta, n,
+                        levels)
+    return _subset(own, own["parts"] == chains.count(own["chain"]))
 
 
 def _term_weight(gap: np.ndarray, n: int) -> np.ndarray:
