@@ -41,9 +41,10 @@ import numpy as np
 from rnncirc.lower.segment_optimal import _ceil_log2_array
 
 #: route (b) candidates kept per target: the first that fit, by number of whole chain parts
-#: (fewer parts share more; 8 gives fewer gates than 16 or all)
+#: (fewer parts share more; 8 gives fewer gates than 4, 16 or all at most lengths)
 ROOT_CHOICES = 8
-#: penalties per term 2^q Kraft units, q = 0, 1, ...: a finer grid leaves no fewer terms
+#: penalties per term 2^(q / PENALTY_STEPS) Kraft units, q = 0, 1, ...: a finer grid (2, 4,
+#: 8 steps) leaves no fewer terms
 PENALTY_STEPS = 1
 #: a term's penalty weight is between _UNIT and 2 _UNIT, growing with its distance from the
 #: target's end: merges that trade Kraft for terms at the same rate are then taken one
