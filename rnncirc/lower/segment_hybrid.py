@@ -98,11 +98,7 @@ def _choose(n: int, ends: np.ndarray):
     target, lo, hi = choose(roots, n, beta, first)
     # the unaligned segments taken whole, where they lie: block patterns in every block
     found = [(lo[target < m], hi[target < m])]
-    for k, j in enumerate(blocks):
-        rows = np.flatnonzero(target == m + k)
-        shift = np.repeat(np.arange(n >> int(j), dtype=np.int64) << j, len(rows))
-        found.append((np.tile(lo[rows], n >> int(j)) + shift,
-                      np.tile(hi[rows], n >> int(j)) + shift))
+    found += [(b_lo, b_hi) for _, b_lo, b_hi, _ in _block_sums(n, m, blocks, target, lo, hi)]
     seen, rounds = np.zeros(0, dtype=np.int64), []
     s_lo, s_hi = (np.concatenate(c) for c in zip(*found, strict=True))
     while True:  # one round per nesting depth of segments
@@ -135,12 +131,7 @@ def _build(n: int, outputs: str, ends: np.ndarray, terms, blocks: np.ndarray, se
     m = len(ends)
     out = target < m
     sums = [(target[out], lo[out], hi[out], ends[target[out]])]  # (group, lo, hi, sum's end)
-    for k, j in enumerate(blocks):  # every block of 2^j: the pattern, shifted
-        rows = np.flatnonzero(target == m + k)
-        count = n >> int(j)
-        shift = np.repeat(np.arange(count, dtype=np.int64) << j, len(rows))
-        sums.append((np.repeat(np.arange(count), len(rows)), np.tile(lo[rows], count) + shift,
-                     np.tile(hi[rows], count) + shift, shift + (1 << j) - 1))
+    sums += _block_sums(n, m, blocks, target, lo, hi)
     segments, owner = _unique_inverse(seg[0])
     sums.append((owner, seg[1], seg[2], segments[owner] % n))
     every = [np.concatenate(c) for c in zip(*sums, strict=True)]
@@ -176,6 +167,19 @@ def _build(n: int, outputs: str, ends: np.ndarray, terms, blocks: np.ndarray, se
             segment_ids[groups] = sum_of(group, seg[1][rows], seg[2][rows],
                                          segments[owner[rows]] % n, len(groups))
     return p.finish(outputs, sum_of(*sums[0], m))
+
+
+def _block_sums(n: int, m: int, blocks: np.ndarray, target, lo, hi) -> list:
+    """Per block size 2^j (target m + k for the k-th of `blocks`): its pattern's terms placed
+    in every block of that size, as (block index, lo, hi, the block's last step)."""
+    sums = []
+    for k, j in enumerate(blocks):  # every block of 2^j: the pattern, shifted
+        rows = np.flatnonzero(target == m + k)
+        count = n >> int(j)
+        shift = np.repeat(np.arange(count, dtype=np.int64) << j, len(rows))
+        sums.append((np.repeat(np.arange(count), len(rows)), np.tile(lo[rows], count) + shift,
+                     np.tile(hi[rows], count) + shift, shift + (1 << j) - 1))
+    return sums
 
 
 def _multipliers(p: PlanBuilder, lo, hi, end, unaligned, beta, n: int) -> dict:
