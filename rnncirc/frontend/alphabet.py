@@ -13,7 +13,8 @@ import numbers
 import numpy as np
 
 from rnncirc.errors import ShapeError, UnsupportedOperationError, located
-from rnncirc.frontend.tracer import Sym, elementwise, index, reduce_sum
+from rnncirc.frontend.tracer import Sym, elementwise, index
+from rnncirc.frontend.tracer_arrays import reduce_sum
 from rnncirc.ir.ops import Op
 from rnncirc.ir.rational import has_fraction, split_fraction
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnncirc.errors import InputError
-from rnncirc.frontend import alphabet, tracer
+from rnncirc.frontend import alphabet, tracer, tracer_arrays
 from rnncirc.frontend.model import Real
 from rnncirc.frontend.tracer import Sym, builder_of
 from rnncirc.ir import ops
@@ -67,7 +67,7 @@ def clip(x, low, high):
     [-1.0, 0.5, 1.0]
     """
     if builder_of(x, low, high):
-        return tracer.clip(x, low, high)
+        return tracer_arrays.clip(x, low, high)
     return np.clip(np.asarray(x, dtype=np.float64), low, high)
 
 
@@ -128,25 +128,25 @@ def where(condition, if_true, if_false):
     [5.0, -5.0]
     """
     if builder_of(condition, if_true, if_false):
-        return tracer.where(condition, if_true, if_false)
+        return tracer_arrays.where(condition, if_true, if_false)
     return ops.select(np.asarray(condition), if_true, if_false).astype(np.float64)
 
 
 def outer(a, b):
     """Outer product of two vectors (flattened first, as numpy does)."""
     if builder_of(a, b):
-        return tracer.outer(a, b)
+        return tracer_arrays.outer(a, b)
     return np.outer(a, b)
 
 
 def concat(values, axis: int = 0):
     """Concatenate along an existing axis (``np.concatenate``)."""
-    return tracer.concat(list(values), axis)
+    return tracer_arrays.concat(list(values), axis)
 
 
 def stack(values, axis: int = 0):
     """Stack along a new axis (``np.stack``)."""
-    return tracer.stack(list(values), axis)
+    return tracer_arrays.stack(list(values), axis)
 
 
 def lookup(table, symbol):

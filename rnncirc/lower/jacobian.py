@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnncirc.frontend.tracer import Sym, broadcast_to, elementwise, gather, reduce_sum
+from rnncirc.frontend.tracer import Sym, broadcast_to, elementwise, gather
+from rnncirc.frontend.tracer_arrays import reduce_sum
 from rnncirc.ir.cell import CellBuilder, CellGraph, Node
 from rnncirc.ir.ops import Op
 

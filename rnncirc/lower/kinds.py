@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from rnncirc.frontend.model import RNN
-from rnncirc.frontend.tracer import Sym, as_sym, concat, elementwise
+from rnncirc.frontend.tracer import Sym, as_sym, elementwise
+from rnncirc.frontend.tracer_arrays import concat
 from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.ops import Op
 from rnncirc.ir.simplify import simplify

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnncirc.frontend.model import RNN
-from rnncirc.frontend.tracer import concat
+from rnncirc.frontend.tracer_arrays import concat
 from rnncirc.ir.builder import GateBuilder, rounded_info
 from rnncirc.ir.circuit import SHARED_NODE, Circuit, CircuitInfo
 from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
