@@ -16,7 +16,7 @@ permutation-diagonal   index (m, int32), coef (m), b (m)               20 m
 dense                  A (m x m), b (m)                                8 m^2 + 8 m
 =====================  ==============================================  ============
 
-A product of permutation-diagonal factors is one (`lower.combine.PermutationAlgebra`,
+A product of permutation-diagonal factors is one (`lower.combine_permutation.PermutationAlgebra`,
 `ScatterAlgebra`, `FunctionAlgebra`): row j of A_k reads r[index[j]] with weight coef[j]
 ("row" orientation), or column q moves to row index[q] ("column": a DFA's resets). A DPLR
 factor's rank adds up over a chunk: the in-circuit combine (`lower.combine.DplrAlgebra`)

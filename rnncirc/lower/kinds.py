@@ -41,7 +41,7 @@ class LinearForm:
     perm: np.ndarray | None = None  # static: row j reads r[perm[j]] (see `orient`)
     #: "row": row j reads r[index[j]]; "column": column q moves to row index[q], summed
     orient: str = "row"
-    index: Sym | None = None  # per step (m,), index values 0..m-1 (`combine.FunctionAlgebra`)
+    index: Sym | None = None  # per step (m,), values 0..m-1 (`combine_permutation.FunctionAlgebra`)
     blocks: np.ndarray | None = None  # complex-diagonal (q, 2): a block's rows (first, second)
     symbol_perm: np.ndarray | None = None  # per symbol (k, m): row j reads r[perm[s, j]]
     symbol_coef: np.ndarray | None = None  # per symbol (k, m)

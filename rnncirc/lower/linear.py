@@ -23,7 +23,7 @@ from rnncirc.ir.circuit import SHARED_NODE, Circuit, CircuitInfo
 from rnncirc.ir.memory import BUILD_BYTES_PER_GATE, ensure_fits
 from rnncirc.ir.ops import ARITY, Op
 from rnncirc.ir.simplify import simplify
-from rnncirc.lower import combine, prefix
+from rnncirc.lower import combine, combine_permutation, prefix
 from rnncirc.lower.classify import Classification, as_dense
 from rnncirc.lower.scalarize import scalarize
 from rnncirc.lower.semiring_dense import DenseMaxPlusAlgebra
@@ -47,11 +47,11 @@ def _algebra(cls: Classification, builder: GateBuilder, m: int, capacity: int):
     if cls.kind == "permutation-diagonal":
         if form.perm is not None:
             if form.orient == "column":
-                return combine.ScatterAlgebra(builder, m, capacity)
-            return combine.PermutationAlgebra(builder, m, capacity)
+                return combine_permutation.ScatterAlgebra(builder, m, capacity)
+            return combine_permutation.PermutationAlgebra(builder, m, capacity)
         if form.index is not None:
-            return combine.FunctionAlgebra(builder, m, capacity, form.orient)
-        return combine.SymbolPermutationAlgebra(builder, m, capacity)
+            return combine_permutation.FunctionAlgebra(builder, m, capacity, form.orient)
+        return combine_permutation.SymbolPermutationAlgebra(builder, m, capacity)
     if cls.kind == "dplr":
         return combine.DplrAlgebra(builder, m, capacity, cls.rank)
     if cls.kind in SEMIRING_JOIN:

@@ -132,7 +132,7 @@ def measure_form(model: RNN, cls: Classification, length: int, topology: str,
     n = length
     # The first leaf is special-cased for n = 1, and tiny circuits are cheap. A permutation
     # whose positions are circuit values finishes its own representation when it is first
-    # used (`combine.SymbolPermutationAlgebra`, `combine.FunctionAlgebra`), so one shape
+    # used (`combine_permutation`'s SymbolPermutationAlgebra, FunctionAlgebra), so one shape
     # standing for many values would pay that once instead of once per value: those circuits
     # are built. So are semiring ones: max(x, x) folds to x, so a combine of two values of one
     # shape (one set of ids in the scratch) would fold where the circuit's does not.

@@ -1,12 +1,12 @@
 """Sorting networks over circuit values: how a per-symbol permutation is applied in gates.
 
-Where it sits: `lower.combine.SymbolPermutationAlgebra` composes permutation-diagonal maps whose
-permutation is a value in the circuit (chosen by the input symbols). A gather by such an index,
-y[j] = x[perm[j]], is a scatter of x[i] to position inv[i] (inv the inverse permutation), and a
-scatter to distinct positions 0..m-1 is a sort of the pairs (inv[i], x[i]) by key. So the
-gather costs one comparator network: each comparator is one GT gate on the keys (the swap
-decision, shared by every payload sorted by the same keys), a MIN and a MAX for the keys, and
-two SELECT gates per payload.
+Where it sits: `lower.combine_permutation.SymbolPermutationAlgebra` composes permutation-diagonal
+maps whose permutation is a value in the circuit (chosen by the input symbols). A gather by such
+an index, y[j] = x[perm[j]], is a scatter of x[i] to position inv[i] (inv the inverse
+permutation), and a scatter to distinct positions 0..m-1 is a sort of the pairs (inv[i], x[i])
+by key. So the gather costs one comparator network: each comparator is one GT gate on the keys
+(the swap decision, shared by every payload sorted by the same keys), a MIN and a MAX for the
+keys, and two SELECT gates per payload.
 
 The network is Batcher's odd-even merge sort: O(m log^2 m) comparators in O(log^2 m) layers.
 (The AKS network would give O(m log m), but its constants are astronomically large; Batcher's is

@@ -14,7 +14,7 @@ from rnncirc.analyze.report import family_formulas
 from rnncirc.ir.builder import GateBuilder
 from rnncirc.ir.ops import Op
 from rnncirc.ir.reference import evaluate_rows
-from rnncirc.lower.combine import SymbolPermutationAlgebra
+from rnncirc.lower.combine_permutation import SymbolPermutationAlgebra
 from rnncirc.lower.sorting import (
     SortingNetwork,
     batcher_comparators,
