@@ -16,8 +16,9 @@ of its own.
    each kept whole or split into halves (a block below the target's `top` level: a block
    target's cover is its two halves), or (b) by the first c + 1 parts of a chain whole (the
    optimal chain of `chain_len` steps from `chain_at`, `lower.segment_optimal`, or of
-   `other_len` steps where given) and the maximal aligned blocks of the rest, split
-   likewise. (b) is tried where (a) cannot fit at all, and where neither fits (none seen for
+   `other_len` steps where given, or the coarse chain given by its parts) and the maximal
+   aligned blocks of the rest, split likewise. (b) is tried where (a) cannot fit at all (the
+   coarse chain wherever a target is marked for it), and where neither fits (none seen for
    an output; never for a segment, whose own chain fits by definition) the target sums its
    own optimal chain.
 2. Fewest terms within budget. Aligned blocks nest, so the best cover of a block of 2^i steps
@@ -69,11 +70,17 @@ class Targets:
     chain_len: np.ndarray
     chain_at: np.ndarray
     other_len: np.ndarray  # a second chain from chain_at (0: none)
+    #: whether route (b) also runs along `choose`'s coarse chain (from step 0), even where
+    #: route (a) fits (None: no target does)
+    coarse: np.ndarray | None = None
 
 
-def choose(targets: Targets, n: int, beta: np.ndarray, first: np.ndarray):
+def choose(targets: Targets, n: int, beta: np.ndarray, first: np.ndarray,
+           coarse: np.ndarray | None = None):
     """Every target's terms as (target, lo, hi), within its budget and with the fewest terms
-    the search finds; beta and first are the optimal table to n (`_table_for`)."""
+    the search finds; beta and first are the optimal table to n (`_table_for`), `coarse` the
+    lengths of the parts of a chain from step 0 the targets marked in `Targets.coarse` may
+    take."""
     levels = max(1, (n - 1).bit_length())
     block_beta = np.array([0] + [int(beta[1 << j]) for j in range(1, levels + 1)])
     # a term ends at most the longest target's length before its end: the segments' tables
@@ -81,7 +88,7 @@ def choose(targets: Targets, n: int, beta: np.ndarray, first: np.ndarray):
     x = np.arange(int((targets.end - targets.start).max(initial=0)) + 2, dtype=np.int64)
     whole_kraft = np.stack([_kraft(int(b), x) for b in block_beta])
     one = _term_weight(x, n)
-    chains = _Chains(first)
+    chains = _Chains(first, coarse)
 
     def tables(penalty: int) -> _Tables:
         return _Tables(whole_kraft, one, penalty)
@@ -91,8 +98,11 @@ def choose(targets: Targets, n: int, beta: np.ndarray, first: np.ndarray):
     routes = _blocks_route(everyone, targets.start, targets.end, targets.top, levels)
     _, kraft = _Candidates(**routes).best(tables(0), 0, everyone)
     short = np.flatnonzero(kraft > budget)  # route (a) cannot fit: route (b) too
-    for length in (targets.chain_len, targets.other_len):  # route (b) along each chain
-        along = short[length[short] > 0]
+    tried = [(targets.chain_len, short), (targets.other_len, short)]
+    if coarse is not None and targets.coarse is not None:
+        tried.append((np.where(targets.coarse, _Chains.COARSE, 0), everyone))
+    for length, rows in tried:  # route (b) along each chain
+        along = rows[length[rows] != 0]
         if len(along):
             more = _chain_routes(along, targets, length[along], targets.chain_at[along], chains,
                                  beta, n, levels)
@@ -173,11 +183,17 @@ class _Tables:
 
 
 class _Chains:
-    """The optimal chain of each length, its parts as (lo, hi) from step 0, left to right."""
+    """The optimal chain of each length, its parts as (lo, hi) from step 0, left to right;
+    under the key COARSE, the chain whose part lengths are given."""
 
-    def __init__(self, first: np.ndarray) -> None:
+    COARSE = -1
+
+    def __init__(self, first: np.ndarray, coarse: np.ndarray | None = None) -> None:
         self.first = first
         self.known: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if coarse is not None:
+            hi = np.cumsum(coarse, dtype=np.int64) - 1
+            self.known[self.COARSE] = (hi - coarse + 1, hi)
 
     def __call__(self, length: int) -> tuple[np.ndarray, np.ndarray]:
         if length not in self.known:

@@ -26,6 +26,11 @@ have a Kraft sum <= 2^D.
    aligned blocks where they fit, the first parts of a chain whole where they do not. A
    segment built this way takes blocks every sum shares where its own chain would take
    segments of its own, recursively, as construction U does.
+   The outputs past 2^(L-1) (L = ceil(log2 n)) may also take the coarse chain, a few long
+   parts of one depth covering [0, 2^(L-1)) (`_coarse_chain`), where the root chain served
+   them with tens of short ones. Its parts are segments of their own to build, which only
+   pays where many outputs take them, so the plan is made with and without it and the one
+   with fewer gates kept (``bench/README.md`` says where each wins).
 3. Build: range products, then blocks and segments by depth (a sum's terms are shallower
    than it), then every output; every sum greedy, earliest-ready first
    (`PlanBuilder.greedy_sum`). A range product is balanced, split at the most aligned point
@@ -51,7 +56,7 @@ import functools
 
 import numpy as np
 
-from rnncirc.lower.segment_cover import Targets, choose
+from rnncirc.lower.segment_cover import Targets, _kraft, choose
 from rnncirc.lower.segment_optimal import (
     _build_ranges,
     _ceil_log2_array,
@@ -73,13 +78,44 @@ def hybrid_plan(n: int, outputs: str = "all") -> Plan:
         raise ValueError(f"a segment-sum plan needs n >= 1 and outputs in {OUTPUTS}, got "
                          f"n={n}, outputs={outputs!r}")
     ends = np.arange(n, dtype=np.int64) if outputs == "all" else np.array([n - 1])
-    return _build(n, outputs, ends, *_choose(n, ends))
+    best = _build(n, outputs, ends, *_choose(n, ends))
+    coarse = _coarse_chain(n)
+    if coarse is not None:  # fewer terms in the outputs past it, but its parts are segments
+        other = _build(n, outputs, ends, *_choose(n, ends, coarse))  # of their own to build
+        if other.size < best.size and other.depth <= best.depth:
+            best = other
+    return best
 
 
-def _choose(n: int, ends: np.ndarray):
+def _coarse_chain(n: int) -> np.ndarray | None:
+    """The part lengths of the coarse chain over [0, 2^(L-1)), L = ceil(log2 n), for the
+    outputs past it: the fewest parts of one depth (equal lengths, each at most the longest
+    of that depth) whose Kraft sum in h_n is at most 3/4 of 2^D, D = beta*(n), which leaves a
+    quarter, 2^(D-2), for the rest [2^(L-1) .. t] in aligned blocks (an aligned block of
+    2^(L-2) there is at depth D - 1 or D - 2). Its parts are a few levels deeper than the
+    root chain's first parts, and as many times longer as that allows. None where no output
+    lies past 2^(L-1) or no chain of two parts or more fits."""
+    beta, _ = _table_for(n)
+    half = 1 << max(0, (n - 1).bit_length() - 1)
+    depth = int(beta[n])
+    if n <= half or half < 2:
+        return None
+    longest = np.searchsorted(beta, np.arange(depth), side="right") - 1  # of each depth
+    for part_depth in range(depth - 1, 0, -1):  # fewest parts first
+        count = -(-half // int(longest[part_depth]))
+        sizes = np.full(count, half // count, dtype=np.int64)
+        sizes[:half % count] += 1
+        gap = n - np.cumsum(sizes)  # from each part's last step to h_n's
+        if 4 * int(_kraft(beta[sizes], gap).sum()) <= 3 << depth:
+            return sizes if count > 1 else None  # (one part: the aligned block outputs have)
+    return None
+
+
+def _choose(n: int, ends: np.ndarray, coarse: np.ndarray | None = None):
     """The terms of every sum: (outputs' and block patterns' terms as (target, lo, hi), with
     target len(ends) + k the pattern of the k-th size in `blocks`, in the coordinates of
-    block 0; the block sizes; the segments' terms as (segment key, lo, hi))."""
+    block 0; the block sizes; the segments' terms as (segment key, lo, hi)). `coarse`: the
+    part lengths of a chain from step 0 that the outputs past it may take."""
     beta, first = _table_for(n)
     levels = max(1, (n - 1).bit_length())
     blocks = np.arange(1, n.bit_length(), dtype=np.int64)  # sizes 2^j <= n
@@ -94,8 +130,10 @@ def _choose(n: int, ends: np.ndarray):
                     budget=np.int64(1) << np.r_[np.full(m, int(beta[n])), beta[size]],
                     top=np.r_[np.full(m, levels + 1), blocks],
                     chain_len=np.r_[np.full(m, longest[0]), longest[1:]], chain_at=zeros,
-                    other_len=np.r_[np.zeros(m, dtype=np.int64), size])
-    target, lo, hi = choose(roots, n, beta, first)
+                    other_len=np.r_[np.zeros(m, dtype=np.int64), size],
+                    coarse=np.r_[ends + 1 >= (0 if coarse is None else coarse.sum()),
+                                 np.zeros(len(blocks), dtype=bool)])
+    target, lo, hi = choose(roots, n, beta, first, coarse)
     # the unaligned segments taken whole, where they lie: block patterns in every block
     found = [(lo[target < m], hi[target < m])]
     found += [(b_lo, b_hi) for _, b_lo, b_hi, _ in _block_sums(n, m, blocks, target, lo, hi)]

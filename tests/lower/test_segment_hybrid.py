@@ -114,6 +114,39 @@ def test_lengths_where_beta_steps_up(n):
     _check_plan(n)
 
 
+@pytest.mark.parametrize("n", [768, 993, pytest.param(12_288, marks=pytest.mark.slow)])
+def test_the_coarse_chain_where_it_saves_gates(n):
+    """Past 2^(L-1) the outputs may take a few long parts (`_coarse_chain`) where they took
+    tens of root parts; where that plan has fewer gates it is the one made, exact and at
+    beta*(n)."""
+    from rnncirc.lower.segment_hybrid import _build, _choose, _coarse_chain
+
+    coarse = _coarse_chain(n)
+    ends = np.arange(n, dtype=np.int64)
+    without = _build(n, "all", ends, *_choose(n, ends))
+    assert hybrid_plan(n).size < without.size
+    assert hybrid_plan(n).size == _build(n, "all", ends, *_choose(n, ends, coarse)).size
+    _check_plan(n)
+
+
+def test_the_coarse_chain_fits_a_quarter_short_of_the_budget():
+    """Its parts, of one depth and at most the longest of it, cover [0, 2^(L-1)) with a
+    Kraft sum in h_n of at most 3/4 of 2^beta*(n); none where no output lies past it."""
+    from rnncirc.lower.segment_cover import _kraft
+    from rnncirc.lower.segment_hybrid import _coarse_chain
+
+    beta, _ = optimal_table(1 << 15)
+    for n in (768, 993, 12_288, 31_287):
+        sizes = _coarse_chain(n)
+        half = 1 << ((n - 1).bit_length() - 1)
+        assert sizes.sum() == half and sizes.max() - sizes.min() <= 1
+        depth = beta[sizes].max()
+        assert sizes.max() <= np.flatnonzero(beta <= depth).max()
+        kraft = _kraft(beta[sizes], n - np.cumsum(sizes)).sum()
+        assert 4 * kraft <= 3 * 2 ** int(beta[n])
+    assert _coarse_chain(300) is _coarse_chain(1024) is _coarse_chain(2) is None
+
+
 def test_the_fallback_chain_keeps_the_depth(monkeypatch):
     """Where neither aligned blocks nor root parts fit (none seen), a target sums its own
     optimal chain: forced here for every target that aligned blocks cannot serve."""
