@@ -70,7 +70,7 @@ def add_topology_option(parser: argparse.ArgumentParser, more: str = "",
              + ", or segment-sum (scalar and diagonal models: about log2 n + sqrt(2 log2 n) "
              "+ 1 levels of fan-in-2 + and * against 2 log2 n for a scan, for about 2%% "
              "more gates than sklansky; segment-sum-optimal: one or two levels fewer, for "
-             "1.2 to 2.7 times the gates of segment-sum)" + more)
+             "1.2 to 2.5 times the gates of segment-sum)" + more)
 
 
 def add_objective_option(parser: argparse.ArgumentParser) -> None:

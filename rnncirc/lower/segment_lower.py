@@ -36,8 +36,9 @@ from rnncirc.lower.segment_hybrid import hybrid_plan
 from rnncirc.lower.segment_matrix import row_levels
 from rnncirc.lower.segment_sum import Plan, plan
 
-#: the longest sequence whose optimal plan is made: 5 s at 2^16; just below the lengths where
-#: beta* steps up, about a minute and 1 GB near 2^17 (n = 101,097, on 2 busy cores)
+#: the longest sequence whose optimal plan is made (twice, with and without the coarse chain,
+#: `segment_hybrid.hybrid_plan`): seconds at 2^16, most just below the lengths where beta*
+#: steps up (bench/README.md: 20 s and 1.4 GB at n = 101,097)
 MAX_OPTIMAL_LENGTH = 1 << 17
 
 #: the kinds a segment-sum lowering is built for: scalar and diagonal (`lower.segment_sum`),

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: "segment-sum": the aligned construction here; "segment-sum-optimal": the family's optimum,
-#: `lower.segment_hybrid` (shallower by one or two levels, about 1.2 to 2.7 times the gates)
+#: `lower.segment_hybrid` (shallower by one or two levels, about 1.2 to 2.5 times the gates)
 TOPOLOGIES = ("segment-sum", "segment-sum-optimal")
 #: kinds whose A is a scalar or a diagonal: one scalar recurrence per channel
 KINDS = ("scalar", "diagonal")
