@@ -91,10 +91,9 @@ def _coarse_chain(n: int) -> np.ndarray | None:
     """The part lengths of the coarse chain over [0, 2^(L-1)), L = ceil(log2 n), for the
     outputs past it: the fewest parts of one depth (equal lengths, each at most the longest
     of that depth) whose Kraft sum in h_n is at most 3/4 of 2^D, D = beta*(n), which leaves a
-    quarter, 2^(D-2), for the rest [2^(L-1) .. t] in aligned blocks (an aligned block of
-    2^(L-2) there is at depth D - 1 or D - 2). Its parts are a few levels deeper than the
-    root chain's first parts, and as many times longer as that allows. None where no output
-    lies past 2^(L-1) or no chain of two parts or more fits."""
+    quarter, 2^(D-2), for the rest [2^(L-1) .. t] in aligned blocks. Its parts are a few
+    levels deeper than the root chain's first parts, and as many times longer as that
+    allows. None where no output lies past 2^(L-1) or no chain of two parts or more fits."""
     beta, _ = _table_for(n)
     half = 1 << max(0, (n - 1).bit_length() - 1)
     depth = int(beta[n])
@@ -131,8 +130,8 @@ def _choose(n: int, ends: np.ndarray, coarse: np.ndarray | None = None):
                     top=np.r_[np.full(m, levels + 1), blocks],
                     chain_len=np.r_[np.full(m, longest[0]), longest[1:]], chain_at=zeros,
                     other_len=np.r_[np.zeros(m, dtype=np.int64), size],
-                    coarse=np.r_[ends + 1 >= (0 if coarse is None else coarse.sum()),
-                                 np.zeros(len(blocks), dtype=bool)])
+                    coarse=None if coarse is None else np.r_[ends + 1 >= coarse.sum(),
+                                                             np.zeros(len(blocks), dtype=bool)])
     target, lo, hi = choose(roots, n, beta, first, coarse)
     # the unaligned segments taken whole, where they lie: block patterns in every block
     found = [(lo[target < m], hi[target < m])]
