@@ -23,6 +23,7 @@ PAPER_TABLE = {
     "gru": ("nonlinear", "L (log precision) / P (poly precision)", None),
     "mingru": ("diagonal", "TC0", None),
     "lru": ("diagonal", "TC0", None),
+    "lru_complex": ("complex-diagonal", "TC0", None),
     "mamba": ("diagonal", "TC0", None),
     "mamba2": ("scalar", "TC0", None),
     "retnet": ("scalar", "TC0", None),
@@ -111,6 +112,15 @@ def reference(name: str, xs: np.ndarray) -> np.ndarray:
     if name == "lru":  # h' = lambda h + gamma (B x), lambda = exp(-exp(nu))
         lam = np.exp(-np.exp(m.nu))
         return scan(lambda h, x: lam * h + np.sqrt(1 - lam**2) * (m.B @ x), np.zeros(m.D), xs)
+    if name == "lru_complex":  # the same over C: lambda = |lambda| e^(i theta), (re, im) pairs
+        lam = m.radius * np.exp(1j * m.theta)
+        b_re, b_im = m.B[0::2], m.B[1::2]
+
+        def lru_complex(h, x):
+            z = lam * (h[0::2] + 1j * h[1::2]) + np.sqrt(1 - m.radius**2) * (b_re @ x
+                                                                            + 1j * (b_im @ x))
+            return np.stack([z.real, z.imag], axis=1).reshape(-1)
+        return scan(lru_complex, np.zeros(2 * m.UNITS), xs)
     if name == "mamba":  # ZOH-discretised selective diagonal SSM (simplified B-bar = delta B)
         def mamba(h, x):
             delta = softplus(m.W_delta @ x + m.b_delta)
@@ -257,6 +267,8 @@ ARCHITECTURES = {
     "gru": "GRU (Cho et al. 2014)",
     "mingru": "minGRU (Feng et al. 2024)",
     "lru": "LRU / S4D, time-invariant diagonal (Orvieto et al. 2023; Gu et al. 2022)",
+    "lru_complex": "LRU with complex eigenvalues, 2x2 rotation-scaling blocks (Orvieto et al. "
+                   "2023)",
     "mamba": "Mamba / S6, selective diagonal (Gu and Dao 2023)",
     "mamba2": "Mamba-2 / SSD, scalar decay, matrix state (Dao and Gu 2024)",
     "retnet": "RetNet, fixed decay, matrix state (Sun et al. 2023)",

@@ -168,7 +168,7 @@ def matrix_size(cls) -> int:
     (`lower.segment_matrix`); 0 where it is not."""
     from rnncirc.lower import segment_matrix
 
-    return cls.linear.offset.shape[0] if cls.kind in segment_matrix.KINDS else 0
+    return segment_matrix.block_rows(cls).shape[1] if cls.kind in segment_matrix.KINDS else 0
 
 
 def critical_path_summary(circuit: Circuit) -> dict:

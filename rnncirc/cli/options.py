@@ -63,7 +63,9 @@ def add_topology_option(parser: argparse.ArgumentParser, more: str = "",
              "model is unrolled), sequential (the unrolled baseline), segment-sum for a "
              "dense, DPLR or permutation-diagonal model (A as d x d matrices: c (log2 n + 1) "
              "+ 1 levels against (c + 1) log2 n for a scan, c = 1 + ceil(log2 d), for 4 to 5 "
-             "times the gates of sklansky; segment-sum-optimal builds the same), a prefix "
+             "times the gates of sklansky; segment-sum-optimal builds the same) or a "
+             "complex-diagonal one (d = 2 per rotation-scaling block: 2 log2 n + 3 levels "
+             "against 3 log2 n), a prefix "
              "network: "
              + ", ".join(t for t in TOPOLOGIES if t not in ("auto", "sequential")
                          and not t.startswith("segment-sum"))

@@ -108,7 +108,8 @@ def _plan_gates(cls: Classification, n: int, topology: str, outputs: str) -> int
     """Gates of the plan `topology` builds over n steps, for this model's channels."""
     m, c = cls.linear.offset.shape
     if cls.kind in segment_matrix.KINDS:
-        return segment_matrix.plan_gates(segment_matrix.matrix_plan(n, outputs, m), m, c)
+        q, d = segment_matrix.block_rows(cls).shape
+        return segment_matrix.plan_gates(segment_matrix.matrix_plan(n, outputs, d), d, c, q)
     the_plan = plan_of(topology, n, outputs)
     return the_plan.gates("aa") * (m if cls.kind == "diagonal" else 1) \
         + (the_plan.gates("ab") + the_plan.gates("bb")) * m * c

@@ -8,7 +8,9 @@ program (`matrix_table`) that chooses the segments for that cost. `lower.segment
 calls `build_matrix`, `plan_gates` and `estimate_gates_from_n` here for the kinds in
 `KINDS`: dense, and DPLR and permutation-diagonal through their dense form
 (`classify.as_dense`): the product of two DPLR maps grows its rank, so a range product is a
-dense one after a few steps anyway. Both ``topology="segment-sum"`` and
+dense one after a few steps anyway; complex-diagonal as q independent 2 x 2 recurrences, one
+per rotation-scaling block of its dense form (`block_rows`), every plan node built for all q
+blocks at once. Both ``topology="segment-sum"`` and
 ``"segment-sum-optimal"`` build this one construction for those kinds (no aligned variant
 is built for matrices); ``auto`` ranks it as ``"segment-sum"``.
 
@@ -59,11 +61,24 @@ from rnncirc.lower.combine import matmul_ids
 from rnncirc.lower.linear import _full, _leaves, _reduced
 from rnncirc.lower.segment_sum import OUTPUTS, Plan, PlanBuilder
 
-#: kinds built here, through their dense m x m form
-KINDS = ("dense", "dplr", "permutation-diagonal")
+#: kinds built here: dense, DPLR and permutation-diagonal through their dense m x m form,
+#: complex-diagonal as one 2 x 2 recurrence per rotation-scaling block (`block_rows`)
+KINDS = ("dense", "dplr", "permutation-diagonal", "complex-diagonal")
 
 #: the longest sequence planned (as `segment_lower.MAX_OPTIMAL_LENGTH`)
 MAX_LENGTH = 1 << 16
+
+
+def block_rows(cls: Classification) -> np.ndarray:
+    """The state rows of each block the plan runs over, (q, d): the whole state as one
+    block (d = m), or a complex-diagonal model's 2 x 2 rotation-scaling blocks, the
+    recurrence of each a + ib with a complex product 2 levels deep (c = 2: the scan's
+    complex multiply and add take 3 a level), -1 padding a 1 x 1 block with a row that
+    stays 0 (its gates fold)."""
+    if cls.kind != "complex-diagonal":
+        return np.arange(cls.linear.offset.shape[0])[None, :]
+    first, second = cls.linear.blocks.T
+    return np.stack([first, np.where(second == first, -1, second)], axis=1)
 
 
 def product_depth(d: int) -> int:
@@ -156,11 +171,11 @@ def matrix_plan(n: int, outputs: str, d: int) -> Plan:
     return p.finish(outputs, result)
 
 
-def plan_gates(plan: Plan, d: int, columns: int) -> int:
-    """Gates of `plan` for d x d matrices and a state of d x `columns`, none folded: a
-    product d^2 (2 d - 1), a column product or a sum one per entry of the state."""
-    return plan.gates("aa") * d * d * (2 * d - 1) \
-        + (plan.gates("ab") + plan.gates("bb")) * d * columns
+def plan_gates(plan: Plan, d: int, columns: int, blocks: int = 1) -> int:
+    """Gates of `plan` for `blocks` d x d blocks and a state of d x `columns` each, none
+    folded: a product d^2 (2 d - 1), a column product or a sum one per entry of the state."""
+    return blocks * (plan.gates("aa") * d * d * (2 * d - 1)
+                     + (plan.gates("ab") + plan.gates("bb")) * d * columns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,13 +199,14 @@ def estimate_gates_from_n(cls: Classification, n: int, outputs: str) -> int:
     (0.2 n L); column products and sums each 0.3 d n L^2 (0.17 .. 0.29) and d n (d n). A
     product is d^2 (2 d - 1) gates, a column product or a sum one per entry of the state.
     """
-    m, c = cls.linear.offset.shape
+    q, m = block_rows(cls).shape
+    c = cls.linear.offset.shape[1]
     level = max(1, (n - 1).bit_length())
     if outputs == "last":
         products, terms = n * level / 4, m * n
     else:
         products, terms = n * level * level / 4, 0.3 * m * n * level * level
-    return int(products * m * m * (2 * m - 1) + 2 * terms * m * c)
+    return int(q * (products * m * m * (2 * m - 1) + 2 * terms * m * c))
 
 
 def build_matrix(builder: GateBuilder, inputs: np.ndarray, model: RNN, cls: Classification,
@@ -202,43 +218,67 @@ def build_matrix(builder: GateBuilder, inputs: np.ndarray, model: RNN, cls: Clas
     dense = dense_form(cls)
     form = dense.linear
     n = inputs.shape[0]
-    m, c = form.offset.shape
+    rows = block_rows(cls)
+    (q, m), c = rows.shape, form.offset.shape[1]
     the_plan = matrix_plan(n + front, outputs, m)
     leaves = _leaves(dense, builder, inputs, first_needs_a=bool(front))
     builder.node_id = -1  # combine gates come from no cell node
-    a_ids = np.full((the_plan.live["a"].size, m, m), -1, dtype=np.int32)
-    b_ids = np.full((the_plan.live["b"].size, m, c), -1, dtype=np.int32)
-    a_ids[front:n + front], b_ids[front:n + front] = leaves["dense"], leaves["offset"]
+    a_ids = np.full((the_plan.live["a"].size, q, m, m), -1, dtype=np.int32)
+    b_ids = np.full((the_plan.live["b"].size, q, m, c), -1, dtype=np.int32)
+    a_ids[front:n + front] = _blocks(leaves["dense"], rows, builder, square=True)
+    b_ids[front:n + front] = _blocks(leaves["offset"], rows, builder)
     if front:
-        b_ids[0] = builder.const(_reduced(np.asarray(model.init), form.affine.side))
+        init = builder.const(_reduced(np.asarray(model.init), form.affine.side))
+        b_ids[0] = _blocks(init[None], rows, builder)[0]
     levels = []
     for kind, side, used, x, y, nodes in the_plan.live_batches():
         level = the_plan.level[side][nodes]
         before = builder.n
         if kind == "aa":  # A[y] A[x], x the older range: a chunk at a time
-            step = max(1, _BATCH_ENTRIES // m**3)
+            step = max(1, _BATCH_ENTRIES // (q * m**3))
             for lo in range(0, len(nodes), step):
                 part = slice(lo, lo + step)
-                a_ids[nodes[part]] = matmul_ids(builder, a_ids[y[part]], a_ids[x[part]])
+                left, right = a_ids[y[part]], a_ids[x[part]]
+                a_ids[nodes[part]] = matmul_ids(builder, left.reshape(-1, m, m),
+                                                right.reshape(-1, m, m)).reshape(left.shape)
             # a product's gates (multiplies and sums) all carry the level it is ready at
             levels.append(np.full(builder.n - before, level.max(), dtype=np.int32))
             continue
-        if kind == "ab":  # column k of A[x] times row k of B[y]
+        if kind == "ab":  # column k of A[x] times row k of B[y], in every block
             k = used % m
             made = b_ids[nodes] = builder.gates(
-                Op.MUL, np.broadcast_to(a_ids[x, :, k][:, :, None], (len(x), m, c)),
-                np.broadcast_to(b_ids[y, k, :][:, None, :], (len(x), m, c)))
+                Op.MUL, np.broadcast_to(a_ids[x, :, :, k][..., None], (len(x), q, m, c)),
+                np.broadcast_to(b_ids[y, :, k, :][:, :, None, :], (len(x), q, m, c)))
         else:
             made = b_ids[nodes] = builder.gates(Op.ADD, b_ids[x], b_ids[y])
         levels.append(row_levels(made.reshape(len(nodes), -1), before, builder.n, level))
     row_level = np.concatenate(levels) if levels else np.zeros(0, dtype=np.int32)
     result = the_plan.result[front:] if outputs == "all" else the_plan.result
-    out = _full(b_ids[result], form.affine.side, model.state_shape)
-    extra = {"segment_depth": the_plan.depth, "segment_size": plan_gates(the_plan, m, c),
+    states = np.empty((len(result), form.offset.shape[0], c), dtype=np.int32)
+    real = rows >= 0
+    states[:, rows[real]] = b_ids[result][:, real]
+    out = _full(states, form.affine.side, model.state_shape)
+    extra = {"segment_depth": the_plan.depth, "segment_size": plan_gates(the_plan, m, c, q),
              "step_column": "planned level"}
     if cls.kind != "dense":
-        extra["combine_form"] = "dense"
+        extra["combine_form"] = "2x2 blocks" if cls.kind == "complex-diagonal" else "dense"
     return out, row_level, extra
+
+
+def _blocks(ids: np.ndarray, rows: np.ndarray, builder: GateBuilder,
+            square: bool = False) -> np.ndarray:
+    """Per step, the entries of each block (`block_rows`): ids (n, m, c) as (n, q, d, c),
+    or (n, m, m) with `square` as (n, q, d, d); a padding row or column is the constant 0."""
+    pick = np.maximum(rows, 0)
+    real = rows >= 0
+    if square:
+        out = ids[:, pick[:, :, None], pick[:, None, :]]
+        keep = real[:, :, None] & real[:, None, :]
+    else:
+        out = ids[:, pick]
+        keep = np.broadcast_to(real[:, :, None], out.shape[1:])
+    zero = builder.const(0.0)
+    return np.where(keep, out, zero).astype(np.int32)
 
 
 def row_levels(made: np.ndarray, before: int, after: int, node_level: np.ndarray):

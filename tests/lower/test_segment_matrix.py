@@ -220,3 +220,62 @@ def test_too_long_for_the_plan_is_refused_with_the_way_out():
 def test_a_length_that_cannot_fit_is_refused_before_the_plan():
     with pytest.raises(CircuitTooLargeError, match="largest length that fits"):
         rc.compile(MODELS["dense4"], 60_000, topology="segment-sum")
+
+
+# -- complex-diagonal: one 2 x 2 recurrence per rotation-scaling block ---------------------------
+
+_C = np.random.default_rng(5).normal(size=(4, 4, 3))
+
+
+def _complex_pairs(h, x):  # (re, im) interleaved, two complex entries
+    a, b = rc.sigmoid(_C[0, :2] @ x), rc.tanh(_C[1, :2] @ x)
+    z = h.reshape(2, 2)
+    re, im = z[:, 0], z[:, 1]
+    return rc.stack([a * re - b * im, b * re + a * im], axis=1).reshape(-1) + _C[2] @ x
+
+
+def _complex_and_real(h, x):  # one complex entry (rows 0, 2) and a real one (row 1)
+    a, b = rc.sigmoid(_C[0, 0] @ x), rc.tanh(_C[1, 0] @ x)
+    g = rc.sigmoid(_C[3, 1] @ x)
+    return rc.stack([a * h[0] - b * h[2], g * h[1], b * h[0] + a * h[2]]) + _C[2, :3] @ x
+
+
+COMPLEX = {
+    "pairs": rc.rnn(state=4, inputs=3)(_complex_pairs),
+    "pairs_h0": rc.rnn(state=4, inputs=3, init=np.array([0.5, -1.0, 2.0, 0.25]))(_complex_pairs),
+    "with_a_real_row": rc.rnn(state=3, inputs=3)(_complex_and_real),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX))
+def test_complex_diagonal_equals_its_run(name):
+    """A complex diagonal is built as its 2 x 2 blocks, a d = 2 plan per block (a 1 x 1 block
+    padded with a row that stays 0), all outputs and h_n alone, with and without h_0."""
+    model = COMPLEX[name]
+    assert rc.classify(model).kind == "complex-diagonal"
+    for n in (1, 2, 3, 17, 64, 100):
+        xs = random_inputs(model, n, seed=n)
+        want = model.run(xs)
+        for outputs in ("all", "last"):
+            circuit = rc.compile(model, n, topology="segment-sum", outputs=outputs)
+            np.testing.assert_allclose(circuit.evaluate(xs), want if outputs == "all"
+                                       else want[:, -1], rtol=1e-12, atol=1e-12)
+
+
+def test_complex_diagonal_is_shallower_than_its_scan_and_auto_picks_it():
+    """The plan for d = 2: c (L + 1) + 1 with c = 2 against the scan's 3 L (a complex
+    product, then the add): 2 L + 3 below 3 L from L = 4 on, plus the leaves' levels, one
+    more here: the block's -b entry is a NEG where the scan subtracts."""
+    model = COMPLEX["pairs"]
+    n, level = 256, 8
+    circuit = rc.compile(model, n, topology="segment-sum")
+    scan = rc.compile(model, n, topology="sklansky")
+    plan_depth = segment_matrix.matrix_plan(n, "all", 2).depth
+    assert plan_depth == 2 * (level + 1) + 1
+    assert circuit.depth < scan.depth
+    assert circuit.depth - plan_depth == scan.depth - 3 * level + 1
+    done = compile_model(model, n)
+    assert (done.topology, done.circuit.depth) == ("segment-sum", circuit.depth)
+    # its gates: q blocks of the d = 2 plan, counted before any is built
+    assert circuit.info.extra["segment_size"] == segment_matrix.plan_gates(
+        segment_matrix.matrix_plan(n, "all", 2), 2, 1, 2)
