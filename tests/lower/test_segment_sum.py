@@ -198,15 +198,15 @@ def test_models_of_both_kinds_equal_their_run(name, outputs, topology):
 
 
 @rc.rnn(state=2, inputs=2)
-def rotation(h, x):  # complex-diagonal: a rotation-scaling, built by no segment-sum lowering
-    return np.array([[0.5, -0.2], [0.2, 0.5]]) @ h + x
+def running_max(h, x):  # max-plus: over a semiring, which no segment-sum lowering builds
+    return rc.maximum(h + x, x)
 
 
 def test_other_kinds_are_refused_with_the_way_out():
-    assert rc.classify(rotation).kind == "complex-diagonal"
-    with pytest.raises(OptionError, match="scalar, diagonal, dense, .* permutation-diagonal "
+    assert rc.classify(running_max).kind == "max-plus"
+    with pytest.raises(OptionError, match="scalar, diagonal, dense, .* complex-diagonal "
                                           "recurrences.*sklansky"):
-        rc.compile(rotation, 8, topology="segment-sum")
+        rc.compile(running_max, 8, topology="segment-sum")
 
 
 def test_the_compile_report_without_formulas():

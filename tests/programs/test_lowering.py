@@ -202,9 +202,21 @@ def test_segment_sum_layers_in_a_program():
 
 
 def test_segment_sum_names_a_layer_it_cannot_build():
-    with pytest.raises(rc.RnncircError, match="layer rotation0 is complex-diagonal.*"
-                                              "segment-sum"):
-        compile_model(program_with_a_rotation(), 8, topology="segment-sum")
+    @rc.rnn(state=2, inputs=2, name="running_max0")
+    def running_max(h, x):  # max-plus: over a semiring, which no segment-sum lowering builds
+        return rc.maximum(h + x, x)
+
+    program = rc.program(inputs=2)(lambda x: rc.scan(running_max, rc.scan(gated, x)))
+    with pytest.raises(rc.RnncircError, match="layer running_max0 is max-plus.*segment-sum"):
+        compile_model(program, 8, topology="segment-sum")
+
+
+def test_segment_sum_builds_a_complex_diagonal_layer_by_its_blocks():
+    program = program_with_a_rotation()
+    xs = np.random.default_rng(4).normal(size=(2, 40, 2))
+    done = compile_model(program, 40, topology="segment-sum")
+    np.testing.assert_allclose(done.circuit.evaluate(xs), program.run(xs), rtol=1e-10,
+                               atol=1e-12)
 
 
 def test_segment_sum_builds_a_dense_layer_with_matrices():
@@ -216,7 +228,7 @@ def test_segment_sum_builds_a_dense_layer_with_matrices():
     assert done.circuit.depth < compile_model(program, 40, topology="sklansky").circuit.depth
 
 
-#: a rotation-scaling: complex-diagonal, which no segment-sum lowering builds
+#: a rotation-scaling: complex-diagonal, built by segment-sum as its 2 x 2 block
 ROTATION = np.array([[0.5, -0.2], [0.2, 0.5]])
 
 
