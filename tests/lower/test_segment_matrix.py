@@ -154,7 +154,12 @@ def test_outputs_last(name):
 def test_models_of_every_matrix_kind_equal_their_run(name):
     model, kind, _ = LINEAR[name]
     assert kind in segment_matrix.KINDS
-    for n in (1, 2, 17, 64):
+    _assert_segment_sum_equals_run(model, (1, 2, 17, 64))
+
+
+def _assert_segment_sum_equals_run(model: rc.RNN, lengths) -> None:
+    """segment-sum's circuit, all outputs and h_n alone, against `model.run`."""
+    for n in lengths:
         xs = random_inputs(model, n, seed=n)
         want = model.run(xs)
         for outputs in ("all", "last"):
@@ -253,13 +258,7 @@ def test_complex_diagonal_equals_its_run(name):
     padded with a row that stays 0), all outputs and h_n alone, with and without h_0."""
     model = COMPLEX[name]
     assert rc.classify(model).kind == "complex-diagonal"
-    for n in (1, 2, 3, 17, 64, 100):
-        xs = random_inputs(model, n, seed=n)
-        want = model.run(xs)
-        for outputs in ("all", "last"):
-            circuit = rc.compile(model, n, topology="segment-sum", outputs=outputs)
-            np.testing.assert_allclose(circuit.evaluate(xs), want if outputs == "all"
-                                       else want[:, -1], rtol=1e-12, atol=1e-12)
+    _assert_segment_sum_equals_run(model, (1, 2, 3, 17, 64, 100))
 
 
 def test_complex_diagonal_is_shallower_than_its_scan_and_auto_picks_it():
